@@ -1,0 +1,92 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "Relais",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "relais", targets: ["RelaisDaemon"]),
+        .executable(name: "relais-bench", targets: ["RelaisBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries from Debian's packages: a modulemap and a shim header each.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        // Thin safe wrappers that own the C pointers.
+        .target(name: "RedisClient", dependencies: ["CHiredis"], swiftSettings: strict),
+        .target(name: "PostgresClient", dependencies: ["CLibpq"], swiftSettings: strict),
+        .target(name: "SystemdClient", dependencies: ["CSystemd"], swiftSettings: strict),
+
+        // The pure domain: validation, stock rules, retry schedule. No I/O, no C.
+        .target(name: "RelaisDomain", swiftSettings: strict),
+
+        // The queue engine: consumer groups, batches, acks, retries, dead letters, claims.
+        .target(
+            name: "RelaisQueue",
+            dependencies: [
+                "RedisClient", "RelaisDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+
+        // The store: migrations and the SQL of each use case.
+        .target(
+            name: "RelaisStore",
+            dependencies: ["PostgresClient", "RelaisDomain", "RelaisQueue"],
+            swiftSettings: strict),
+
+        // The executable: configuration, logging, HTTP endpoint, lifecycle, CLI.
+        .executableTarget(
+            name: "RelaisDaemon",
+            dependencies: [
+                "RelaisQueue", "RelaisStore", "SystemdClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+
+        // The benchmark: drives a real `relais serve` and prints figures.
+        .executableTarget(
+            name: "RelaisBench",
+            dependencies: ["RedisClient", "PostgresClient", "RelaisDomain"],
+            swiftSettings: strict),
+
+        // Throwaway servers and isolated databases/prefixes for tests.
+        .target(
+            name: "RelaisTestSupport",
+            dependencies: ["RedisClient", "PostgresClient", "RelaisStore"],
+            path: "Tests/Support",
+            swiftSettings: strict),
+
+        .testTarget(name: "RelaisDomainTests", dependencies: ["RelaisDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "RelaisIntegrationTests",
+            dependencies: ["RelaisTestSupport", "RelaisQueue", "RelaisStore", "RedisClient", "PostgresClient"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RelaisEndToEndTests",
+            dependencies: ["RelaisTestSupport"],
+            swiftSettings: strict),
+    ]
+)

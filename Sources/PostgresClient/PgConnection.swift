@@ -1,0 +1,254 @@
+import CLibpq
+
+/// An error from PostgreSQL or libpq, with the SQLSTATE and the statement it happened in.
+///
+/// `description` names the statement and the server's message, never parameter values.
+public struct PgError: Error, CustomStringConvertible, Sendable {
+    /// The five-character SQLSTATE, or nil when the failure was on the client side.
+    public let sqlState: String?
+    /// The name of the statement (or "connect"), never its parameters.
+    public let statement: String
+    /// The server's primary message or libpq's error text.
+    public let message: String
+    /// Whether the connection is gone: the caller must reconnect.
+    public let connectionLost: Bool
+
+    /// Creates an error from its parts.
+    public init(sqlState: String?, statement: String, message: String, connectionLost: Bool) {
+        self.sqlState = sqlState
+        self.statement = statement
+        self.message = message
+        self.connectionLost = connectionLost
+    }
+
+    /// Whether trying the same work again may succeed: serialization failures,
+    /// deadlocks, lock timeouts, cancellations, lost connections and resource shortages.
+    public var isTransient: Bool {
+        if connectionLost { return true }
+        guard let state = sqlState else { return false }
+        return state.hasPrefix("40") || state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57")
+            || state == "55P03"
+    }
+
+    public var description: String {
+        var text = "PostgreSQL \(statement)"
+        if let sqlState { text += " [\(sqlState)]" }
+        return text + ": " + message
+    }
+}
+
+/// The rows of a query, copied out of libpq's result as text.
+public struct PgRows: Sendable {
+    /// Column names in order.
+    public let columns: [String]
+    /// Each row's values as text; nil is SQL NULL.
+    public let rows: [[String?]]
+    /// The number of rows affected, for INSERT/UPDATE/DELETE.
+    public let affected: Int
+
+    /// The value in `row` at the column named `column`.
+    public func value(_ row: Int, _ column: String) -> String? {
+        guard let index = columns.firstIndex(of: column) else { return nil }
+        return rows[row][index]
+    }
+
+    /// The first column of the first row, if any.
+    public var scalar: String? { rows.first?.first ?? nil }
+}
+
+/// One connection to PostgreSQL, used by one thread at a time.
+///
+/// Deliberately not `Sendable`: a `PGconn` must not be shared between threads,
+/// and Swift then refuses to let one cross threads by mistake.
+public final class PgConnection {
+    private var conn: OpaquePointer?
+    private var prepared: Set<String> = []
+
+    /// Connects with a libpq connection string or a `postgresql://` URL.
+    public init(_ conninfo: String) throws(PgError) {
+        let conn = PQconnectdb(conninfo)
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            PQfinish(conn)
+            throw PgError(sqlState: nil, statement: "connect", message: message.trimmingTrailingNewlines, connectionLost: true)
+        }
+        relais_pq_silence_notices(conn)
+        self.conn = conn
+    }
+
+    deinit {
+        assert(conn == nil, "PgConnection was not closed")
+        if let conn { PQfinish(conn) }
+    }
+
+    /// Closes the connection; using it afterwards throws.
+    public func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    /// Whether the connection is open and healthy as far as libpq knows.
+    public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Runs one or more statements without parameters (migrations, BEGIN, COMMIT).
+    @discardableResult
+    public func execute(_ sql: String, name: String) throws(PgError) -> PgRows {
+        let c = try connection(name)
+        return try take(PQexec(c, sql), name: name)
+    }
+
+    /// Runs one statement with text parameters; `nil` is SQL NULL.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = [], name: String) throws(PgError) -> PgRows {
+        let c = try connection(name)
+        let result = withParameters(parameters) { count, values in
+            PQexecParams(c, sql, count, nil, values, nil, nil, 0)
+        }
+        return try take(result, name: name)
+    }
+
+    /// Runs a statement prepared once per connection under `name`.
+    @discardableResult
+    public func run(_ statement: PgStatement, _ parameters: [String?]) throws(PgError) -> PgRows {
+        let c = try connection(statement.name)
+        if !prepared.contains(statement.name) {
+            _ = try take(PQprepare(c, statement.name, statement.sql, 0, nil), name: statement.name)
+            prepared.insert(statement.name)
+        }
+        let result = withParameters(parameters) { count, values in
+            PQexecPrepared(c, statement.name, count, values, nil, nil, 0)
+        }
+        return try take(result, name: statement.name)
+    }
+
+    /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
+    public func transaction<R>(_ body: () throws -> R) throws -> R {
+        try execute("BEGIN", name: "begin")
+        do {
+            let value = try body()
+            try execute("COMMIT", name: "commit")
+            return value
+        } catch {
+            if isOpen { _ = try? execute("ROLLBACK", name: "rollback") }
+            throw error
+        }
+    }
+
+    private func connection(_ name: String) throws(PgError) -> OpaquePointer {
+        guard let conn else { throw PgError(sqlState: nil, statement: name, message: "connection is closed", connectionLost: true) }
+        return conn
+    }
+
+    private func take(_ result: OpaquePointer?, name: String) throws(PgError) -> PgRows {
+        guard let conn else { throw PgError(sqlState: nil, statement: name, message: "connection is closed", connectionLost: true) }
+        guard let result else {
+            throw PgError(sqlState: nil, statement: name, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines,
+                          connectionLost: PQstatus(conn) != CONNECTION_OK)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return copyRows(result)
+        default:
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                ?? String(cString: PQresultErrorMessage(result)).trimmingTrailingNewlines
+            let lost = PQstatus(conn) != CONNECTION_OK
+            if lost { prepared.removeAll() }
+            throw PgError(sqlState: state, statement: name, message: primary, connectionLost: lost)
+        }
+    }
+
+    private func copyRows(_ result: OpaquePointer) -> PgRows {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for r in 0..<rowCount {
+            var row: [String?] = []
+            row.reserveCapacity(columnCount)
+            for c in 0..<columnCount {
+                if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                    row.append(nil)
+                } else {
+                    row.append(String(cString: PQgetvalue(result, Int32(r), Int32(c))))
+                }
+            }
+            rows.append(row)
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return PgRows(columns: columns, rows: rows, affected: affected)
+    }
+}
+
+/// A named SQL statement, prepared once per connection on first use.
+public struct PgStatement: Sendable {
+    /// The name it is prepared under and reported with in errors.
+    public let name: String
+    /// The SQL text with `$1…$n` parameters.
+    public let sql: String
+
+    /// Declares a statement; `name` must be unique among a connection's statements.
+    public init(_ name: String, _ sql: String) {
+        self.name = name
+        self.sql = sql
+    }
+}
+
+/// Lays out text parameters as libpq's `paramValues`, valid only inside `body`.
+private func withParameters<R>(_ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    var bytes: [UInt8] = []
+    var offsets: [Int?] = []
+    offsets.reserveCapacity(parameters.count)
+    for parameter in parameters {
+        if let parameter {
+            offsets.append(bytes.count)
+            bytes.append(contentsOf: parameter.utf8)
+            bytes.append(0)
+        } else {
+            offsets.append(nil)
+        }
+    }
+    bytes.append(0)
+    return bytes.withUnsafeBytes { raw in
+        let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+        let values: [UnsafePointer<CChar>?] = offsets.map { $0.map { base + $0 } }
+        return values.withUnsafeBufferPointer { body(Int32(parameters.count), $0.baseAddress) }
+    }
+}
+
+extension String {
+    fileprivate var trimmingTrailingNewlines: String {
+        var s = self
+        while s.last == "\n" || s.last == " " { s.removeLast() }
+        return s
+    }
+}
+
+/// Text forms of PostgreSQL arrays for `unnest($n::text[])` parameters.
+public enum PgArray {
+    /// `{"a","b"}` with quotes and backslashes escaped; every element quoted so that
+    /// empty strings, `NULL` and braces stay data.
+    public static func text(_ values: some Sequence<String>) -> String {
+        var out = "{"
+        var first = true
+        for value in values {
+            if !first { out.append(",") }
+            first = false
+            out.append("\"")
+            for ch in value.unicodeScalars {
+                if ch == "\"" || ch == "\\" { out.append("\\") }
+                out.unicodeScalars.append(ch)
+            }
+            out.append("\"")
+        }
+        out.append("}")
+        return out
+    }
+
+    /// `{1,2,3}` for integer arrays.
+    public static func integers(_ values: some Sequence<Int64>) -> String {
+        "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
+}

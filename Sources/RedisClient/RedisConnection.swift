@@ -1,0 +1,277 @@
+import CHiredis
+import Foundation
+
+/// A reply from Redis, copied out of hiredis's reply object at once.
+public enum RedisReply: Sendable, Equatable {
+    case bulk([UInt8])
+    case status(String)
+    case integer(Int64)
+    case array([RedisReply])
+    case null
+    case error(String)
+
+    /// The reply as text, for bulk strings and status replies.
+    public var string: String? {
+        switch self {
+        case .bulk(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .status(let text): text
+        default: nil
+        }
+    }
+
+    /// The reply's elements, or an empty array for anything but an array.
+    public var elements: [RedisReply] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+
+    /// The integer value, if this is an integer reply.
+    public var integer: Int64? {
+        if case .integer(let value) = self { return value }
+        return nil
+    }
+
+    init(copying reply: UnsafeMutablePointer<redisReply>) {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            self = .bulk(Array(UnsafeRawBufferPointer(start: r.str, count: r.len)))
+        case REDIS_REPLY_STATUS:
+            self = .status(String(cString: r.str))
+        case REDIS_REPLY_ERROR:
+            self = .error(String(cString: r.str))
+        case REDIS_REPLY_INTEGER:
+            self = .integer(r.integer)
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisReply] = []
+            items.reserveCapacity(r.elements)
+            for i in 0..<r.elements {
+                if let element = r.element[i] { items.append(RedisReply(copying: element)) } else { items.append(.null) }
+            }
+            self = .array(items)
+        default:
+            self = .null
+        }
+    }
+}
+
+/// An error from Redis or from the connection to it, with the command it happened in.
+public struct RedisError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this was.
+    public enum Kind: Sendable, Equatable {
+        /// The connection could not be made or was lost: reconnect.
+        case connection
+        /// The server answered with an error reply.
+        case server
+        /// The reply had an unexpected shape.
+        case protocolViolation
+    }
+
+    /// What kind of failure this was.
+    public let kind: Kind
+    /// The command's name (never its arguments, which may carry payloads).
+    public let command: String
+    /// The server's or hiredis's error text.
+    public let message: String
+
+    /// Creates an error; `command` must be a command name, not its arguments.
+    public init(_ kind: Kind, command: String, message: String) {
+        self.kind = kind
+        self.command = command
+        self.message = message
+    }
+
+    public var description: String { "Redis \(command): \(message)" }
+}
+
+/// Where a Redis server is: parsed from `redis://[:password@]host:port[/db]`.
+public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var password: String?
+    public var username: String?
+    public var database: Int
+
+    /// Parses a `redis://` URL; the error names what is wrong with it.
+    public init(url: String) throws(RedisURLError) {
+        guard let components = URLComponents(string: url), components.scheme == "redis" else {
+            throw RedisURLError(reason: "expected redis://[:password@]host:port[/db]")
+        }
+        host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        port = components.port ?? 6379
+        password = components.password?.removingPercentEncoding
+        let user = components.user?.removingPercentEncoding
+        username = (user?.isEmpty ?? true) ? nil : user
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if path.isEmpty {
+            database = 0
+        } else if let db = Int(path), db >= 0 {
+            database = db
+        } else {
+            throw RedisURLError(reason: "database must be a number, got \"\(path)\"")
+        }
+    }
+
+    /// The endpoint without its password, for logs.
+    public var description: String { "redis://\(host):\(port)/\(database)" }
+}
+
+/// A `redis://` URL that could not be understood.
+public struct RedisURLError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { "invalid Redis URL: \(reason)" }
+}
+
+/// One connection to Redis, used by one thread at a time.
+///
+/// Deliberately not `Sendable`: the hiredis context has no locking, so Swift must
+/// refuse to let a connection cross threads.
+public final class RedisConnection {
+    private var context: UnsafeMutablePointer<redisContext>?
+    /// The endpoint this connection talks to.
+    public let endpoint: RedisEndpoint
+
+    /// Connects, authenticates and selects the database.
+    ///
+    /// - Parameter timeout: a client-side safety net for every command; after it
+    ///   fires the connection is dead. Keep it above any `BLOCK` used.
+    public init(_ endpoint: RedisEndpoint, connectTimeout: Duration = .seconds(2), timeout: Duration = .seconds(10)) throws(RedisError) {
+        self.endpoint = endpoint
+        guard let ctx = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), timeval(connectTimeout)) else {
+            throw RedisError(.connection, command: "CONNECT", message: "cannot allocate a hiredis context")
+        }
+        if ctx.pointee.err != 0 {
+            let message = String(cString: relais_redis_errstr(ctx))
+            redisFree(ctx)
+            throw RedisError(.connection, command: "CONNECT", message: "\(endpoint): \(message)")
+        }
+        context = ctx
+        redisSetTimeout(ctx, timeval(timeout))
+        redisEnableKeepAlive(ctx)
+        do {
+            if let password = endpoint.password, !password.isEmpty {
+                var args = ["AUTH"]
+                if let user = endpoint.username { args.append(user) }
+                args.append(password)
+                try expectOK(try send(args, name: "AUTH"), name: "AUTH")
+            }
+            if endpoint.database != 0 {
+                try expectOK(try command("SELECT", String(endpoint.database)), name: "SELECT")
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit {
+        assert(context == nil, "RedisConnection to \(endpoint) was not closed")
+        if let context { redisFree(context) }
+    }
+
+    /// Closes the connection; using it afterwards throws.
+    public func close() {
+        if let context { redisFree(context) }
+        context = nil
+    }
+
+    /// Whether the connection is still usable.
+    public var isOpen: Bool { context != nil }
+
+    /// The socket's file descriptor, for `shutdown(2)` from another thread to wake a blocked read.
+    public var fileDescriptor: Int32? { context.map { $0.pointee.fd } }
+
+    /// Sends one command and waits for its reply; an error reply is thrown.
+    @discardableResult
+    public func command(_ args: String...) throws(RedisError) -> RedisReply {
+        try send(args, name: args.first ?? "")
+    }
+
+    /// Sends one command given as an array of arguments; an error reply is thrown.
+    @discardableResult
+    public func command(arguments args: [String]) throws(RedisError) -> RedisReply {
+        try send(args, name: args.first ?? "")
+    }
+
+    /// Sends several commands in one round trip; see `pipeline(binary:)`.
+    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+        try pipeline(binary: commands.map { $0.map { Array($0.utf8) } })
+    }
+
+    /// Sends several commands in one round trip and returns their replies in order.
+    ///
+    /// Error replies are returned as `.error`, not thrown: one failing command does
+    /// not hide the others' results.
+    public func pipeline(binary commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+        guard let ctx = context else { throw RedisError(.connection, command: "PIPELINE", message: "connection is closed") }
+        for args in commands {
+            let status = withArgv(args) { argc, argv, lens in redisAppendCommandArgv(ctx, argc, argv, lens) }
+            if status != REDIS_OK { throw fail(ctx, name: commandName(args)) }
+        }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for args in commands {
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil { throw fail(ctx, name: commandName(args)) }
+            let reply = raw!.assumingMemoryBound(to: redisReply.self)
+            replies.append(RedisReply(copying: reply))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private func send(_ args: [String], name: String) throws(RedisError) -> RedisReply {
+        guard let ctx = context else { throw RedisError(.connection, command: name, message: "connection is closed") }
+        let raw = withArgv(args.map { Array($0.utf8) }) { argc, argv, lens in redisCommandArgv(ctx, argc, argv, lens) }
+        guard let raw else { throw fail(ctx, name: name) }
+        let reply = RedisReply(copying: raw.assumingMemoryBound(to: redisReply.self))
+        freeReplyObject(raw)
+        if case .error(let message) = reply { throw RedisError(.server, command: name, message: message) }
+        return reply
+    }
+
+    /// Marks the context dead after an I/O or protocol failure: hiredis cannot go on with it.
+    private func fail(_ ctx: UnsafeMutablePointer<redisContext>, name: String) -> RedisError {
+        let message = String(cString: relais_redis_errstr(ctx))
+        close()
+        return RedisError(.connection, command: name, message: message.isEmpty ? "connection lost" : message)
+    }
+
+    private func expectOK(_ reply: RedisReply, name: String) throws(RedisError) {
+        guard case .status = reply else { throw RedisError(.protocolViolation, command: name, message: "expected a status reply") }
+    }
+}
+
+/// Lays out arguments as the `argv`/`argvlen` pair hiredis expects: one contiguous
+/// buffer holds every argument's bytes, so no pointer outlives this scope.
+private func commandName(_ args: [[UInt8]]) -> String {
+    args.first.map { String(decoding: $0, as: UTF8.self) } ?? "PIPELINE"
+}
+
+private func withArgv<R>(_ args: [[UInt8]], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
+    var bytes: [UInt8] = []
+    var offsets: [Int] = []
+    var lengths: [Int] = []
+    offsets.reserveCapacity(args.count)
+    lengths.reserveCapacity(args.count)
+    for arg in args {
+        offsets.append(bytes.count)
+        bytes.append(contentsOf: arg)
+        lengths.append(bytes.count - offsets.last!)
+    }
+    bytes.append(0)  // so that an empty last argument still has a valid address
+    return bytes.withUnsafeBytes { raw in
+        let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+        var argv: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
+        return argv.withUnsafeMutableBufferPointer { argvBuffer in
+            lengths.withUnsafeBufferPointer { lens in
+                body(Int32(argvBuffer.count), argvBuffer.baseAddress!, lens.baseAddress!)
+            }
+        }
+    }
+}
+
+private func timeval(_ duration: Duration) -> Glibc.timeval {
+    let (seconds, attoseconds) = duration.components
+    return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import RedisClient
+import RelaisDomain
+import RelaisQueue
+
+/// Everything `relais` can be told, with its default; validated in one place.
+///
+/// Each setting comes from the environment variable named in `Setting`; the
+/// defaults suit a single instance next to local Redis and PostgreSQL.
+struct RelaisConfiguration: Sendable {
+    var redis: RedisEndpoint
+    var databaseURL: String
+    var httpHost: String
+    var httpPort: Int
+    var queue: QueueSettings
+    var logLevel: Logger.Level
+    var shutdownTimeout: Duration
+    var ledgerRetention: String
+
+    /// The settings, their environment variables and defaults (documented in docs/configuration.md).
+    enum Setting: String, CaseIterable {
+        case redisURL = "RELAIS_REDIS_URL"
+        case databaseURL = "RELAIS_DATABASE_URL"
+        case httpAddress = "RELAIS_HTTP_ADDRESS"
+        case prefix = "RELAIS_PREFIX"
+        case instance = "RELAIS_INSTANCE"
+        case batchSize = "RELAIS_BATCH_SIZE"
+        case workers = "RELAIS_WORKERS"
+        case maxAttempts = "RELAIS_MAX_ATTEMPTS"
+        case retryBase = "RELAIS_RETRY_BASE"
+        case retryMax = "RELAIS_RETRY_MAX"
+        case claimIdle = "RELAIS_CLAIM_IDLE"
+        case maxDeliveries = "RELAIS_MAX_DELIVERIES"
+        case blockTimeout = "RELAIS_BLOCK_TIMEOUT"
+        case logLevel = "RELAIS_LOG_LEVEL"
+        case shutdownTimeout = "RELAIS_SHUTDOWN_TIMEOUT"
+        case ledgerRetention = "RELAIS_LEDGER_RETENTION"
+        case deadLetterMax = "RELAIS_DEAD_LETTER_MAX"
+
+        var defaultValue: String {
+            switch self {
+            case .redisURL: "redis://127.0.0.1:6379/0"
+            case .databaseURL: "postgresql://relais@127.0.0.1:5432/relais"
+            case .httpAddress: "127.0.0.1:9464"
+            case .prefix: "relais"
+            case .instance: ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "relais"
+            case .batchSize: "200"
+            case .workers: "2"
+            case .maxAttempts: "8"
+            case .retryBase: "1s"
+            case .retryMax: "10m"
+            case .claimIdle: "60s"
+            case .maxDeliveries: "10"
+            case .blockTimeout: "1s"
+            case .logLevel: "info"
+            case .shutdownTimeout: "20s"
+            case .ledgerRetention: "30 days"
+            case .deadLetterMax: "100000"
+            }
+        }
+    }
+
+    /// Reads and validates the configuration; the error names the bad setting.
+    static func load(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> RelaisConfiguration {
+        func value(_ setting: Setting) -> String {
+            let raw = environment[setting.rawValue]?.trimmingCharacters(in: .whitespaces) ?? ""
+            return raw.isEmpty ? setting.defaultValue : raw
+        }
+        func integer(_ setting: Setting, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let n = Int(value(setting)), range.contains(n) else {
+                throw ConfigurationError(setting, "must be an integer from \(range.lowerBound) to \(range.upperBound), got \"\(value(setting))\"")
+            }
+            return n
+        }
+        func duration(_ setting: Setting, _ range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {
+            guard let d = parseDuration(value(setting)), range.contains(d) else {
+                throw ConfigurationError(setting, "must be a duration such as 500ms, 30s or 10m, from \(range.lowerBound) to \(range.upperBound), got \"\(value(setting))\"")
+            }
+            return d
+        }
+
+        let redis: RedisEndpoint
+        do { redis = try RedisEndpoint(url: value(.redisURL)) } catch {
+            throw ConfigurationError(.redisURL, error.reason)
+        }
+        let database = value(.databaseURL)
+        let (host, port) = try parseAddress(value(.httpAddress))
+
+        let prefix = value(.prefix)
+        guard prefix.allSatisfy({ $0.isLetter || $0.isNumber || "_-.:".contains($0) }), prefix.count <= 100 else {
+            throw ConfigurationError(.prefix, "must be letters, digits and _ - . : only")
+        }
+        let instance = value(.instance)
+        guard instance.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }), instance.count <= 100 else {
+            throw ConfigurationError(.instance, "must be letters, digits and _ - . only")
+        }
+        guard let level = Logger.Level(rawValue: value(.logLevel).lowercased()) else {
+            throw ConfigurationError(.logLevel, "must be one of trace, debug, info, notice, warning, error, critical")
+        }
+
+        var queue = QueueSettings()
+        queue.prefix = prefix
+        queue.instance = instance
+        queue.batchSize = try integer(.batchSize, 1...10_000)
+        queue.workersPerQueue = try integer(.workers, 1...64)
+        queue.blockTimeout = try duration(.blockTimeout, .milliseconds(10)...(.seconds(30)))
+        queue.claimIdle = try duration(.claimIdle, .milliseconds(500)...(.seconds(86_400)))
+        queue.maxDeliveries = try integer(.maxDeliveries, 1...1000)
+        queue.deadLetterMaxLength = try integer(.deadLetterMax, 100...100_000_000)
+        queue.retry = RetryPolicy(
+            maxAttempts: try integer(.maxAttempts, 1...100),
+            baseDelay: try duration(.retryBase, .milliseconds(1)...(.seconds(3600))),
+            maxDelay: try duration(.retryMax, .milliseconds(1)...(.seconds(86_400))))
+        guard queue.retry.baseDelay <= queue.retry.maxDelay else {
+            throw ConfigurationError(.retryBase, "must not be longer than \(Setting.retryMax.rawValue)")
+        }
+        let retention = value(.ledgerRetention)
+        guard retention.range(of: #"^[0-9]+ (day|days|hour|hours)$"#, options: .regularExpression) != nil else {
+            throw ConfigurationError(.ledgerRetention, "must read like \"30 days\" or \"48 hours\"")
+        }
+
+        return RelaisConfiguration(
+            redis: redis, databaseURL: database, httpHost: host, httpPort: port, queue: queue, logLevel: level,
+            shutdownTimeout: try duration(.shutdownTimeout, .seconds(1)...(.seconds(3600))), ledgerRetention: retention)
+    }
+
+    private static func parseAddress(_ text: String) throws(ConfigurationError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigurationError(.httpAddress, "must be host:port, such as 127.0.0.1:9464")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ConfigurationError(.httpAddress, "must name a host, such as 127.0.0.1:9464") }
+        return (host, port)
+    }
+}
+
+/// `500ms`, `30s`, `10m`, `2h`; a bare number is seconds.
+func parseDuration(_ text: String) -> Duration? {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+        guard let n = Double(text.dropLast(suffix.count)), n >= 0, n.isFinite else { return nil }
+        return .milliseconds(Int64((n * scale * 1000).rounded()))
+    }
+    guard let n = Double(text), n >= 0, n.isFinite else { return nil }
+    return .milliseconds(Int64((n * 1000).rounded()))
+}
+
+/// A setting with a value Relais cannot use; says which and why.
+struct ConfigurationError: Error, CustomStringConvertible {
+    let key: String
+    let reason: String
+
+    init(_ setting: RelaisConfiguration.Setting, _ reason: String) {
+        key = setting.rawValue
+        self.reason = reason
+    }
+
+    var description: String { "configuration: \(key) \(reason)" }
+}

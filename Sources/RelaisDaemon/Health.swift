@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import PostgresClient
+import RedisClient
+import RelaisQueue
+import RelaisStore
+import Synchronization
+import SystemdClient
+
+/// The result of one dependency check.
+struct Probe: Sendable, Codable, Equatable {
+    var ok: Bool
+    var error: String?
+    static let unknown = Probe(ok: false, error: "not checked yet")
+}
+
+/// What `/readyz` and `/status` report, refreshed every second by the health monitor.
+struct HealthReport: Sendable, Codable {
+    var ready: Bool
+    var redis: Probe
+    var postgres: Probe
+    var schema: Probe
+    var schemaVersion: Int?
+    var expectedSchemaVersion: Int
+    var consumers: Probe
+    var http: Probe
+    var checkedAt: Date?
+}
+
+/// Checks Redis, PostgreSQL, the schema and the consumers on a thread of its own,
+/// tells systemd when Relais is ready and feeds its watchdog while consumers go round.
+final class HealthMonitor: Sendable {
+    private let configuration: RelaisConfiguration
+    private let engine: QueueEngine
+    private let logger: Logger
+    private let notifier = SystemdNotifier()
+    private let report = Mutex(HealthReport(
+        ready: false, redis: .unknown, postgres: .unknown, schema: .unknown, schemaVersion: nil,
+        expectedSchemaVersion: Schema.expectedVersion, consumers: .unknown, http: .unknown, checkedAt: nil))
+    private let httpUp = Atomic<Bool>(false)
+
+    init(configuration: RelaisConfiguration, engine: QueueEngine, logger: Logger) {
+        self.configuration = configuration
+        self.engine = engine
+        self.logger = logger
+    }
+
+    /// The latest report.
+    var current: HealthReport { report.withLock { $0 } }
+
+    /// Called once the HTTP listener is bound.
+    func httpListening() { httpUp.store(true, ordering: .releasing) }
+
+    /// The monitor loop; runs until `isStopping` says so.
+    func run(isStopping: @Sendable () -> Bool) {
+        var redis: RedisConnection?
+        var db: PgConnection?
+        var announcedReady = false
+        var lastPrune = ContinuousClock.now - .seconds(3000)
+        var lastStatus = ContinuousClock.now - .seconds(60)
+        var finishedAtLastStatus = 0
+        var previous: HealthReport?
+        let watchdog = notifier.watchdogInterval
+        defer {
+            redis?.close()
+            db?.close()
+        }
+
+        while !isStopping() {
+            var next = current
+            next.checkedAt = Date()
+            // Redis
+            do {
+                if redis == nil { redis = try RedisConnection(configuration.redis, connectTimeout: .seconds(1), timeout: .seconds(2)) }
+                try redis!.command("PING")
+                next.redis = Probe(ok: true)
+            } catch {
+                redis?.close()
+                redis = nil
+                next.redis = Probe(ok: false, error: "\(error)")
+            }
+            // PostgreSQL and the schema
+            do {
+                if db == nil { db = try PgConnection(configuration.databaseURL + connectTimeoutSuffix(configuration.databaseURL)) }
+                let state = try Migrator().state(db!)
+                next.postgres = Probe(ok: true)
+                switch state {
+                case .current(let v):
+                    next.schema = Probe(ok: true)
+                    next.schemaVersion = v
+                case .behind(let found, _), .ahead(let found, _):
+                    next.schema = Probe(ok: false, error: state.explanation)
+                    next.schemaVersion = found
+                }
+                if ContinuousClock.now - lastPrune > .seconds(3600) {
+                    lastPrune = .now
+                    let pruned = try IdempotencyLedger.prune(db!, retention: configuration.ledgerRetention)
+                    if pruned > 0 { logger.info("ledger pruned", metadata: ["count": "\(pruned)"]) }
+                }
+            } catch {
+                db?.close()
+                db = nil
+                next.postgres = Probe(ok: false, error: "\(error)")
+                next.schema = Probe(ok: false, error: "unknown while PostgreSQL is unreachable")
+            }
+            // Consumers
+            let snapshots = engine.consumerSnapshots
+            let staleAfter = configuration.queue.blockTimeout.seconds + 30
+            let failing = snapshots.filter { $0.state != .running || Date().timeIntervalSince($0.lastBeat) > staleAfter }
+            next.consumers = failing.isEmpty
+                ? Probe(ok: true)
+                : Probe(ok: false, error: failing.map { "\($0.name): \(describe($0.state))" }.joined(separator: "; "))
+            next.http = httpUp.load(ordering: .acquiring) ? Probe(ok: true) : Probe(ok: false, error: "listener not bound yet")
+            next.ready = next.redis.ok && next.postgres.ok && next.schema.ok && next.consumers.ok && next.http.ok
+            report.withLock { $0 = next }
+
+            if let previous, previous.ready != next.ready {
+                if next.ready {
+                    logger.notice("ready")
+                } else {
+                    logger.warning("not ready", metadata: ["failing": "\(failures(next))"])
+                }
+            }
+            previous = next
+            if next.ready && !announcedReady {
+                announcedReady = true
+                notifier.ready(status: "ready")
+            }
+            // The watchdog is fed only while every consumer's loop keeps going round.
+            if let watchdog, announcedReady,
+               snapshots.allSatisfy({ Date().timeIntervalSince($0.lastBeat) < watchdog.seconds / 2 }) {
+                notifier.watchdog()
+            }
+            if ContinuousClock.now - lastStatus >= .seconds(5) {
+                let finished = snapshots.reduce(0) { $0 + $1.jobsFinished }
+                let rate = Double(finished - finishedAtLastStatus) / (ContinuousClock.now - lastStatus).seconds
+                lastStatus = .now
+                finishedAtLastStatus = finished
+                let backlog = engine.figures.snapshot.queues.values.reduce(0) { $0 + $1.length }
+                notifier.status(next.ready ? String(format: "%.0f jobs/s, backlog %d", rate, backlog) : "not ready: \(failures(next))")
+            }
+            sleep(1, isStopping)
+        }
+    }
+
+    private func sleep(_ seconds: Double, _ isStopping: @Sendable () -> Bool) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && !isStopping() { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
+    private func describe(_ state: ConsumerState) -> String {
+        switch state {
+        case .starting: "starting"
+        case .running: "not progressing"
+        case .waitingForRedis: "waiting for Redis"
+        case .waitingForStore: "waiting for PostgreSQL"
+        case .stopped: "stopped"
+        }
+    }
+
+    private func failures(_ report: HealthReport) -> String {
+        var names: [String] = []
+        if !report.redis.ok { names.append("redis") }
+        if !report.postgres.ok { names.append("postgres") }
+        if !report.schema.ok { names.append("schema") }
+        if !report.consumers.ok { names.append("consumers") }
+        if !report.http.ok { names.append("http") }
+        return names.joined(separator: ",")
+    }
+}
+
+/// Adds a short connect timeout to a connection string that has none, so a probe never hangs.
+func connectTimeoutSuffix(_ conninfo: String) -> String {
+    if conninfo.contains("connect_timeout") { return "" }
+    if conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://") {
+        return conninfo.contains("?") ? "&connect_timeout=2" : "?connect_timeout=2"
+    }
+    return " connect_timeout=2"
+}

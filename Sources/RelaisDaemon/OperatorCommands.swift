@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import PostgresClient
+import RedisClient
+import RelaisDomain
+import RelaisQueue
+import RelaisStore
+
+/// Connects to Redis for a one-shot command, or exits with "unavailable".
+func connectRedis(_ configuration: RelaisConfiguration) throws -> RedisConnection {
+    do { return try RedisConnection(configuration.redis, connectTimeout: .seconds(2), timeout: .seconds(10)) } catch {
+        throw fail("cannot reach Redis at \(configuration.redis): \(error.message)", ExitStatus.unavailable)
+    }
+}
+
+/// Prints `value` as indented JSON with sorted keys.
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}
+
+/// `relais check`: configuration and connectivity.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the configuration, Redis, PostgreSQL and the schema version; non-zero exit on failure.",
+        discussion: "Exit status: 0 all good, 78 bad configuration or schema not at this build's version, 69 Redis or PostgreSQL unreachable.")
+
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    struct Result: Encodable {
+        var configuration = "ok"
+        var redis: String
+        var postgres: String
+        var schema: String
+        var ok: Bool
+    }
+
+    func run() throws {
+        let configuration = try loadConfiguration()
+        var redisStatus = "ok"
+        var unavailable = false
+        var misconfigured = false
+        do {
+            let redis = try RedisConnection(configuration.redis, connectTimeout: .seconds(2), timeout: .seconds(5))
+            defer { redis.close() }
+            try redis.command("PING")
+        } catch {
+            redisStatus = "unreachable: \(error.message)"
+            unavailable = true
+        }
+        var postgresStatus = "ok"
+        var schemaStatus = "unknown"
+        do {
+            let db = try PgConnection(configuration.databaseURL + connectTimeoutSuffix(configuration.databaseURL))
+            defer { db.close() }
+            let state = try Migrator().state(db)
+            schemaStatus = state.explanation
+            if case .current = state {} else { misconfigured = true }
+        } catch {
+            postgresStatus = "unreachable: \(error)"
+            unavailable = true
+        }
+        let result = Result(redis: redisStatus, postgres: postgresStatus, schema: schemaStatus, ok: !unavailable && !misconfigured)
+        if json {
+            printJSON(result)
+        } else {
+            print("configuration  ok")
+            print("redis          \(redisStatus)  (\(configuration.redis))")
+            print("postgres       \(postgresStatus)")
+            print("schema         \(schemaStatus)")
+        }
+        if unavailable { throw ExitStatus.unavailable }
+        if misconfigured { throw ExitStatus.config }
+    }
+}
+
+/// `relais enqueue`: add a job exactly as a producer would.
+struct Enqueue: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a job and add it to a queue's stream (XADD <prefix>:<queue> * job <json>).",
+        discussion: """
+            Example: relais enqueue --queue stock --type stock.adjust \
+            --data '{"shop_id":"boulangerie-42","sku":"baguette","delta":-3,"at":"2026-11-28T09:30:00+01:00"}'
+            A job that the daemon would dead-letter is refused here with the same reason (status 65).
+            """)
+
+    @Option(help: "The queue: \(RelaisQueues.names.joined(separator: ", ")).") var queue: String
+    @Option(help: "The job type, such as stock.levels.") var type: String
+    @Option(help: "The job's data as JSON, or @path to read it from a file.") var data: String
+    @Option(help: "The idempotency key; generated when absent.") var id: String?
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let configuration = try loadConfiguration()
+        let text: String
+        if data.hasPrefix("@") {
+            guard let contents = FileManager.default.contents(atPath: String(data.dropFirst())) else {
+                throw fail("cannot read \(data.dropFirst())", ExitStatus.noInput)
+            }
+            text = String(decoding: contents, as: UTF8.self)
+        } else {
+            text = data
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else {
+            throw fail("--data is not valid JSON", ExitStatus.dataError)
+        }
+        let jobId = id ?? "cli-\(UUID().uuidString.lowercased())"
+        let envelope: [String: Any] = ["id": jobId, "type": type, "data": object, "enqueued_at": Timestamp(Date()).description]
+        let payload = try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes])
+        if let rejection = RelaisQueues.validate(queue: queue, payload: Array(payload)) {
+            throw fail("job refused: \(rejection.message) [\(rejection.code.rawValue)]", ExitStatus.dataError)
+        }
+        let redis = try connectRedis(configuration)
+        defer { redis.close() }
+        let keys = configuration.queue.keys(queue)
+        let entry = try redis.command("XADD", keys.stream, "*", "job", String(decoding: payload, as: UTF8.self)).string ?? "?"
+        if json {
+            printJSON(["stream": keys.stream, "entry_id": entry, "job_id": jobId])
+        } else {
+            print("enqueued \(jobId) on \(keys.stream) as \(entry)")
+        }
+    }
+}
+
+/// `relais queues`: what is waiting where.
+struct QueuesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queues",
+        abstract: "Show each queue's length, pending entries, lag, oldest pending age, retries, and the dead letters.")
+
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    /// One queue's figures.
+    struct Row: Encodable {
+        let queue: String
+        let stream: String
+        let length: Int64
+        let pending: Int64
+        let lag: Int64?
+        let oldestPendingSeconds: Double?
+        let retrying: Int64
+        let consumers: Int64
+    }
+
+    struct Output: Encodable {
+        let queues: [Row]
+        let deadLetters: Int64
+    }
+
+    func run() throws {
+        let configuration = try loadConfiguration()
+        let redis = try connectRedis(configuration)
+        defer { redis.close() }
+        var rows: [Row] = []
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        for name in RelaisQueues.names {
+            let keys = configuration.queue.keys(name)
+            let replies = try redis.pipeline([
+                ["XLEN", keys.stream],
+                ["XINFO", "GROUPS", keys.stream],
+                ["XPENDING", keys.stream, configuration.queue.group],
+                ["ZCARD", keys.retry],
+            ])
+            var pending: Int64 = 0
+            var lag: Int64?
+            var consumers: Int64 = 0
+            for group in replies[1].elements {
+                let fields = group.elements
+                var info: [String: RedisReply] = [:]
+                var i = 0
+                while i + 1 < fields.count {
+                    if let key = fields[i].string { info[key] = fields[i + 1] }
+                    i += 2
+                }
+                guard info["name"]?.string == configuration.queue.group else { continue }
+                pending = info["pending"]?.integer ?? 0
+                lag = info["lag"]?.integer
+                consumers = info["consumers"]?.integer ?? 0
+            }
+            let summary = replies[2].elements
+            let oldest = summary.count > 1 ? summary[1].string.flatMap { $0.split(separator: "-").first }.flatMap { Int64($0) } : nil
+            rows.append(Row(queue: name, stream: keys.stream, length: replies[0].integer ?? 0, pending: pending, lag: lag,
+                            oldestPendingSeconds: oldest.map { Double(nowMs - $0) / 1000 },
+                            retrying: replies[3].integer ?? 0, consumers: consumers))
+        }
+        let dead = try redis.command("XLEN", configuration.queue.keys("stock").dead).integer ?? 0
+        if json {
+            printJSON(Output(queues: rows, deadLetters: dead))
+            return
+        }
+        print("QUEUE     LENGTH   PENDING  LAG      OLDEST PENDING  RETRYING  CONSUMERS")
+        for row in rows {
+            let age = row.oldestPendingSeconds.map { String(format: "%.1fs", $0) } ?? "-"
+            print(pad(row.queue, 10) + pad("\(row.length)", 9) + pad("\(row.pending)", 9) + pad(row.lag.map(String.init) ?? "-", 9)
+                  + pad(age, 16) + pad("\(row.retrying)", 10) + "\(row.consumers)")
+        }
+        print("dead letters: \(dead)")
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+}

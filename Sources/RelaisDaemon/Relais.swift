@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `relais`: the daemon and the operator's command line.
+@main
+struct Relais: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relais",
+        abstract: "Consumes order, stock and pickup jobs from Redis streams into PostgreSQL.",
+        discussion: """
+            Settings come from the environment (RELAIS_REDIS_URL, RELAIS_DATABASE_URL, \
+            RELAIS_HTTP_ADDRESS, …); see docs/configuration.md. Exit statuses follow sysexits: \
+            64 usage, 65 bad data, 69 a dependency is unavailable, 78 bad configuration.
+            """,
+        subcommands: [Serve.self, Migrate.self, Check.self, Enqueue.self, QueuesCommand.self, Dead.self])
+}
+
+/// The exit statuses of sysexits.h that `relais` uses.
+enum ExitStatus {
+    static let usage = ExitCode(64)
+    static let dataError = ExitCode(65)
+    static let noInput = ExitCode(66)
+    static let unavailable = ExitCode(69)
+    static let software = ExitCode(70)
+    static let config = ExitCode(78)
+}
+
+/// Loads the configuration or exits with the configuration status, naming the bad key.
+func loadConfiguration() throws -> RelaisConfiguration {
+    do {
+        return try RelaisConfiguration.load()
+    } catch {
+        StandardError.write("relais: \(error)\n")
+        throw ExitStatus.config
+    }
+}
+
+/// Sets up logging: logfmt lines on standard error at the configured level.
+func bootstrapLogging(level: Logger.Level) -> Logger {
+    LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+    return Logger(label: "relais")
+}
+
+/// Prints a failure for the operator and exits with `status`.
+func fail(_ message: String, _ status: ExitCode) -> ExitCode {
+    StandardError.write("relais: \(message)\n")
+    return status
+}
+
+/// Runs a blocking call on a thread of its own and awaits its result, so that libpq
+/// and hiredis never block Swift's cooperative threads.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.start()
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import PostgresClient
+import Prometheus
+import RelaisQueue
+import RelaisStore
+import ServiceLifecycle
+import SystemdClient
+
+/// `relais serve`: the daemon.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: consume the queues and serve /livez, /readyz, /metrics and /status.",
+        discussion: """
+            Stops gracefully on SIGTERM or SIGINT: no new reads, the batches in hand finish \
+            (or stay pending for the next start), exit within RELAIS_SHUTDOWN_TIMEOUT. \
+            Refuses to start (status 78) against a schema that is behind or ahead of this build.
+            """)
+
+    func run() async throws {
+        let configuration = try loadConfiguration()
+        let logger = bootstrapLogging(level: configuration.logLevel)
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["relais_job_duration_seconds"] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(factory)
+
+        // A schema that is behind or ahead is an operator's error: say what to run and
+        // do not start. An unreachable database is not: start and wait for it.
+        let databaseURL = configuration.databaseURL
+        let state = try? await onOwnThread { () throws -> SchemaState in
+            let db = try PgConnection(databaseURL + connectTimeoutSuffix(databaseURL))
+            defer { db.close() }
+            return try Migrator().state(db)
+        }
+        if let state {
+            guard case .current = state else { throw fail(state.explanation, ExitStatus.config) }
+        } else {
+            logger.warning("PostgreSQL unreachable at start, waiting for it")
+        }
+
+        let engine = QueueEngine(redis: configuration.redis, settings: configuration.queue,
+                                 queues: RelaisQueues.definitions(databaseURL: databaseURL), logger: logger)
+        let health = HealthMonitor(configuration: configuration, engine: engine, logger: logger)
+        let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
+                                            registry: registry, logger: logger)
+        let consumers = ConsumerService(engine: engine)
+        let monitor = ThreadService(name: "health") { isStopping in health.run(isStopping: isStopping) }
+
+        logger.notice("starting", metadata: [
+            "redis": "\(configuration.redis)", "queues": "\(RelaisQueues.names.joined(separator: ","))",
+            "instance": "\(configuration.queue.instance)", "workers": "\(configuration.queue.workersPerQueue)",
+            "schema.version": "\(Schema.expectedVersion)",
+        ])
+        // Graceful shutdown runs in reverse order: consumers first, then HTTP, then the monitor.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: monitor), .init(service: http), .init(service: consumers)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        groupConfiguration.maximumCancellationDuration = Duration.seconds(2)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        try await group.run()
+        logger.notice("stopped")
+    }
+}
+
+/// The queue engine as a `Service`: a graceful shutdown stops its threads and waits for them.
+struct ConsumerService: Service {
+    let engine: QueueEngine
+    private let notifier = SystemdNotifier()
+
+    func run() async throws {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await engine.run()
+            } onGracefulShutdown: {
+                notifier.stopping()
+                engine.stop()
+            }
+        } onCancel: {
+            engine.stop()
+        }
+    }
+}

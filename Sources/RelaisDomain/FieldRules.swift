@@ -1,0 +1,109 @@
+/// Field readers that enforce the contract's rules and name the field when one is broken.
+///
+/// Every job type reads its `data` through these, so that the messages in the dead
+/// letters read the same for every field.
+extension KeyedDecodingContainer {
+    /// The path of `key` in the job, such as `data.levels[3].sku`.
+    public func path(_ key: Key) -> String { fieldPath(codingPath + [key]) }
+
+    /// A required, non-null string of 1…`maxLength` characters.
+    public func requiredString(_ key: Key, maxLength: Int) throws -> String {
+        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
+        guard let value = try optionalString(key, maxLength: maxLength) else {
+            throw JobRejection(.invalidField, field: path(key), "must be a string, not null")
+        }
+        return value
+    }
+
+    /// An optional string of 1…`maxLength` characters; absent or null gives nil.
+    public func optionalString(_ key: Key, maxLength: Int) throws -> String? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        let value: String
+        do { value = try decode(String.self, forKey: key) } catch {
+            throw JobRejection(.invalidField, field: path(key), "must be a string")
+        }
+        guard !value.isEmpty else { throw JobRejection(.invalidField, field: path(key), "must not be empty") }
+        guard value.count <= maxLength else {
+            throw JobRejection(.invalidField, field: path(key), "must be at most \(maxLength) characters")
+        }
+        return value
+    }
+
+    /// A required integer within `range`.
+    public func requiredInteger(_ key: Key, in range: ClosedRange<Int64>) throws -> Int64 {
+        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
+        guard let value = try optionalInteger(key, in: range) else {
+            throw JobRejection(.invalidField, field: path(key), "must be an integer, not null")
+        }
+        return value
+    }
+
+    /// An optional integer within `range`; absent or null gives nil.
+    public func optionalInteger(_ key: Key, in range: ClosedRange<Int64>) throws -> Int64? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        let value: Int64
+        do { value = try decode(Int64.self, forKey: key) } catch {
+            throw JobRejection(.invalidField, field: path(key), "must be an integer")
+        }
+        guard range.contains(value) else {
+            throw JobRejection(.invalidField, field: path(key), "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
+    /// An optional boolean; absent or null gives nil.
+    public func optionalBool(_ key: Key) throws -> Bool? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        do { return try decode(Bool.self, forKey: key) } catch {
+            throw JobRejection(.invalidField, field: path(key), "must be true or false")
+        }
+    }
+
+    /// A required RFC 3339 date-time.
+    public func requiredTimestamp(_ key: Key) throws -> Timestamp {
+        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
+        guard let value = try optionalTimestamp(key) else {
+            throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time, not null")
+        }
+        return value
+    }
+
+    /// An optional RFC 3339 date-time; absent or null gives nil.
+    public func optionalTimestamp(_ key: Key) throws -> Timestamp? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        let text: String
+        do { text = try decode(String.self, forKey: key) } catch {
+            throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time string")
+        }
+        guard let value = Timestamp(rfc3339: text) else {
+            throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time such as 2026-11-28T09:30:00+01:00")
+        }
+        return value
+    }
+
+    /// A required array of `count` elements, each read by `element` from its own container.
+    public func requiredArray<Element, ElementKey: CodingKey>(
+        _ key: Key, count: ClosedRange<Int>, keyedBy: ElementKey.Type,
+        _ element: (KeyedDecodingContainer<ElementKey>) throws -> Element
+    ) throws -> [Element] {
+        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
+        var items: UnkeyedDecodingContainer
+        do { items = try nestedUnkeyedContainer(forKey: key) } catch {
+            throw JobRejection(.invalidField, field: path(key), "must be an array")
+        }
+        if let n = items.count, !count.contains(n) {
+            throw JobRejection(.invalidField, field: path(key), "must have \(count.lowerBound)–\(count.upperBound) entries, got \(n)")
+        }
+        var out: [Element] = []
+        out.reserveCapacity(items.count ?? 0)
+        while !items.isAtEnd {
+            let index = items.currentIndex
+            let nested: KeyedDecodingContainer<ElementKey>
+            do { nested = try items.nestedContainer(keyedBy: ElementKey.self) } catch {
+                throw JobRejection(.invalidField, field: "\(path(key))[\(index)]", "must be an object")
+            }
+            out.append(try element(nested))
+        }
+        return out
+    }
+}

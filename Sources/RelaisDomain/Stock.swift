@@ -1,0 +1,224 @@
+/// A job of the `stock` queue.
+public enum StockJob: Sendable, Equatable {
+    /// Absolute levels observed at one time (`stock.levels`).
+    case levels(StockLevels)
+    /// A relative change (`stock.adjust`).
+    case adjust(StockAdjustment)
+
+    /// How many SKU rows the job touches, to size transactions.
+    public var rowCount: Int {
+        switch self {
+        case .levels(let levels): levels.levels.count
+        case .adjust: 1
+        }
+    }
+}
+
+/// `stock.levels`: what a shop's till counted, and when.
+public struct StockLevels: Sendable, Equatable {
+    /// The shop.
+    public let shopId: String
+    /// When the levels were observed; an older observation never overwrites a newer one.
+    public let observedAt: Timestamp
+    /// One level per SKU, SKUs unique.
+    public let levels: [StockLevel]
+    /// When true, the shop's SKUs not listed are set to 0.
+    public let complete: Bool
+
+    /// Creates a levels job.
+    public init(shopId: String, observedAt: Timestamp, levels: [StockLevel], complete: Bool) {
+        self.shopId = shopId
+        self.observedAt = observedAt
+        self.levels = levels
+        self.complete = complete
+    }
+}
+
+/// One SKU's level in a `stock.levels` job.
+public struct StockLevel: Sendable, Equatable {
+    /// The shop's stock-keeping unit.
+    public let sku: String
+    /// Units on hand.
+    public let onHand: Int64
+
+    /// Creates a level.
+    public init(sku: String, onHand: Int64) {
+        self.sku = sku
+        self.onHand = onHand
+    }
+}
+
+/// `stock.adjust`: a change of one SKU's stock on hand.
+public struct StockAdjustment: Sendable, Equatable {
+    /// The shop.
+    public let shopId: String
+    /// The SKU.
+    public let sku: String
+    /// Units added (positive) or removed (negative); never zero.
+    public let delta: Int64
+    /// Why, for people reading the history.
+    public let reason: String?
+    /// When the change happened.
+    public let at: Timestamp
+
+    /// Creates an adjustment.
+    public init(shopId: String, sku: String, delta: Int64, reason: String?, at: Timestamp) {
+        self.shopId = shopId
+        self.sku = sku
+        self.delta = delta
+        self.reason = reason
+        self.at = at
+    }
+}
+
+/// The limits of the `stock` job types (CONTRACT.md, "Queue stock").
+public enum StockRules {
+    /// Longest shop id and SKU.
+    public static let maxKeyLength = 200
+    /// Entries in one `stock.levels` job.
+    public static let levelCount = 1...10_000
+    /// Units on hand a level may state.
+    public static let onHand: ClosedRange<Int64> = 0...1_000_000_000
+    /// Size of one adjustment (zero excluded separately).
+    public static let delta: ClosedRange<Int64> = -1_000_000_000...1_000_000_000
+    /// Longest adjustment reason.
+    public static let maxReasonLength = 500
+}
+
+/// The `stock` queue's job types.
+public struct StockCatalog: JobCatalog {
+    public let queue = "stock"
+    public let types = ["stock.levels", "stock.adjust"]
+
+    /// Creates the catalogue.
+    public init() {}
+
+    private enum LevelsKeys: String, CodingKey { case shop_id, observed_at, levels, complete }
+    private enum LevelKeys: String, CodingKey { case sku, on_hand }
+    private enum AdjustKeys: String, CodingKey { case shop_id, sku, delta, reason, at }
+
+    public func decode(type: String, data: any Decoder) throws -> StockJob {
+        switch type {
+        case "stock.levels":
+            let c = try object(data, keyedBy: LevelsKeys.self)
+            let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
+            let observedAt = try c.requiredTimestamp(.observed_at)
+            var seen: [String: Int] = [:]
+            var index = 0
+            let levels = try c.requiredArray(.levels, count: StockRules.levelCount, keyedBy: LevelKeys.self) { level in
+                defer { index += 1 }
+                let sku = try level.requiredString(.sku, maxLength: StockRules.maxKeyLength)
+                if let first = seen.updateValue(index, forKey: sku) {
+                    throw JobRejection(.invalidField, field: level.path(.sku), "repeats the SKU of data.levels[\(first)]")
+                }
+                return StockLevel(sku: sku, onHand: try level.requiredInteger(.on_hand, in: StockRules.onHand))
+            }
+            let complete = try c.optionalBool(.complete) ?? false
+            return .levels(StockLevels(shopId: shopId, observedAt: observedAt, levels: levels, complete: complete))
+        case "stock.adjust":
+            let c = try object(data, keyedBy: AdjustKeys.self)
+            let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
+            let sku = try c.requiredString(.sku, maxLength: StockRules.maxKeyLength)
+            let delta = try c.requiredInteger(.delta, in: StockRules.delta)
+            guard delta != 0 else { throw JobRejection(.invalidField, field: c.path(.delta), "must not be zero") }
+            let reason = try c.optionalString(.reason, maxLength: StockRules.maxReasonLength)
+            let at = try c.requiredTimestamp(.at)
+            return .adjust(StockAdjustment(shopId: shopId, sku: sku, delta: delta, reason: reason, at: at))
+        default:
+            throw JobRejection(.unknownType, field: "type", "\"\(type)\" is not a stock job type")
+        }
+    }
+
+    private func object<K: CodingKey>(_ decoder: any Decoder, keyedBy: K.Type) throws -> KeyedDecodingContainer<K> {
+        do { return try decoder.container(keyedBy: K.self) } catch {
+            throw JobRejection(.invalidField, field: "data", "must be an object")
+        }
+    }
+}
+
+/// One SKU's observed level, ready to be upserted.
+public struct StockObservation: Sendable, Equatable {
+    public let shopId: String
+    public let sku: String
+    public let onHand: Int64
+    public let observedAt: Timestamp
+}
+
+/// The summed change of one SKU, ready to be applied.
+public struct StockDelta: Sendable, Equatable {
+    public let shopId: String
+    public let sku: String
+    public let delta: Int64
+}
+
+/// A set-based step of applying a batch of stock jobs.
+public enum StockStep: Sendable, Equatable {
+    /// Upsert these levels where no newer observation is stored.
+    case observe([StockObservation])
+    /// Set the shop's SKUs not in `listed` to 0 where no newer observation is stored.
+    case zeroUnlisted(shopId: String, listed: [String], observedAt: Timestamp)
+    /// Add these changes to stock on hand.
+    case adjust([StockDelta])
+}
+
+/// Turns a batch of stock jobs into a few set-based steps with the same effect as
+/// applying the jobs one by one in order.
+///
+/// Consecutive level jobs merge into one upsert (per SKU the newest observation wins,
+/// the first one on a tie, as the stored row would); a complete snapshot is its own
+/// step because its zeroing depends on what came before; consecutive adjustments sum
+/// per SKU. Rows are sorted by shop and SKU so that concurrent workers take row locks
+/// in the same order and do not deadlock.
+public enum StockPlan {
+    /// The steps for `jobs`, in arrival order.
+    public static func steps(for jobs: [StockJob]) -> [StockStep] {
+        var steps: [StockStep] = []
+        var observations: [SkuKey: StockObservation] = [:]
+        var deltas: [SkuKey: Int64] = [:]
+
+        func flushObservations() {
+            guard !observations.isEmpty else { return }
+            steps.append(.observe(observations.values.sorted(by: keyOrder)))
+            observations.removeAll(keepingCapacity: true)
+        }
+        func flushDeltas() {
+            guard !deltas.isEmpty else { return }
+            let rows = deltas.map { StockDelta(shopId: $0.key.shop, sku: $0.key.sku, delta: $0.value) }
+            steps.append(.adjust(rows.sorted { ($0.shopId, $0.sku) < ($1.shopId, $1.sku) }))
+            deltas.removeAll(keepingCapacity: true)
+        }
+
+        for job in jobs {
+            switch job {
+            case .levels(let levels):
+                flushDeltas()
+                if levels.complete { flushObservations() }
+                for level in levels.levels {
+                    let key = SkuKey(shop: levels.shopId, sku: level.sku)
+                    let candidate = StockObservation(shopId: levels.shopId, sku: level.sku, onHand: level.onHand, observedAt: levels.observedAt)
+                    if let current = observations[key], current.observedAt >= candidate.observedAt { continue }
+                    observations[key] = candidate
+                }
+                if levels.complete {
+                    flushObservations()
+                    steps.append(.zeroUnlisted(shopId: levels.shopId, listed: levels.levels.map(\.sku), observedAt: levels.observedAt))
+                }
+            case .adjust(let adjustment):
+                flushObservations()
+                deltas[SkuKey(shop: adjustment.shopId, sku: adjustment.sku), default: 0] += adjustment.delta
+            }
+        }
+        flushObservations()
+        flushDeltas()
+        return steps
+    }
+
+    private struct SkuKey: Hashable {
+        let shop: String
+        let sku: String
+    }
+
+    private static func keyOrder(_ a: StockObservation, _ b: StockObservation) -> Bool {
+        (a.shopId, a.sku) < (b.shopId, b.sku)
+    }
+}

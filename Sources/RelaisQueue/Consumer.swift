@@ -1,0 +1,332 @@
+import Foundation
+import Logging
+import RedisClient
+import RelaisDomain
+
+/// Everything a consumer thread needs that does not depend on the queue's job type.
+public struct ConsumerContext: Sendable {
+    let endpoint: RedisEndpoint
+    let settings: QueueSettings
+    let shared: ConsumerShared
+    let stop: StopSignal
+    let logger: Logger
+    let metrics: QueueMetrics
+}
+
+/// A failure of the processor's backing store: the batch stays pending.
+private struct StoreUnavailable: Error {
+    let underlying: any Error
+}
+
+/// One consumer of one queue's stream, running on a thread of its own.
+///
+/// Each round it reads the entries it already holds (at start and after a failure),
+/// takes over entries other consumers left idle, or reads new entries; validates them;
+/// hands the valid ones to the processor; and then, in one Redis transaction, writes
+/// dead letters and retries, acknowledges and deletes the batch, so that the stream
+/// holds only unfinished work. An entry is acknowledged only after its effect was
+/// committed: a crash at any point leaves it pending, to be read again, and the
+/// processor's idempotency ledger makes the second reading a duplicate.
+struct Consumer<Catalog: JobCatalog>: Sendable {
+    let definition: QueueDefinition<Catalog>
+    let context: ConsumerContext
+
+    private var settings: QueueSettings { context.settings }
+    private var keys: QueueKeys { context.shared.queue }
+    private var name: String { context.shared.name }
+    private var logger: Logger { context.logger }
+
+    /// The consumer loop; returns when the stop signal is set.
+    func run() {
+        let decoder = EnvelopeDecoder(definition.catalog, maxBytes: settings.maxPayloadBytes)
+        var redis: RedisConnection?
+        var processor: (any JobProcessor<Catalog.Job>)?
+        var backoff = ReconnectBackoff()
+        var readingHistory = true
+        var nextClaim = ContinuousClock.now
+        var claimCursor = "0-0"
+        var readCount = settings.batchSize
+        defer {
+            redis?.close()
+            processor?.close()
+            _ = context.shared.set(.stopped)
+        }
+
+        while !context.stop.isSet {
+            context.shared.beat()
+            if redis == nil {
+                do {
+                    let connection = try RedisConnection(context.endpoint, timeout: settings.blockTimeout + .seconds(10))
+                    try ensureGroup(connection)
+                    redis = connection
+                    readingHistory = true
+                } catch {
+                    redis?.close()
+                    redis = nil
+                    wait(.waitingForRedis("\(error)"), &backoff)
+                    continue
+                }
+            }
+            if processor == nil {
+                do {
+                    processor = try definition.makeProcessor()
+                } catch {
+                    wait(.waitingForStore("\(error)"), &backoff)
+                    continue
+                }
+            }
+            if context.shared.set(.running) {
+                logger.info("consumer running", metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)"])
+            }
+            backoff.reset()
+
+            do {
+                let fetched: Fetched
+                if readingHistory {
+                    fetched = try readHistory(redis!, count: readCount)
+                    if fetched.entries.isEmpty { readingHistory = false }
+                } else if ContinuousClock.now >= nextClaim {
+                    fetched = try claimIdle(redis!, cursor: &claimCursor, count: readCount)
+                    // Keep claiming while there is more; otherwise look again in half the idle time.
+                    nextClaim = claimCursor == "0-0" || fetched.entries.isEmpty ? .now + settings.claimIdle / 2 : .now
+                } else {
+                    fetched = try readNew(redis!, count: readCount)
+                }
+                guard !fetched.entries.isEmpty else { continue }
+                let bytes = fetched.entries.reduce(0) { $0 + ($1.fields?["job"]?.count ?? 0) }
+                readCount = max(1, min(settings.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
+                try handle(fetched, redis: redis!, processor: processor!, decoder: decoder)
+            } catch let error as StoreUnavailable {
+                logger.warning("store unavailable, batch left pending",
+                               metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "error": "\(error.underlying)"])
+                processor?.close()
+                processor = nil
+                readingHistory = true
+                wait(.waitingForStore("\(error.underlying)"), &backoff)
+            } catch {
+                logger.warning("Redis failed, reconnecting",
+                               metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "error": "\(error)"])
+                redis?.close()
+                redis = nil
+                wait(.waitingForRedis("\(error)"), &backoff)
+            }
+        }
+    }
+
+    private func wait(_ state: ConsumerState, _ backoff: inout ReconnectBackoff) {
+        if context.shared.set(state) {
+            logger.warning("consumer waiting", metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "state": "\(state)"])
+        }
+        context.stop.sleep(backoff.next())
+    }
+
+    // MARK: Reading
+
+    private struct Fetched {
+        var entries: [StreamEntry]
+        /// Delivery counts of re-delivered entries (history and claims); new entries have 1.
+        var deliveries: [String: Int64] = [:]
+    }
+
+    private func ensureGroup(_ redis: RedisConnection) throws {
+        let result = Result { () throws(RedisError) -> RedisReply in
+            try redis.command("XGROUP", "CREATE", keys.stream, settings.group, "0", "MKSTREAM")
+        }
+        // BUSYGROUP: the group exists, the normal case after the first start.
+        if case .failure(let error) = result, !(error.kind == .server && error.message.hasPrefix("BUSYGROUP")) {
+            throw error
+        }
+    }
+
+    private func readHistory(_ redis: RedisConnection, count: Int) throws -> Fetched {
+        let reply = try redis.command("XREADGROUP", "GROUP", settings.group, name, "COUNT", String(count), "STREAMS", keys.stream, "0")
+        let entries = StreamReplies.readGroup(reply)
+        return Fetched(entries: entries, deliveries: try deliveryCounts(redis, entries))
+    }
+
+    private func claimIdle(_ redis: RedisConnection, cursor: inout String, count: Int) throws -> Fetched {
+        let idle = Int64(settings.claimIdle.seconds * 1000)
+        let reply = try redis.command("XAUTOCLAIM", keys.stream, settings.group, name, String(idle), cursor, "COUNT", String(count))
+        let (next, entries) = StreamReplies.autoClaim(reply)
+        cursor = next
+        if !entries.isEmpty {
+            logger.notice("claimed idle jobs", metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "count": "\(entries.count)"])
+        }
+        return Fetched(entries: entries, deliveries: try deliveryCounts(redis, entries))
+    }
+
+    private func readNew(_ redis: RedisConnection, count: Int) throws -> Fetched {
+        let block = Int64(settings.blockTimeout.seconds * 1000)
+        let reply = try redis.command("XREADGROUP", "GROUP", settings.group, name, "COUNT", String(count),
+                                      "BLOCK", String(block), "STREAMS", keys.stream, ">")
+        return Fetched(entries: StreamReplies.readGroup(reply))
+    }
+
+    private func deliveryCounts(_ redis: RedisConnection, _ entries: [StreamEntry]) throws -> [String: Int64] {
+        guard let first = entries.first?.id, let last = entries.last?.id else { return [:] }
+        let reply = try redis.command("XPENDING", keys.stream, settings.group, first, last, String(entries.count * 2), name)
+        var counts: [String: Int64] = [:]
+        for line in StreamReplies.pending(reply) { counts[line.id] = line.deliveries }
+        return counts
+    }
+
+    // MARK: Handling a batch
+
+    private enum Disposition {
+        case finished(JobOutcome)
+        case process(QueuedJob<Catalog.Job>)
+    }
+
+    private struct Item {
+        let entry: StreamEntry
+        let payload: [UInt8]?
+        let attempt: Int
+        let jobId: String?
+        let type: String?
+        let enqueuedAt: Timestamp?
+        var outcome: JobOutcome?
+    }
+
+    private func handle(_ fetched: Fetched, redis: RedisConnection, processor: any JobProcessor<Catalog.Job>,
+                        decoder: EnvelopeDecoder<Catalog>) throws {
+        let started = ContinuousClock.now
+        context.shared.inFlight.withLock { $0 = (fetched.entries.map(\.id), started) }
+        defer { context.shared.inFlight.withLock { $0.ids = [] } }
+
+        var items: [Item] = []
+        var jobs: [QueuedJob<Catalog.Job>] = []
+        var jobItem: [Int] = []
+        items.reserveCapacity(fetched.entries.count)
+        for entry in fetched.entries {
+            let fields = entry.fields
+            let attempt = fields?["attempt"].flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 1
+            guard let fields else {
+                // Deleted from the stream while still pending: nothing to do but acknowledge it.
+                items.append(Item(entry: entry, payload: nil, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil, outcome: .duplicate))
+                continue
+            }
+            guard let payload = fields["job"] else {
+                items.append(Item(entry: entry, payload: nil, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil,
+                                  outcome: .dead(JobRejection(.missingJob, "the stream entry has no \"job\" field"))))
+                continue
+            }
+            if let deliveries = fetched.deliveries[entry.id], deliveries > settings.maxDeliveries {
+                items.append(Item(entry: entry, payload: payload, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil,
+                                  outcome: .dead(JobRejection(.poison, "delivered \(deliveries) times without finishing"))))
+                continue
+            }
+            switch decoder.decode(payload) {
+            case .success(let envelope):
+                jobItem.append(items.count)
+                jobs.append(QueuedJob(entryId: entry.id, envelope: envelope, attempt: attempt))
+                items.append(Item(entry: entry, payload: payload, attempt: attempt, jobId: envelope.id, type: envelope.type,
+                                  enqueuedAt: envelope.enqueuedAt, outcome: nil))
+            case .failure(let failure):
+                items.append(Item(entry: entry, payload: payload, attempt: attempt, jobId: failure.id, type: failure.type,
+                                  enqueuedAt: nil, outcome: .dead(failure.rejection)))
+            }
+        }
+
+        if !jobs.isEmpty {
+            let outcomes: [JobOutcome]
+            do {
+                outcomes = try processor.process(jobs)
+            } catch {
+                throw StoreUnavailable(underlying: error)
+            }
+            precondition(outcomes.count == jobs.count, "a JobProcessor returns one outcome per job")
+            for (index, outcome) in zip(jobItem, outcomes) { items[index].outcome = outcome }
+        }
+
+        let finalOutcomes = try settle(items, redis: redis)
+        let elapsed = ContinuousClock.now - started
+        report(items, finalOutcomes, elapsed: elapsed)
+        context.shared.progressed(jobs: items.count)
+    }
+
+    /// Dead letters, retries, acknowledgement and deletion of the batch in one Redis transaction.
+    private func settle(_ items: [Item], redis: RedisConnection) throws -> [JobOutcome] {
+        var commands: [[[UInt8]]] = [["MULTI"].bytes]
+        var finals: [JobOutcome] = []
+        let now = Date()
+        let failedAt = Timestamp(now).description
+        for item in items {
+            var outcome = item.outcome ?? .duplicate
+            if case .retry(let reason) = outcome {
+                switch settings.retry.decide(afterAttempt: item.attempt, random: Double.random(in: 0..<1)) {
+                case .retry(let delay):
+                    let due = Int64((now.timeIntervalSince1970 + delay.seconds) * 1000)
+                    let member = Array("\(item.attempt + 1)|\(item.entry.id)|".utf8) + (item.payload ?? [])
+                    commands.append(["ZADD".bytes, keys.retry.bytes, String(due).bytes, member])
+                case .giveUp:
+                    outcome = .dead(JobRejection(.attemptsExhausted, "gave up after \(item.attempt) attempts: \(reason)"))
+                }
+            }
+            if case .dead(let rejection) = outcome {
+                var command: [[UInt8]] = ["XADD", keys.dead, "MAXLEN", "~", String(settings.deadLetterMaxLength), "*",
+                                          "queue", keys.queue, "code", rejection.code.rawValue, "reason", rejection.message,
+                                          "attempts", String(item.attempt), "failed_at", failedAt, "entry_id", item.entry.id].bytes
+                if let id = item.jobId { command += ["job_id", id].bytes }
+                if let type = item.type { command += ["job_type", type].bytes }
+                command += ["job".bytes, item.payload ?? []]
+                commands.append(command)
+            }
+            finals.append(outcome)
+        }
+        let ids = items.map(\.entry.id)
+        commands.append((["XACK", keys.stream, settings.group] + ids).bytes)
+        commands.append((["XDEL", keys.stream] + ids).bytes)
+        commands.append(["EXEC"].bytes)
+        let replies = try redis.pipeline(binary: commands)
+        if case .error(let message) = replies.last ?? .null {
+            throw RedisError(.server, command: "EXEC", message: message)
+        }
+        if case .null = replies.last ?? .null {
+            throw RedisError(.protocolViolation, command: "EXEC", message: "transaction was aborted")
+        }
+        return finals
+    }
+
+    private func report(_ items: [Item], _ outcomes: [JobOutcome], elapsed: Duration) {
+        let nowMicros = Timestamp(Date()).microseconds
+        let durationMs = String(format: "%.1f", elapsed.seconds * 1000)
+        let types = Set(definition.catalog.types)
+        for (item, outcome) in zip(items, outcomes) {
+            let typeLabel = item.type.flatMap { types.contains($0) ? $0 : nil } ?? "unknown"
+            context.metrics.job(queue: keys.queue, type: typeLabel, outcome: outcome.label)
+            var metadata: Logger.Metadata = [
+                "job.id": "\(item.jobId ?? "-")",
+                "job.queue": "\(keys.queue)",
+                "job.type": "\(typeLabel)",
+                "job.entry": "\(item.entry.id)",
+                "job.attempt": "\(item.attempt)",
+                "job.outcome": "\(outcome.label)",
+                "job.duration_ms": "\(durationMs)",
+            ]
+            if let enqueued = item.enqueuedAt {
+                metadata["job.latency_ms"] = "\(String(format: "%.2f", Double(nowMicros - enqueued.microseconds) / 1000))"
+            }
+            switch outcome {
+            case .done, .duplicate:
+                logger.info("job \(outcome.label)", metadata: metadata)
+            case .retry(let reason):
+                metadata["job.reason"] = "\(reason)"
+                logger.notice("job retry scheduled", metadata: metadata)
+            case .dead(let rejection):
+                metadata["job.code"] = "\(rejection.code.rawValue)"
+                metadata["job.reason"] = "\(rejection.message)"
+                context.metrics.deadLetter(queue: keys.queue, reason: rejection.code.rawValue)
+                logger.warning("job dead-lettered", metadata: metadata)
+            }
+        }
+        context.metrics.duration(queue: keys.queue, elapsed, count: items.count)
+    }
+}
+
+extension String {
+    var bytes: [UInt8] { Array(utf8) }
+}
+
+extension Array where Element == String {
+    var bytes: [[UInt8]] { map { [UInt8]($0.utf8) } }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Synchronization
+
+/// What a consumer thread is doing, for readiness, `/status` and the watchdog.
+public enum ConsumerState: Sendable, Equatable {
+    /// Not started yet.
+    case starting
+    /// Reading and processing.
+    case running
+    /// Redis is unreachable; reconnecting with backoff.
+    case waitingForRedis(String)
+    /// The processor's store is unreachable; reconnecting with backoff.
+    case waitingForStore(String)
+    /// Stopped after a shutdown request.
+    case stopped
+}
+
+/// A snapshot of one consumer.
+public struct ConsumerSnapshot: Sendable {
+    /// The queue it consumes.
+    public let queue: String
+    /// Its consumer name in the group.
+    public let name: String
+    /// What it is doing.
+    public let state: ConsumerState
+    /// When its loop last went round (it goes round at least once per read timeout).
+    public let lastBeat: Date
+    /// When it last finished a batch.
+    public let lastProgress: Date?
+    /// Jobs it has finished (any outcome) since start.
+    public let jobsFinished: Int
+}
+
+/// The state one consumer thread shares with the rest of the daemon.
+final class ConsumerShared: Sendable {
+    let queue: QueueKeys
+    let name: String
+    private let state = Mutex<(state: ConsumerState, beat: Date, progress: Date?, finished: Int)>((.starting, Date(), nil, 0))
+    /// Entries in the batch being processed, with when the batch started; the lease keeper renews them.
+    let inFlight = Mutex<(ids: [String], since: ContinuousClock.Instant)>(([], .now))
+
+    init(queue: QueueKeys, name: String) {
+        self.queue = queue
+        self.name = name
+    }
+
+    func set(_ newState: ConsumerState) -> Bool {
+        state.withLock { s in
+            let changed = s.state != newState
+            s.state = newState
+            s.beat = Date()
+            return changed
+        }
+    }
+
+    func beat() { state.withLock { $0.beat = Date() } }
+
+    func progressed(jobs: Int) {
+        state.withLock { s in
+            let now = Date()
+            s.beat = now
+            s.progress = now
+            s.finished += jobs
+        }
+    }
+
+    var snapshot: ConsumerSnapshot {
+        state.withLock { s in
+            ConsumerSnapshot(queue: queue.queue, name: name, state: s.state, lastBeat: s.beat, lastProgress: s.progress, jobsFinished: s.finished)
+        }
+    }
+}
+
+/// A flag set once to ask every thread of the engine to stop.
+final class StopSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+
+    func set() { flag.store(true, ordering: .releasing) }
+
+    /// Sleeps for `duration` in short steps, returning early once stopped.
+    func sleep(_ duration: Duration) {
+        let deadline = ContinuousClock.now + duration
+        while !isSet {
+            let left = deadline - .now
+            if left <= .zero { return }
+            Thread.sleep(forTimeInterval: min(left.seconds, 0.05))
+        }
+    }
+}
+
+/// Reconnection delays: 100 ms doubling to 5 s, with jitter, so nothing spins.
+struct ReconnectBackoff {
+    private var attempt = 0
+
+    mutating func next() -> Duration {
+        attempt += 1
+        let base = min(0.1 * pow(2, Double(min(attempt - 1, 10))), 5)
+        return .milliseconds(Int64(base * Double.random(in: 0.75...1.0) * 1000))
+    }
+
+    mutating func reset() { attempt = 0 }
+}

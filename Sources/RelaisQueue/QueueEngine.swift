@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import RedisClient
+import RelaisDomain
+import Synchronization
+
+/// A queue the engine can run, whatever its job type.
+public protocol RunnableQueue: Sendable {
+    /// The queue's name.
+    var name: String { get }
+    /// Runs one consumer loop on the calling thread until stopped.
+    func runConsumer(_ context: ConsumerContext)
+}
+
+extension QueueDefinition: RunnableQueue {
+    public var name: String { catalog.queue }
+
+    public func runConsumer(_ context: ConsumerContext) {
+        Consumer(definition: self, context: context).run()
+    }
+}
+
+/// Runs every queue's consumers and the housekeeper on threads it owns.
+///
+/// Blocking hiredis and libpq calls never run on Swift's cooperative pool: each
+/// consumer has its own `Thread`, and `run()` only awaits their end.
+public final class QueueEngine: Sendable {
+    private let endpoint: RedisEndpoint
+    private let settings: QueueSettings
+    private let queues: [any RunnableQueue]
+    private let logger: Logger
+    private let stopSignal = StopSignal()
+    private let metrics = QueueMetrics()
+    private let consumers: [ConsumerShared]
+    /// The latest queue figures (length, retries, lag, dead letters).
+    public let figures = LagBoard()
+
+    /// Prepares consumers for `queues`; nothing runs until `run()`.
+    public init(redis endpoint: RedisEndpoint, settings: QueueSettings, queues: [any RunnableQueue], logger: Logger) {
+        self.endpoint = endpoint
+        self.settings = settings
+        self.queues = queues
+        self.logger = logger
+        consumers = queues.flatMap { queue in
+            (1...max(1, settings.workersPerQueue)).map { n in
+                ConsumerShared(queue: settings.keys(queue.name), name: "\(settings.instance)-\(queue.name)-\(n)")
+            }
+        }
+    }
+
+    /// Starts the threads and returns when all of them have stopped after `stop()`.
+    public func run() async {
+        let threadCount = consumers.count + 1
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let remaining = Mutex(threadCount)
+            let finished: @Sendable () -> Void = {
+                if remaining.withLock({ $0 -= 1; return $0 }) == 0 { continuation.resume() }
+            }
+            for (index, shared) in consumers.enumerated() {
+                let queue = queues[index / max(1, settings.workersPerQueue)]
+                let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
+                                              logger: logger, metrics: metrics)
+                startThread(named: shared.name) {
+                    queue.runConsumer(context)
+                    finished()
+                }
+            }
+            let housekeeper = Housekeeper(endpoint: endpoint, settings: settings, queues: queues.map { settings.keys($0.name) },
+                                          consumers: consumers, stop: stopSignal, logger: logger, metrics: metrics, lags: figures)
+            startThread(named: "housekeeper") {
+                housekeeper.run()
+                finished()
+            }
+        }
+        logger.info("consumers stopped")
+    }
+
+    /// Asks every thread to stop: no new reads; the batch in hand finishes and is acknowledged.
+    public func stop() { stopSignal.set() }
+
+    /// Whether `stop()` was called.
+    public var isStopping: Bool { stopSignal.isSet }
+
+    /// What each consumer is doing.
+    public var consumerSnapshots: [ConsumerSnapshot] { consumers.map(\.snapshot) }
+
+    private func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}

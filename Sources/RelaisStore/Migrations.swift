@@ -1,0 +1,137 @@
+import PostgresClient
+
+/// One step of the schema, applied once, in order, in its own transaction.
+public struct Migration: Sendable {
+    /// Its number; migrations apply in increasing order.
+    public let version: Int
+    /// A short name for people.
+    public let name: String
+    /// The SQL it runs.
+    public let sql: String
+}
+
+/// The versioned schema of Relais (schema `relais`).
+///
+/// The views (`order_status`, `stock_available`, `notification_log`) are the stable
+/// read model other services use; the tables behind them may change between versions.
+public enum Schema {
+    /// Every migration, oldest first. Append only: never edit one that has shipped.
+    public static let migrations: [Migration] = [
+        Migration(version: 1, name: "stock and the idempotency ledger", sql: """
+            CREATE TABLE relais.processed_jobs (
+                queue        text        NOT NULL,
+                job_id       text        NOT NULL,
+                job_type     text        NOT NULL,
+                processed_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (queue, job_id)
+            );
+            CREATE INDEX processed_jobs_processed_at ON relais.processed_jobs (processed_at);
+            COMMENT ON TABLE relais.processed_jobs IS
+                'Idempotency ledger: one row per job that took effect, written in the same transaction as the effect.';
+
+            CREATE TABLE relais.stock_items (
+                shop_id     text        NOT NULL,
+                sku         text        NOT NULL,
+                on_hand     bigint      NOT NULL DEFAULT 0,
+                reserved    bigint      NOT NULL DEFAULT 0,
+                observed_at timestamptz,
+                updated_at  timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (shop_id, sku)
+            );
+
+            CREATE VIEW relais.stock_available AS
+                SELECT shop_id, sku, on_hand, reserved, on_hand - reserved AS available, observed_at, updated_at
+                FROM relais.stock_items;
+            COMMENT ON VIEW relais.stock_available IS
+                'Read model, stable: per shop and SKU, stock on hand, reserved by open orders, and available.';
+            """),
+    ]
+
+    /// The schema version this build of Relais expects.
+    public static var expectedVersion: Int { migrations.last?.version ?? 0 }
+}
+
+/// Where the database's schema stands relative to this build.
+public enum SchemaState: Sendable, Equatable {
+    /// At the expected version.
+    case current(Int)
+    /// Older than this build: `relais migrate` brings it up to date.
+    case behind(found: Int, expected: Int)
+    /// Newer than this build: an older binary against a newer schema.
+    case ahead(found: Int, expected: Int)
+
+    /// What to tell an operator.
+    public var explanation: String {
+        switch self {
+        case .current(let v): "database schema is at version \(v), as expected"
+        case .behind(let found, let expected):
+            "database schema is at version \(found) but this relais needs version \(expected): run `relais migrate`"
+        case .ahead(let found, let expected):
+            "database schema is at version \(found), newer than the version \(expected) this relais knows: run a newer relais"
+        }
+    }
+}
+
+/// Applies migrations under an advisory lock so that two instances never race.
+public struct Migrator: Sendable {
+    /// The advisory lock key: the bytes of "relais" as a number.
+    static let lockKey = "7235447962969971"
+
+    /// Creates a migrator.
+    public init() {}
+
+    /// The schema's state on `db`.
+    public func state(_ db: PgConnection) throws -> SchemaState {
+        let found = try currentVersion(db)
+        let expected = Schema.expectedVersion
+        if found < expected { return .behind(found: found, expected: expected) }
+        if found > expected { return .ahead(found: found, expected: expected) }
+        return .current(found)
+    }
+
+    /// The highest applied version, 0 for an empty database.
+    public func currentVersion(_ db: PgConnection) throws -> Int {
+        let exists = try db.query("SELECT to_regclass('relais.schema_migrations') IS NOT NULL", name: "schema exists").scalar
+        guard exists == "t" else { return 0 }
+        let version = try db.query("SELECT coalesce(max(version), 0) FROM relais.schema_migrations", name: "schema version").scalar
+        return Int(version ?? "0") ?? 0
+    }
+
+    /// Applies every pending migration in order and returns the versions applied.
+    ///
+    /// Refuses a database that is ahead of this build.
+    @discardableResult
+    public func migrate(_ db: PgConnection) throws -> [Int] {
+        try db.query("SELECT pg_advisory_lock($1)", [Self.lockKey], name: "migration lock")
+        defer { _ = try? db.query("SELECT pg_advisory_unlock($1)", [Self.lockKey], name: "migration unlock") }
+        try db.execute("""
+            CREATE SCHEMA IF NOT EXISTS relais;
+            CREATE TABLE IF NOT EXISTS relais.schema_migrations (
+                version    integer     PRIMARY KEY,
+                name       text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            );
+            """, name: "migration table")
+        let found = try currentVersion(db)
+        if found > Schema.expectedVersion {
+            throw MigrationError(state: .ahead(found: found, expected: Schema.expectedVersion))
+        }
+        var applied: [Int] = []
+        for migration in Schema.migrations where migration.version > found {
+            try db.transaction {
+                try db.execute(migration.sql, name: "migration \(migration.version)")
+                try db.query("INSERT INTO relais.schema_migrations (version, name) VALUES ($1, $2)",
+                             [String(migration.version), migration.name], name: "record migration")
+            }
+            applied.append(migration.version)
+        }
+        return applied
+    }
+}
+
+/// The schema is not where this build needs it.
+public struct MigrationError: Error, CustomStringConvertible, Sendable {
+    /// Where the schema stands.
+    public let state: SchemaState
+    public var description: String { state.explanation }
+}

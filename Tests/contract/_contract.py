@@ -1,0 +1,77 @@
+"""Shared helpers of the contract checks: the schemas, validators and field paths.
+
+Field paths are written the way the daemon names fields in its dead letters:
+`data.levels[3].sku`.
+"""
+
+import json
+import re
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "docs" / "schemas"
+PAYLOADS = ROOT / "examples" / "payloads"
+JOB_TYPES = ("stock.levels", "stock.adjust")
+MAX_BYTES = 1 << 20  # the daemon's payload limit (EnvelopeRules.maxBytes)
+
+
+def load_schemas():
+    """Every schema file, by file name."""
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(SCHEMAS.glob("*.schema.json"))}
+
+
+def registry(schemas):
+    """A registry that resolves the schemas' $ids (and so their relative $refs) offline."""
+    return Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
+
+
+def validator(schemas, name):
+    """A draft 2020-12 validator for `name` that also asserts `format` (date-time)."""
+    return Draft202012Validator(
+        schemas[name], registry=registry(schemas), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def schema_for(job_type):
+    return f"{job_type}.schema.json"
+
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _steps(path):
+    return [name if name else int(index) for name, index in _STEP.findall(path)]
+
+
+def get(obj, path):
+    for step in _steps(path):
+        obj = obj[step]
+    return obj
+
+
+def put(obj, path, value):
+    """Sets the value at `path`, creating nothing: the parent must exist."""
+    *parents, last = _steps(path)
+    for step in parents:
+        obj = obj[step]
+    obj[last] = value
+
+
+def delete(obj, path):
+    *parents, last = _steps(path)
+    for step in parents:
+        obj = obj[step]
+    del obj[last]
+
+
+def error_paths(errors):
+    """The field paths of jsonschema errors, in the daemon's notation."""
+    out = []
+    for error in errors:
+        path = ""
+        for step in error.absolute_path:
+            path += f"[{step}]" if isinstance(step, int) else (f".{step}" if path else step)
+        out.append(path)
+    return out

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Runs every producer example against a throwaway Redis and checks what it enqueued.
+
+For each example (shell, python, php, node) it starts with its own RELAIS_PREFIX and shop
+id, then checks that it exited 0, printed `<type> <job id> <entry id>` for each job, and
+that the entries in <prefix>:stock are exactly those jobs, valid against the schemas and
+equal to examples/payloads/*.json but for the shop, the ids and the times.
+
+Usage: python3 Tests/contract/check_examples.py
+Needs: redis-server on PATH, python packages jsonschema, rfc3339-validator and redis; an
+example whose runtime is missing (php with php-redis, node with node-redis) is skipped.
+Ends with a line `N passed, M failed, K skipped`; exits 1 if anything failed.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import _contract as c
+
+EXAMPLES = c.ROOT / "examples"
+NODE_PATH = os.pathsep.join(p for p in (os.environ.get("NODE_PATH"), "/usr/share/nodejs") if p)
+VOLATILE = {"id", "enqueued_at", "at"}  # differ from run to run
+
+passed = failed = skipped = 0
+
+
+def report(ok, name, detail=""):
+    global passed, failed
+    passed += ok
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {name}{'' if ok or not detail else ': ' + detail}")
+
+
+def skip(name, why):
+    global skipped
+    skipped += 1
+    print(f"skip {name}: {why}")
+
+
+def runs(*command, env=None):
+    try:
+        return subprocess.run(command, env=env, capture_output=True, timeout=30).returncode == 0
+    except OSError:
+        return False
+
+
+def examples():
+    """(name, command, environment additions, why it cannot run or None)."""
+    node_env = {"NODE_PATH": NODE_PATH}
+    return [
+        ("shell", ["sh", str(EXAMPLES / "shell/enqueue-stock.sh")], {},
+         None if shutil.which("redis-cli") else "redis-cli not found (Debian package redis-tools)"),
+        ("python", [sys.executable, str(EXAMPLES / "python/enqueue_stock.py")], {},
+         None if runs(sys.executable, "-c", "import redis") else "python package redis not installed"),
+        ("php", ["php", str(EXAMPLES / "php/enqueue_stock.php")], {},
+         None if runs("php", "-r", "exit(class_exists('Redis') ? 0 : 1);") else "php with php-redis not found"),
+        ("node", ["node", str(EXAMPLES / "node/enqueue_stock.js")], node_env,
+         None if runs("node", "-e", "require('redis')", env={**os.environ, **node_env}) else "node with node-redis not found"),
+    ]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(workdir):
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+    client = redis.Redis(port=port, decode_responses=True)
+    for _ in range(100):
+        try:
+            client.ping()
+            return server, client, port
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    server.terminate()
+    raise RuntimeError("redis-server did not start")
+
+
+def stable(job, shop):
+    """The job without its volatile fields, with the example shop in place of `shop`."""
+    out = {k: v for k, v in job.items() if k not in VOLATILE}
+    out["data"] = {k: v for k, v in job["data"].items() if k not in VOLATILE}
+    if out["data"].get("shop_id") == shop:
+        out["data"]["shop_id"] = "boulangerie-martin"
+    return out
+
+
+def check(name, command, extra_env, client, port, schemas, payloads):
+    prefix = f"check-{name}"
+    shop = f"check-{name}-{os.getpid()}"
+    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
+    done = subprocess.run(command + [shop], env=env, capture_output=True, text=True, timeout=60)
+    report(done.returncode == 0, f"{name}: exits 0", done.stderr.strip()[-300:])
+    printed = [line.split(" ") for line in done.stdout.splitlines()]
+    report([p[0] for p in printed] == ["stock.levels", "stock.adjust"] and all(len(p) == 3 for p in printed),
+           f"{name}: prints <type> <job id> <entry id> for stock.levels then stock.adjust", repr(done.stdout))
+
+    entries = client.xrange(f"{prefix}:stock")
+    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
+           f"{name}: the printed entry ids are the entries of {prefix}:stock", repr(entries)[:300])
+    for (entry, fields), line in zip(entries, printed):
+        if list(fields) != ["job"]:
+            report(False, f"{name}: entry {entry} has one field, job", repr(fields))
+            continue
+        job = json.loads(fields["job"])
+        kind = job.get("type")
+        errors = [e.message for e in c.validator(schemas, c.schema_for(kind)).iter_errors(job)] if kind in payloads else ["unknown type"]
+        report(not errors, f"{name}: {kind} is valid against its schema", "; ".join(errors))
+        report(len(line) == 3 and job.get("id") == line[1], f"{name}: {kind} has the printed job id", f"{job.get('id')} vs {line}")
+        report(job.get("data", {}).get("shop_id") == shop, f"{name}: {kind} is for the shop given as argument")
+        report(stable(job, shop) == stable(payloads[kind], "boulangerie-martin"),
+               f"{name}: {kind} matches examples/payloads/{kind}.json", json.dumps(stable(job, shop)))
+    ids = [json.loads(f["job"]).get("id") for _, f in entries]
+    if len(ids) == 2:
+        report(ids[0] == f"stock-levels:{shop}:{payloads['stock.levels']['data']['observed_at']}",
+               f"{name}: the levels id is stock-levels:<shop>:<observed_at>", ids[0])
+        report(ids[1].startswith(f"stock-adjust:{shop}:") and len(ids[1]) > len(f"stock-adjust:{shop}:") + 8,
+               f"{name}: the adjust id is stock-adjust:<shop>:<unique receipt>", ids[1])
+
+
+def main():
+    schemas = c.load_schemas()
+    payloads = {json.loads(p.read_text())["type"]: json.loads(p.read_text()) for p in c.PAYLOADS.glob("*.json")}
+    todo = examples()
+    if not shutil.which("redis-server") or not runs(sys.executable, "-c", "import redis"):
+        for name, *_ in todo:
+            skip(name, "needs redis-server and the python package redis")
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        server, client, port = start_redis(workdir)
+        try:
+            for name, command, extra_env, missing in todo:
+                if missing:
+                    skip(name, missing)
+                else:
+                    check(name, command, extra_env, client, port, schemas, payloads)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""Writes test jobs for the `stock` queue: N valid and N invalid per job type.
+
+Usage: python3 Tests/contract/generate_cases.py OUTDIR [-n N] [--seed S] [--shop-prefix P]
+
+Writes OUTDIR/stock.levels.jsonl and OUTDIR/stock.adjust.jsonl, one JSON object a line:
+
+    {"job": "<the payload, a JSON string to put in the job field of XADD>",
+     "type": "stock.levels", "valid": true|false,
+     "field": "data.levels[0].on_hand" | null,   # the field the dead letter must name
+     "code": "invalid_field" | null,             # the reason code it must carry
+     "rule": "levels.on_hand.too_big",           # which rule the job breaks
+     "schema_valid": true|false,                 # what the JSON Schema says of it
+     "id": "<job id>" | null}                    # the dead letter's job_id: null when the id
+                                                 # is at fault or the job is too large to parse
+
+- A valid job breaks no rule of the contract; the daemon must accept it. Every valid job
+  has its own id and its own shop, so after feeding them the expected stock is each job's
+  own values (for stock.adjust: the delta, if an unknown SKU starts at 0). SKUs are unique
+  within a job (also under Unicode canonical equivalence: all strings are NFC) and every
+  payload is at most 1 MiB; one valid job per type is exactly 1 MiB.
+- An invalid job breaks exactly one rule, so `field` and `code` are known; `field` is
+  null when the job as a whole is at fault. Two rules cannot be expressed in JSON
+  Schema; their jobs have schema_valid true: a repeated SKU (rule levels.sku.duplicate)
+  and a payload of 1 MiB + 1 byte (rule size.too_large, code too_large).
+
+The output is deterministic for a given seed and N. Each job is checked against the
+schemas in docs/schemas before it is written (needs jsonschema and rfc3339-validator);
+the script exits 1 if a check fails.
+"""
+
+import argparse
+import copy
+import json
+import random
+import sys
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import _contract as c
+
+ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+# Single code points that are each one grapheme cluster and NFC-stable, so that lengths
+# mean the same to JSON Schema (code points) and to the daemon (Swift Characters).
+TEXT_CHARS = (
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "-_./:#+ '\"\\&%@()[]{},;!?=*<>|~^`$"
+    "éèêëàâäçîïôöûüùÿæœßÉÈÇÀŒ"
+    "面包店本日のパンλόγοςхлебخبز"
+    "🥖🥐🍞🧀🍫€£¥"
+    "\t"
+)
+WIDE_CHARS = "é面🥖λ"  # multi-byte characters for strings at the length limit
+DELETE = object()
+
+
+class Gen:
+    def __init__(self, seed, shop_prefix):
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.shop_prefix = shop_prefix
+        self.serial = 0
+
+    def next_serial(self):
+        self.serial += 1
+        return self.serial
+
+    # Strings ------------------------------------------------------------------
+
+    def text(self, min_len=1, max_len=40, chars=TEXT_CHARS):
+        n = self.rng.randint(min_len, max_len)
+        s = "".join(self.rng.choice(chars) for _ in range(n))
+        assert unicodedata.normalize("NFC", s) == s
+        return s
+
+    def padded(self, head, length, chars=ID_CHARS):
+        """`head` followed by random characters up to exactly `length` code points."""
+        assert len(head) <= length
+        return head + "".join(self.rng.choice(chars) for _ in range(length - len(head)))
+
+    def job_id(self, job_type):
+        """A unique id; sometimes long, once in a while exactly 200 characters."""
+        head = f"gen:{self.seed}:{job_type}:{self.next_serial()}"
+        roll = self.rng.random()
+        if roll < 0.05:
+            return self.padded(head + ":", 200)
+        if roll < 0.5:
+            return self.padded(head + ":", len(head) + 1 + self.rng.randint(1, 40))
+        return head
+
+    def shop(self):
+        """A shop of its own for every job, sometimes with non-ASCII text or 200 characters long."""
+        head = f"{self.shop_prefix}-{self.next_serial()}"
+        roll = self.rng.random()
+        if roll < 0.05:
+            return self.padded(head + " ", 200, WIDE_CHARS)
+        if roll < 0.3:
+            return head + " " + self.text(1, 30)
+        return head
+
+    def sku(self, index=None):
+        roll = self.rng.random()
+        if roll < 0.03:
+            return self.padded(str(index or ""), 200, WIDE_CHARS)
+        if roll < 0.06:
+            return self.rng.choice(WIDE_CHARS + "x")
+        return self.text(1, 24)
+
+    def timestamp(self):
+        """A valid RFC 3339 date-time, in one of the forms producers send."""
+        start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+        instant = start + timedelta(seconds=self.rng.randrange(100 * 365 * 86400),
+                                    microseconds=self.rng.randrange(1_000_000))
+        offset = self.rng.choice([0, 0, 0, 60, 120, -300, -720, 840, 330, 345, -570])
+        local = instant + timedelta(minutes=offset)
+        text = local.strftime("%Y-%m-%dT%H:%M:%S")
+        digits = self.rng.choice([0, 0, 1, 3, 3, 6, 9])
+        if digits:
+            text += "." + f"{local.microsecond:06d}{self.rng.randrange(1000):03d}"[:digits]
+        if offset == 0 and self.rng.random() < 0.7:
+            return text + "Z"
+        sign = "+" if offset >= 0 else "-"
+        return text + f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+
+    # Valid jobs ---------------------------------------------------------------
+
+    def envelope(self, job_type, data):
+        job = {"id": self.job_id(job_type), "type": job_type, "data": data}
+        roll = self.rng.random()
+        if roll < 0.4:
+            job["v"] = 1
+        elif roll < 0.5:
+            job["v"] = None
+        roll = self.rng.random()
+        if roll < 0.6:
+            job["enqueued_at"] = self.timestamp()
+        elif roll < 0.7:
+            job["enqueued_at"] = None
+        if self.rng.random() < 0.15:
+            job["trace_id"] = self.text(1, 20)  # unknown fields are ignored
+        if self.rng.random() < 0.5:  # producers put the fields in any order
+            items = list(job.items())
+            self.rng.shuffle(items)
+            job = dict(items)
+        return job
+
+    def levels_data(self, count=None, sku=None):
+        if count is None:
+            roll = self.rng.random()
+            count = 1 if roll < 0.1 else self.rng.randint(2, 20) if roll < 0.75 else self.rng.randint(21, 500)
+        skus, seen = [], set()
+        while len(skus) < count:
+            s = sku(len(skus)) if sku else self.sku(len(skus))
+            if s not in seen:  # NFC strings: equal here iff canonically equivalent
+                seen.add(s)
+                skus.append(s)
+        levels = []
+        for s in skus:
+            on_hand = self.rng.choice([0, 1, 1_000_000_000, self.rng.randint(0, 500), self.rng.randint(0, 1_000_000_000)])
+            level = {"sku": s, "on_hand": on_hand}
+            if self.rng.random() < 0.05:
+                level["label"] = self.text(1, 30)
+            levels.append(level)
+        data = {"shop_id": self.shop(), "observed_at": self.timestamp(), "levels": levels}
+        roll = self.rng.random()
+        if roll < 0.2:
+            data["complete"] = True
+        elif roll < 0.3:
+            data["complete"] = False
+        elif roll < 0.35:
+            data["complete"] = None
+        if self.rng.random() < 0.1:
+            data["source"] = "till"
+        return data
+
+    def adjust_data(self):
+        delta = self.rng.choice([1, -1, 1_000_000_000, -1_000_000_000, self.rng.randint(1, 50), -self.rng.randint(1, 50),
+                                 self.rng.choice([-1, 1]) * self.rng.randint(1, 1_000_000_000)])
+        data = {"shop_id": self.shop(), "sku": self.sku(), "delta": delta, "at": self.timestamp()}
+        roll = self.rng.random()
+        if roll < 0.5:
+            data["reason"] = self.text(1, 60)
+        elif roll < 0.55:
+            data["reason"] = self.padded("", 500, WIDE_CHARS)
+        elif roll < 0.65:
+            data["reason"] = None
+        if self.rng.random() < 0.1:
+            data["till"] = self.rng.randint(1, 9)
+        return data
+
+    def valid(self, job_type):
+        data = self.levels_data() if job_type == "stock.levels" else self.adjust_data()
+        return self.envelope(job_type, data)
+
+    def specials(self, job_type):
+        """Boundary jobs that random draws would rarely hit."""
+        if job_type == "stock.levels":
+            big = self.envelope(job_type, self.levels_data(10_000, sku=lambda i: f"sku-{i:05d}"))
+            one = self.envelope(job_type, self.levels_data(1, sku=lambda i: self.padded("", 200, WIDE_CHARS)))
+            one["id"] = self.padded(f"gen:{self.seed}:{job_type}:{self.next_serial()}:", 200)
+            one["data"]["shop_id"] = self.padded(f"{self.shop_prefix}-{self.next_serial()} ", 200, WIDE_CHARS)
+            return [pad_to(big, c.MAX_BYTES), one]
+        return [pad_to(self.valid(job_type), c.MAX_BYTES)]
+
+    # Invalid jobs -------------------------------------------------------------
+
+    def bad_timestamp(self):
+        return self.rng.choice([
+            "yesterday", "2026-11-28", "2026-11-28T10:00:00", "2026-13-01T10:00:00Z",
+            "2026-11-28T10:00:00.1234567890Z", "2026-11-28T10:00:00+19:00", "28/11/2026 10:00",
+            1795860000, True, [], {},
+        ])
+
+    def invalid(self, job_type, rule):
+        """A valid job broken by `rule`: (job, field, code)."""
+        job = self.valid(job_type)
+        name, field, code, value = rule(self, job)
+        if value is DELETE:
+            c.delete(job, field)
+        elif field is not None:
+            c.put(job, field, value)
+        return name, job, field, code
+
+
+def pad_to(job, size):
+    """`job` with an unknown top-level field that makes its compact UTF-8 JSON exactly `size` bytes."""
+    job = dict(job, padding="")
+    missing = size - len(encode(job, compact=True).encode())
+    assert missing >= 0, "job already too large to pad"
+    job["padding"] = "x" * missing
+    return job
+
+
+def encode(job, compact=False, rng=None):
+    if compact or rng is None:
+        return json.dumps(job, ensure_ascii=False, separators=(",", ":"))
+    roll = rng.random()
+    if roll < 0.2:
+        return json.dumps(job)  # \u escapes for every non-ASCII character
+    if roll < 0.3:
+        return json.dumps(job, ensure_ascii=False, indent=2)
+    return json.dumps(job, ensure_ascii=False, separators=(",", ":"))
+
+
+def one_of(*values):
+    return lambda g: g.rng.choice(values)
+
+
+# Rules: functions (gen, job) -> (rule name, field, code, value or DELETE); value None with
+# field None means the function changed the job itself.
+
+def envelope_rules():
+    def r(name, field, code, values):
+        return lambda g, job: (name, field, code, DELETE if values is DELETE else (values(g) if callable(values) else values))
+    return [
+        r("envelope.id.missing", "id", "missing_field", DELETE),
+        r("envelope.id.null", "id", "invalid_field", None),
+        r("envelope.id.empty", "id", "invalid_field", ""),
+        lambda g, job: ("envelope.id.too_long", "id", "invalid_field", g.padded(job["id"] + ":", 201)),
+        lambda g, job: ("envelope.id.charset", "id", "invalid_field",
+                        job["id"][:3] + g.rng.choice([" ", "/", "+", "é", "#", "@", "\n", "🥖", "%"]) + job["id"][3:]),
+        r("envelope.id.not_string", "id", "invalid_field", one_of(42, True, ["a"], {"id": "a"})),
+        r("envelope.type.missing", "type", "missing_field", DELETE),
+        r("envelope.type.null", "type", "invalid_field", None),
+        r("envelope.type.empty", "type", "invalid_field", ""),
+        r("envelope.type.too_long", "type", "invalid_field", lambda g: "stock." + "x" * 95),
+        r("envelope.type.not_string", "type", "invalid_field", one_of(5, False, ["stock.levels"])),
+        r("envelope.type.unknown", "type", "unknown_type",
+          one_of("stock.level", "Stock.Levels", "stock.levels ", "order.placed", "pickup.booked", "stock", "stock.levels.v2")),
+        r("envelope.data.missing", "data", "missing_field", DELETE),
+        r("envelope.data.null", "data", "invalid_field", None),
+        r("envelope.data.not_object", "data", "invalid_field", one_of([], [{"sku": "a"}], "x", 5, True)),
+        r("envelope.v.unsupported", "v", "unsupported_version", one_of(2, 3, 1000, 2147483647)),
+        r("envelope.v.out_of_range", "v", "invalid_field", one_of(0, -1, 2147483648)),
+        r("envelope.v.not_integer", "v", "invalid_field", one_of("1", 1.5, True, [1], {})),
+        r("envelope.enqueued_at.invalid", "enqueued_at", "invalid_field", lambda g: g.bad_timestamp()),
+    ]
+
+
+def key_rules(prefix, field):
+    """Rules for a required 1-200 character string at `field` of data."""
+    path = f"data.{field}"
+    return [
+        (f"{prefix}.{field}.missing", path, "missing_field", DELETE),
+        (f"{prefix}.{field}.null", path, "invalid_field", None),
+        (f"{prefix}.{field}.empty", path, "invalid_field", ""),
+        (f"{prefix}.{field}.too_long", path, "invalid_field", lambda g: g.padded("", 201, WIDE_CHARS)),
+        (f"{prefix}.{field}.not_string", path, "invalid_field", one_of(7, True, ["a"], {"id": "a"})),
+    ]
+
+
+def timestamp_rules(prefix, field):
+    path = f"data.{field}"
+    return [
+        (f"{prefix}.{field}.missing", path, "missing_field", DELETE),
+        (f"{prefix}.{field}.null", path, "invalid_field", None),
+        (f"{prefix}.{field}.invalid", path, "invalid_field", lambda g: g.bad_timestamp()),
+    ]
+
+
+def plain(rules):
+    """Turns (name, path, code, value) tuples into rule functions."""
+    def make(name, path, code, value):
+        return lambda g, job: (name, path, code, DELETE if value is DELETE else (value(g) if callable(value) else value))
+    return [make(*rule) for rule in rules]
+
+
+def level_rule(name, key, code, value):
+    """A rule for one entry of data.levels, chosen at random."""
+    def rule(g, job):
+        i = g.rng.randrange(len(job["data"]["levels"]))
+        path = f"data.levels[{i}]" + (f".{key}" if key else "")
+        return name, path, code, DELETE if value is DELETE else (value(g) if callable(value) else value)
+    return rule
+
+
+def duplicate_sku(g, job):
+    levels = job["data"]["levels"]
+    if len(levels) < 2:
+        levels.append({"sku": g.sku() + "-second", "on_hand": 1})
+    i, j = sorted(g.rng.sample(range(len(levels)), 2))
+    return "levels.sku.duplicate", f"data.levels[{j}].sku", "invalid_field", levels[i]["sku"]
+
+
+def too_large(g, job):
+    padded = pad_to(job, c.MAX_BYTES + 1)
+    job.clear()
+    job.update(padded)
+    return "size.too_large", None, "too_large", None
+
+
+def levels_rules():
+    return envelope_rules() + plain(key_rules("levels", "shop_id") + timestamp_rules("levels", "observed_at") + [
+        ("levels.levels.missing", "data.levels", "missing_field", DELETE),
+        ("levels.levels.null", "data.levels", "invalid_field", None),
+        ("levels.levels.not_array", "data.levels", "invalid_field", one_of({}, {"baguette": 40}, "baguette", 40)),
+        ("levels.levels.empty", "data.levels", "invalid_field", []),
+        ("levels.levels.too_many", "data.levels", "invalid_field",
+         lambda g: [{"sku": f"s{i}", "on_hand": 1} for i in range(10_001)]),
+        ("levels.complete.not_boolean", "data.complete", "invalid_field", one_of("yes", "true", 1, 0, [])),
+    ]) + [
+        level_rule("levels.level.not_object", None, "invalid_field", one_of(None, 40, "baguette", [], [{"sku": "a"}])),
+        level_rule("levels.sku.missing", "sku", "missing_field", DELETE),
+        level_rule("levels.sku.null", "sku", "invalid_field", None),
+        level_rule("levels.sku.empty", "sku", "invalid_field", ""),
+        level_rule("levels.sku.too_long", "sku", "invalid_field", lambda g: g.padded("", 201, WIDE_CHARS)),
+        level_rule("levels.sku.not_string", "sku", "invalid_field", one_of(7, True, ["a"], {})),
+        level_rule("levels.on_hand.missing", "on_hand", "missing_field", DELETE),
+        level_rule("levels.on_hand.null", "on_hand", "invalid_field", None),
+        level_rule("levels.on_hand.negative", "on_hand", "invalid_field", one_of(-1, -40, -1_000_000_000)),
+        level_rule("levels.on_hand.too_big", "on_hand", "invalid_field", one_of(1_000_000_001, 10**12, 2**63, 1e30)),
+        level_rule("levels.on_hand.fraction", "on_hand", "invalid_field", one_of(1.5, 0.1, 39.99)),
+        level_rule("levels.on_hand.not_number", "on_hand", "invalid_field", one_of("40", True, [], {})),
+        duplicate_sku,
+        too_large,
+    ]
+
+
+def adjust_rules():
+    return envelope_rules() + plain(key_rules("adjust", "shop_id") + key_rules("adjust", "sku") + timestamp_rules("adjust", "at") + [
+        ("adjust.delta.missing", "data.delta", "missing_field", DELETE),
+        ("adjust.delta.null", "data.delta", "invalid_field", None),
+        ("adjust.delta.zero", "data.delta", "invalid_field", one_of(0, 0.0, -0.0)),
+        ("adjust.delta.too_big", "data.delta", "invalid_field", one_of(1_000_000_001, 10**15, 1e30)),
+        ("adjust.delta.too_small", "data.delta", "invalid_field", one_of(-1_000_000_001, -(10**15))),
+        ("adjust.delta.fraction", "data.delta", "invalid_field", one_of(2.5, -0.5)),
+        ("adjust.delta.not_number", "data.delta", "invalid_field", one_of("-3", True, [], {})),
+        ("adjust.reason.empty", "data.reason", "invalid_field", ""),
+        ("adjust.reason.too_long", "data.reason", "invalid_field", lambda g: g.padded("", 501, WIDE_CHARS)),
+        ("adjust.reason.not_string", "data.reason", "invalid_field", one_of(5, True, ["vente"], {})),
+    ]) + [too_large]
+
+
+NOT_IN_SCHEMA = {"levels.sku.duplicate", "size.too_large"}
+
+
+def schema_check(validator, job, field, valid, rule):
+    """Whether the schema's verdict agrees with the case; returns an error text or None."""
+    errors = list(validator.iter_errors(job))
+    if valid or rule in NOT_IN_SCHEMA:
+        return None if not errors else f"schema rejects it: {[e.message[:80] for e in errors]}"
+    if not errors:
+        return "schema accepts it"
+    named = set(c.error_paths(errors))
+    for error in errors:  # a missing field is reported at its parent: name the field itself
+        if error.validator == "required" and isinstance(error.instance, dict):
+            parent = c.error_paths([error])[0]
+            named.update(f"{parent}.{k}" if parent else k for k in error.validator_value if k not in error.instance)
+    if (field or "") not in named:
+        return f"schema names {sorted(named)}, not {field}"
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("-n", "--count", type=int, default=100, help="valid and invalid jobs per job type (default 100)")
+    parser.add_argument("--seed", type=int, default=6, help="random seed (default 6)")
+    parser.add_argument("--shop-prefix", default=None, help="prefix of the generated shop ids (default gen-SEED)")
+    args = parser.parse_args()
+
+    gen = Gen(args.seed, args.shop_prefix or f"gen-{args.seed}")
+    schemas = c.load_schemas()
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    problems = 0
+    ids = set()
+    for job_type, rules in (("stock.levels", levels_rules()), ("stock.adjust", adjust_rules())):
+        validator = c.validator(schemas, c.schema_for(job_type))
+        cases = []
+        specials = gen.specials(job_type)[: args.count]
+        for job in specials + [gen.valid(job_type) for _ in range(args.count - len(specials))]:
+            cases.append((job, True, None, None, "valid"))
+        order = []
+        while len(order) < args.count:  # every rule once before any twice
+            batch = list(rules)
+            gen.rng.shuffle(batch)
+            order.extend(batch)
+        for rule in order[: args.count]:
+            name, job, field, code = gen.invalid(job_type, rule)
+            cases.append((job, False, field, code, name))
+
+        path = args.outdir / f"{job_type}.jsonl"
+        counts = {True: 0, False: 0}
+        with path.open("w", encoding="utf-8") as out:
+            for job, valid, field, code, rule in cases:
+                text = encode(job, compact=rule in ("size.too_large", "valid") and len(job.get("padding", "")) > 0, rng=gen.rng)
+                size = len(text.encode())
+                # The id the dead letter carries as job_id: none when the id is at fault or
+                # when the daemon does not parse the job (too large).
+                job_id = None if field == "id" or code == "too_large" else job["id"]
+                problem = schema_check(validator, job, field, valid, rule)
+                if valid and size > c.MAX_BYTES:
+                    problem = f"valid job of {size} bytes"
+                if rule == "size.too_large" and size != c.MAX_BYTES + 1:
+                    problem = f"too_large job of {size} bytes"
+                if job_id is not None and valid:
+                    if job_id in ids:
+                        problem = f"duplicate id {job_id}"
+                    ids.add(job_id)
+                if problem:
+                    problems += 1
+                    print(f"{path.name}: {rule}: {problem}", file=sys.stderr)
+                counts[valid] += 1
+                out.write(json.dumps({
+                    "job": text, "type": job_type, "valid": valid, "field": field, "code": code, "rule": rule,
+                    "schema_valid": valid or rule in NOT_IN_SCHEMA, "id": job_id,
+                }) + "\n")
+        print(f"{path}: {counts[True]} valid, {counts[False]} invalid")
+    if problems:
+        print(f"{problems} generated jobs disagree with the schemas", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
