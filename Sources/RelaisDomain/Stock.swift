@@ -142,6 +142,14 @@ public struct StockObservation: Sendable, Equatable {
     public let sku: String
     public let onHand: Int64
     public let observedAt: Timestamp
+
+    /// Creates an observation.
+    public init(shopId: String, sku: String, onHand: Int64, observedAt: Timestamp) {
+        self.shopId = shopId
+        self.sku = sku
+        self.onHand = onHand
+        self.observedAt = observedAt
+    }
 }
 
 /// The summed change of one SKU, ready to be applied.
@@ -149,6 +157,13 @@ public struct StockDelta: Sendable, Equatable {
     public let shopId: String
     public let sku: String
     public let delta: Int64
+
+    /// Creates a change.
+    public init(shopId: String, sku: String, delta: Int64) {
+        self.shopId = shopId
+        self.sku = sku
+        self.delta = delta
+    }
 }
 
 /// A set-based step of applying a batch of stock jobs.

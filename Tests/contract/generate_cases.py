@@ -408,8 +408,8 @@ def main():
     for job_type, rules in (("stock.levels", levels_rules()), ("stock.adjust", adjust_rules())):
         validator = c.validator(schemas, c.schema_for(job_type))
         cases = []
-        specials = gen.specials(job_type)[: args.count]
-        for job in specials + [gen.valid(job_type) for _ in range(args.count - len(specials))]:
+        specials = gen.specials(job_type)[: max(0, args.count - 1)]  # after at least one ordinary job
+        for job in [gen.valid(job_type) for _ in range(args.count - len(specials))] + specials:
             cases.append((job, True, None, None, "valid"))
         order = []
         while len(order) < args.count:  # every rule once before any twice

@@ -1,0 +1,162 @@
+import Foundation
+import RelaisDomain
+import Testing
+
+private let decoder = EnvelopeDecoder(StockCatalog())
+
+private func decode(_ json: String) -> Result<Envelope<StockJob>, EnvelopeFailure> {
+    decoder.decode(Array(json.utf8))
+}
+
+private func rejection(_ json: String) -> JobRejection? {
+    if case .failure(let failure) = decode(json) { return failure.rejection }
+    return nil
+}
+
+private let adjust = #"{"shop_id":"s1","sku":"baguette","delta":-3,"at":"2026-11-28T09:30:00+01:00"}"#
+
+@Suite("Envelope validation")
+struct EnvelopeTests {
+    @Test func validJobDecodesWithItsFields() throws {
+        let envelope = try decode(#"{"id":"a-1","type":"stock.adjust","data":\#(adjust),"enqueued_at":"2026-11-28T08:30:00.250Z","extra":1}"#).get()
+        #expect(envelope.id == "a-1")
+        #expect(envelope.type == "stock.adjust")
+        #expect(envelope.version == 1)
+        #expect(envelope.enqueuedAt == Timestamp(rfc3339: "2026-11-28T08:30:00.25Z"))
+        #expect(envelope.job == .adjust(StockAdjustment(shopId: "s1", sku: "baguette", delta: -3, reason: nil,
+                                                         at: Timestamp(rfc3339: "2026-11-28T08:30:00Z")!)))
+    }
+
+    @Test(arguments: [
+        (#"not json"#, ReasonCode.malformedJSON, nil as String?),
+        (#"[1,2]"#, .malformedJSON, nil),
+        (#"{"type":"stock.adjust","data":{}}"#, .missingField, "id"),
+        (#"{"id":"","type":"stock.adjust","data":{}}"#, .invalidField, "id"),
+        (#"{"id":"has space","type":"stock.adjust","data":{}}"#, .invalidField, "id"),
+        (#"{"id":12,"type":"stock.adjust","data":{}}"#, .invalidField, "id"),
+        (#"{"id":"a","data":{}}"#, .missingField, "type"),
+        (#"{"id":"a","type":"order.placed","data":{}}"#, .unknownType, "type"),
+        (#"{"id":"a","type":"stock.adjust"}"#, .missingField, "data"),
+        (#"{"id":"a","type":"stock.adjust","data":null}"#, .invalidField, "data"),
+        (#"{"id":"a","type":"stock.adjust","data":[1]}"#, .invalidField, "data"),
+        (#"{"id":"a","type":"stock.adjust","data":{},"v":2}"#, .unsupportedVersion, "v"),
+        (#"{"id":"a","type":"stock.adjust","data":{},"v":"1"}"#, .invalidField, "v"),
+        (#"{"id":"a","type":"stock.adjust","data":{},"enqueued_at":"yesterday"}"#, .invalidField, "enqueued_at"),
+    ])
+    func badEnvelopeIsRejectedNamingTheField(json: String, code: ReasonCode, field: String?) {
+        let r = rejection(json)
+        #expect(r?.code == code, "\(json) gave \(String(describing: r))")
+        #expect(r?.field == field, "\(json) gave \(String(describing: r))")
+        if let field { #expect(r?.message.hasPrefix(field + ":") == true) }
+    }
+
+    @Test func idOfTwoHundredAllowedCharactersIsAccepted() {
+        let id = String(repeating: "aZ09._:-", count: 25)
+        #expect(id.count == 200)
+        #expect(EnvelopeRules.isValidId(id))
+        #expect(!EnvelopeRules.isValidId(id + "a"))
+        #expect(!EnvelopeRules.isValidId("é"))
+    }
+
+    @Test func oversizedPayloadIsRejectedBeforeParsing() {
+        let small = EnvelopeDecoder(StockCatalog(), maxBytes: 100)
+        let payload = Array(#"{"id":"a","type":"stock.adjust","data":\#(adjust)}"#.utf8)
+        guard case .failure(let failure) = small.decode(payload) else {
+            Issue.record("a payload over the limit was accepted")
+            return
+        }
+        #expect(failure.rejection.code == .tooLarge)
+        #expect(failure.rejection.message.contains("limit is 100"))
+    }
+
+    @Test func rejectedJobStillNamesItsIdAndType() {
+        guard case .failure(let failure) = decode(#"{"id":"job-9","type":"stock.adjust","data":{"sku":"x"}}"#) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(failure.id == "job-9")
+        #expect(failure.type == "stock.adjust")
+    }
+}
+
+@Suite("Stock job rules")
+struct StockJobTests {
+    private func job(_ type: String, _ data: String) -> String { #"{"id":"j","type":"\#(type)","data":\#(data)}"# }
+
+    @Test func levelsDecode() throws {
+        let envelope = try decode(job("stock.levels", #"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":1.0},{"sku":"b","on_hand":0}],"complete":true}"#)).get()
+        guard case .levels(let levels) = envelope.job else {
+            Issue.record("not levels")
+            return
+        }
+        #expect(levels.levels == [StockLevel(sku: "a", onHand: 1), StockLevel(sku: "b", onHand: 0)])
+        #expect(levels.complete)
+    }
+
+    @Test(arguments: [
+        (#"{"observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":1}]}"#, "data.shop_id", ReasonCode.missingField),
+        (#"{"shop_id":"s","levels":[{"sku":"a","on_hand":1}]}"#, "data.observed_at", .missingField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28","levels":[{"sku":"a","on_hand":1}]}"#, "data.observed_at", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z"}"#, "data.levels", .missingField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[]}"#, "data.levels", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":{}}"#, "data.levels", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":1},7]}"#, "data.levels[1]", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":1},{"on_hand":2}]}"#, "data.levels[1].sku", .missingField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":-1}]}"#, "data.levels[0].on_hand", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":1.5}]}"#, "data.levels[0].on_hand", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":"3"}]}"#, "data.levels[0].on_hand", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":1},{"sku":"a","on_hand":2}]}"#, "data.levels[1].sku", .invalidField),
+        (#"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"a","on_hand":1}],"complete":"yes"}"#, "data.complete", .invalidField),
+    ])
+    func badLevelsNameTheField(data: String, field: String, code: ReasonCode) {
+        let r = rejection(job("stock.levels", data))
+        #expect(r?.field == field, "got \(String(describing: r))")
+        #expect(r?.code == code, "got \(String(describing: r))")
+    }
+
+    @Test(arguments: [
+        (#"{"shop_id":"s","sku":"a","delta":0,"at":"2026-11-28T10:00:00Z"}"#, "data.delta"),
+        (#"{"shop_id":"s","sku":"a","delta":"1","at":"2026-11-28T10:00:00Z"}"#, "data.delta"),
+        (#"{"shop_id":"s","sku":"a","delta":1000000001,"at":"2026-11-28T10:00:00Z"}"#, "data.delta"),
+        (#"{"shop_id":"s","sku":"a","at":"2026-11-28T10:00:00Z"}"#, "data.delta"),
+        (#"{"shop_id":"s","sku":"","delta":1,"at":"2026-11-28T10:00:00Z"}"#, "data.sku"),
+        (#"{"shop_id":"s","sku":"a","delta":1}"#, "data.at"),
+        (#"{"shop_id":"s","sku":"a","delta":1,"at":"2026-11-28T10:00:00Z","reason":5}"#, "data.reason"),
+    ])
+    func badAdjustmentsNameTheField(data: String, field: String) {
+        #expect(rejection(job("stock.adjust", data))?.field == field)
+    }
+
+    @Test func levelsAcceptTenThousandSkusAndNoMore() {
+        func levels(_ n: Int) -> String {
+            let items = (0..<n).map { #"{"sku":"sku-\#($0)","on_hand":\#($0)}"# }.joined(separator: ",")
+            return job("stock.levels", #"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[\#(items)]}"#)
+        }
+        #expect(rejection(levels(10_000)) == nil)
+        #expect(rejection(levels(10_001))?.field == "data.levels")
+    }
+}
+
+@Suite("RFC 3339 timestamps")
+struct TimestampTests {
+    @Test(arguments: [
+        ("2026-11-28T10:00:00Z", 1_795_860_000_000_000 as Int64),
+        ("2026-11-28T11:00:00+01:00", 1_795_860_000_000_000),
+        ("2026-11-28t10:00:00z", 1_795_860_000_000_000),
+        ("2026-11-28 10:00:00Z", 1_795_860_000_000_000),
+        ("2026-11-28T10:00:00.000123Z", 1_795_860_000_000_123),
+        ("2026-11-28T10:00:00.5-02:00", 1_795_867_200_500_000),
+    ])
+    func parsesToMicroseconds(text: String, micros: Int64) {
+        #expect(Timestamp(rfc3339: text)?.microseconds == micros)
+    }
+
+    @Test(arguments: ["2026-11-28", "2026-11-28T10:00:00", "2026-13-28T10:00:00Z", "tomorrow", ""])
+    func rejectsWhatIsNotRFC3339(text: String) {
+        #expect(Timestamp(rfc3339: text) == nil)
+    }
+
+    @Test func printsUTCWithMicroseconds() {
+        #expect(Timestamp(microseconds: 1_795_860_000_000_123).description == "2026-11-28T10:00:00.000123Z")
+    }
+}

@@ -1,0 +1,69 @@
+import RelaisDomain
+import Testing
+
+private func t(_ hour: Int) -> Timestamp { Timestamp(microseconds: Int64(hour) * 3_600_000_000) }
+
+private func levels(_ shop: String, at hour: Int, _ items: [(String, Int64)], complete: Bool = false) -> StockJob {
+    .levels(StockLevels(shopId: shop, observedAt: t(hour), levels: items.map { StockLevel(sku: $0.0, onHand: $0.1) }, complete: complete))
+}
+
+private func adjust(_ shop: String, _ sku: String, _ delta: Int64) -> StockJob {
+    .adjust(StockAdjustment(shopId: shop, sku: sku, delta: delta, reason: nil, at: t(0)))
+}
+
+@Suite("Stock plan")
+struct StockPlanTests {
+    @Test func newestObservationOfASkuWinsWithinABatch() {
+        let steps = StockPlan.steps(for: [levels("s", at: 2, [("a", 5)]), levels("s", at: 1, [("a", 9)]), levels("s", at: 3, [("b", 1)])])
+        #expect(steps == [.observe([
+            StockObservation(shopId: "s", sku: "a", onHand: 5, observedAt: t(2)),
+            StockObservation(shopId: "s", sku: "b", onHand: 1, observedAt: t(3)),
+        ])])
+    }
+
+    @Test func onATieTheFirstObservationStays() {
+        let steps = StockPlan.steps(for: [levels("s", at: 2, [("a", 5)]), levels("s", at: 2, [("a", 9)])])
+        #expect(steps == [.observe([StockObservation(shopId: "s", sku: "a", onHand: 5, observedAt: t(2))])])
+    }
+
+    @Test func completeSnapshotIsItsOwnStepFollowedByZeroing() {
+        let steps = StockPlan.steps(for: [
+            levels("s", at: 1, [("x", 1)]),
+            levels("s", at: 2, [("a", 5)], complete: true),
+            levels("s", at: 3, [("y", 2)]),
+        ])
+        #expect(steps == [
+            .observe([StockObservation(shopId: "s", sku: "x", onHand: 1, observedAt: t(1))]),
+            .observe([StockObservation(shopId: "s", sku: "a", onHand: 5, observedAt: t(2))]),
+            .zeroUnlisted(shopId: "s", listed: ["a"], observedAt: t(2)),
+            .observe([StockObservation(shopId: "s", sku: "y", onHand: 2, observedAt: t(3))]),
+        ])
+    }
+
+    @Test func adjustmentsOfASkuAreSummed() {
+        let steps = StockPlan.steps(for: [adjust("s", "a", 3), adjust("s", "b", 1), adjust("s", "a", -1)])
+        #expect(steps == [.adjust([StockDelta(shopId: "s", sku: "a", delta: 2), StockDelta(shopId: "s", sku: "b", delta: 1)])])
+    }
+
+    @Test func levelsAndAdjustmentsKeepTheirArrivalOrder() {
+        let steps = StockPlan.steps(for: [adjust("s", "a", 3), levels("s", at: 1, [("a", 10)]), adjust("s", "a", -1)])
+        #expect(steps == [
+            .adjust([StockDelta(shopId: "s", sku: "a", delta: 3)]),
+            .observe([StockObservation(shopId: "s", sku: "a", onHand: 10, observedAt: t(1))]),
+            .adjust([StockDelta(shopId: "s", sku: "a", delta: -1)]),
+        ])
+    }
+
+    @Test func rowsAreSortedByShopAndSkuSoLocksAreTakenInOneOrder() {
+        let steps = StockPlan.steps(for: [levels("z", at: 1, [("b", 1), ("a", 1)]), levels("m", at: 1, [("c", 1)])])
+        guard case .observe(let rows) = steps.first else {
+            Issue.record("expected an observe step, got \(steps)")
+            return
+        }
+        #expect(rows.map { "\($0.shopId)/\($0.sku)" } == ["m/c", "z/a", "z/b"])
+    }
+
+    @Test func emptyBatchHasNoSteps() {
+        #expect(StockPlan.steps(for: []).isEmpty)
+    }
+}
