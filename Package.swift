@@ -82,7 +82,10 @@ let package = Package(
         .testTarget(name: "RelaisDomainTests", dependencies: ["RelaisDomain"], swiftSettings: strict),
         .testTarget(
             name: "RelaisIntegrationTests",
-            dependencies: ["RelaisTestSupport", "RelaisQueue", "RelaisStore", "RedisClient", "PostgresClient"],
+            dependencies: [
+                "RelaisTestSupport", "RelaisQueue", "RelaisStore", "RedisClient", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "RelaisEndToEndTests",

@@ -7,10 +7,23 @@ public final class StockProcessor: JobProcessor {
     private let db: PgConnection
     private let maxRowsPerTransaction: Int
 
-    /// Connects to the database; `maxRowsPerTransaction` bounds memory and lock time.
-    public init(conninfo: String, maxRowsPerTransaction: Int = 20_000) throws {
+    /// Connects to the database and checks the schema is the one this build expects.
+    ///
+    /// - Parameters:
+    ///   - maxRowsPerTransaction: bounds memory and lock time per transaction.
+    ///   - lockTimeout: how long a statement waits for a row lock before the job is
+    ///     retried later (a PostgreSQL interval), so that one stuck lock never wedges a consumer.
+    public init(conninfo: String, maxRowsPerTransaction: Int = 20_000, lockTimeout: String = "5s") throws {
         db = try PgConnection(conninfo)
         self.maxRowsPerTransaction = maxRowsPerTransaction
+        do {
+            let state = try Migrator().state(db)
+            guard case .current = state else { throw MigrationError(state: state) }
+            try db.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout], name: "lock timeout")
+        } catch {
+            db.close()
+            throw error
+        }
     }
 
     public func close() { db.close() }

@@ -1,0 +1,137 @@
+import Foundation
+import PostgresClient
+import RedisClient
+import RelaisTestSupport
+import Testing
+
+@Suite("hiredis wrapper against a real Redis")
+struct RedisClientTests {
+    @Test func commandsAndPipelinesRoundTrip() throws {
+        try TestServers.withRedis { redis throws in
+            let key = TestServers.makePrefix()
+            #expect(try redis.command("SET", key, "v1") == .status("OK"))
+            #expect(try redis.command("GET", key).string == "v1")
+            let replies = try redis.pipeline([["INCR", key + ":n"], ["INCR", key + ":n"], ["GET", key + ":missing"]])
+            #expect(replies == [.integer(1), .integer(2), .null])
+            try redis.command("DEL", key, key + ":n")
+        }
+    }
+
+    @Test func valuesAreBinarySafe() throws {
+        try TestServers.withRedis { redis throws in
+            let key = TestServers.makePrefix()
+            let bytes: [UInt8] = [0, 1, 0xff, 0xfe, 10, 13, 0]
+            _ = try redis.pipeline(binary: [[Array("SET".utf8), Array(key.utf8), bytes]])
+            #expect(try redis.command("GET", key) == .bulk(bytes))
+            try redis.command("DEL", key)
+        }
+    }
+
+    @Test func errorReplyIsThrownWithTheCommandName() throws {
+        try TestServers.withRedis { redis throws in
+            let key = TestServers.makePrefix()
+            try redis.command("SET", key, "text")
+            do {
+                try redis.command("INCR", key)
+                Issue.record("INCR of a string did not fail")
+            } catch let error as RedisError {
+                #expect(error.kind == .server)
+                #expect(error.command == "INCR")
+                #expect(error.message.contains("not an integer"))
+            }
+            #expect(redis.isOpen, "a server error leaves the connection usable")
+            try redis.command("DEL", key)
+        }
+    }
+
+    @Test func unreachableServerIsAConnectionError() {
+        let endpoint = try! RedisEndpoint(url: "redis://127.0.0.1:\(freePort())/0")
+        do {
+            let redis = try RedisConnection(endpoint, connectTimeout: .seconds(1))
+            redis.close()
+            Issue.record("connected to a port nothing listens on")
+        } catch {
+            #expect(error.kind == .connection)
+        }
+    }
+
+    @Test(arguments: [
+        ("redis://127.0.0.1:6380/2", "127.0.0.1", 6380, nil as String?, 2),
+        ("redis://:s3cret@cache.local:6379", "cache.local", 6379, "s3cret", 0),
+        ("redis://localhost", "localhost", 6379, nil, 0),
+    ])
+    func redisURLsAreParsed(url: String, host: String, port: Int, password: String?, db: Int) throws {
+        let endpoint = try RedisEndpoint(url: url)
+        #expect(endpoint.host == host && endpoint.port == port && endpoint.password == password && endpoint.database == db)
+        #expect(!endpoint.description.contains("s3cret"), "the password never shows in descriptions")
+    }
+
+    @Test func badRedisURLIsRefused() {
+        #expect(throws: RedisURLError.self) { try RedisEndpoint(url: "http://x") }
+        #expect(throws: RedisURLError.self) { try RedisEndpoint(url: "redis://h:6379/db") }
+    }
+}
+
+@Suite("libpq wrapper against a real PostgreSQL")
+struct PostgresClientTests {
+    @Test func rowsAndNullsAreCopiedOut() throws {
+        try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
+            let rows = try db.query("SELECT $1::int + 1 AS n, NULL::text AS nothing, 'é' AS text", ["41"], name: "test")
+            #expect(rows.columns == ["n", "nothing", "text"])
+            #expect(rows.rows == [["42", nil, "é"]])
+            #expect(rows.value(0, "n") == "42")
+        }
+    }
+
+    @Test func errorCarriesSQLStateAndStatementName() throws {
+        try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
+            try db.execute("CREATE TEMP TABLE t (id int PRIMARY KEY)", name: "create")
+            try db.run(PgStatement("t.insert", "INSERT INTO t VALUES ($1)"), ["1"])
+            do {
+                try db.run(PgStatement("t.insert", "INSERT INTO t VALUES ($1)"), ["1"])
+                Issue.record("a duplicate key was accepted")
+            } catch let error as PgError {
+                #expect(error.sqlState == "23505")
+                #expect(error.statement == "t.insert")
+                #expect(!error.connectionLost)
+                #expect(!error.isTransient)
+                #expect(error.description.hasPrefix("PostgreSQL t.insert [23505]"))
+            }
+        }
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() throws {
+        try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
+            try db.execute("CREATE TEMP TABLE t (id int)", name: "create")
+            struct Stop: Error {}
+            #expect(throws: Stop.self) {
+                try db.transaction {
+                    try db.query("INSERT INTO t VALUES (1)", name: "insert")
+                    throw Stop()
+                }
+            }
+            #expect(try db.query("SELECT count(*) FROM t", name: "count").scalar == "0")
+        }
+    }
+
+    @Test func textArraysSurviveQuotesBackslashesAndBraces() throws {
+        let values = ["plain", "with \"quotes\"", "back\\slash", "{braces}", "a,b", "", "NULL", "é 🥖", " spaced "]
+        try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
+            let rows = try db.query("SELECT unnest($1::text[])", [PgArray.text(values)], name: "unnest")
+            #expect(rows.rows.map { $0[0] } == values)
+            let ints = try db.query("SELECT unnest($1::int8[])", [PgArray.integers([1, -2, 9_000_000_000])], name: "unnest ints")
+            #expect(ints.rows.map { $0[0] } == ["1", "-2", "9000000000"])
+        }
+    }
+
+    @Test func unreachableServerIsAConnectionLoss() {
+        do {
+            let db = try PgConnection("postgresql://relais@127.0.0.1:\(freePort())/relais?connect_timeout=2")
+            db.close()
+            Issue.record("connected to a port nothing listens on")
+        } catch {
+            #expect(error.connectionLost)
+            #expect(error.statement == "connect")
+        }
+    }
+}

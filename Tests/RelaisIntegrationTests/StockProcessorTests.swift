@@ -1,0 +1,112 @@
+import Foundation
+import PostgresClient
+import RelaisDomain
+import RelaisQueue
+import RelaisStore
+import RelaisTestSupport
+import Testing
+
+/// Builds validated stock jobs the way the engine hands them over.
+func stockJob(_ id: String, _ type: String, _ data: String) throws -> QueuedJob<StockJob> {
+    let payload = #"{"id":"\#(id)","type":"\#(type)","data":\#(data)}"#
+    let envelope = try EnvelopeDecoder(StockCatalog()).decode(Array(payload.utf8)).get()
+    return QueuedJob(entryId: "0-1", envelope: envelope, attempt: 1)
+}
+
+func levelsJob(_ id: String, shop: String, at time: String, _ levels: [(String, Int)], complete: Bool = false) throws -> QueuedJob<StockJob> {
+    let items = levels.map { #"{"sku":"\#($0.0)","on_hand":\#($0.1)}"# }.joined(separator: ",")
+    return try stockJob(id, "stock.levels", #"{"shop_id":"\#(shop)","observed_at":"\#(time)","levels":[\#(items)],"complete":\#(complete)}"#)
+}
+
+func adjustJob(_ id: String, shop: String, sku: String, delta: Int) throws -> QueuedJob<StockJob> {
+    try stockJob(id, "stock.adjust", #"{"shop_id":"\#(shop)","sku":"\#(sku)","delta":\#(delta),"at":"2026-11-28T10:00:00Z"}"#)
+}
+
+/// `sku → on_hand` for a shop, read from the read model.
+func onHand(_ url: String, shop: String) throws -> [String: Int] {
+    try TestServers.withDatabase(url) { db throws in
+        let rows = try db.query("SELECT sku, on_hand FROM relais.stock_available WHERE shop_id = $1", [shop], name: "read")
+        return Dictionary(uniqueKeysWithValues: rows.rows.map { ($0[0]!, Int($0[1]!)!) })
+    }
+}
+
+@Suite("Stock effects in a real PostgreSQL")
+struct StockProcessorTests {
+    @Test func olderObservationNeverOverwritesANewerOne() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        #expect(try processor.process([try levelsJob("l1", shop: "s", at: "2026-11-28T10:00:00Z", [("a", 5), ("b", 1)])]) == [.done])
+        #expect(try processor.process([try levelsJob("l2", shop: "s", at: "2026-11-28T09:00:00Z", [("a", 99)])]) == [.done])
+        #expect(try onHand(url, shop: "s") == ["a": 5, "b": 1])
+        #expect(try processor.process([try levelsJob("l3", shop: "s", at: "2026-11-28T11:00:00+01:00", [("a", 99)])]) == [.done])
+        #expect(try onHand(url, shop: "s") == ["a": 5, "b": 1], "11:00+01:00 is 10:00Z: not newer")
+        #expect(try processor.process([try levelsJob("l4", shop: "s", at: "2026-11-28T10:00:01Z", [("a", 7)])]) == [.done])
+        #expect(try onHand(url, shop: "s") == ["a": 7, "b": 1])
+    }
+
+    @Test func completeSnapshotZeroesUnlistedSkusButNotNewerOnes() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        _ = try processor.process([
+            try levelsJob("l1", shop: "s", at: "2026-11-28T08:00:00Z", [("a", 5), ("b", 6)]),
+            try levelsJob("l2", shop: "s", at: "2026-11-28T12:00:00Z", [("c", 7)]),
+            try levelsJob("other", shop: "t", at: "2026-11-28T08:00:00Z", [("a", 3)]),
+        ])
+        _ = try processor.process([try levelsJob("snap", shop: "s", at: "2026-11-28T10:00:00Z", [("a", 1)], complete: true)])
+        #expect(try onHand(url, shop: "s") == ["a": 1, "b": 0, "c": 7])
+        #expect(try onHand(url, shop: "t") == ["a": 3], "another shop's stock is untouched")
+    }
+
+    @Test func adjustmentTakesEffectOnceWhateverTheRepeats() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        let outcomes = try processor.process([
+            try adjustJob("adj-1", shop: "s", sku: "a", delta: 5),
+            try adjustJob("adj-1", shop: "s", sku: "a", delta: 5),
+            try adjustJob("adj-2", shop: "s", sku: "a", delta: -2),
+        ])
+        #expect(outcomes == [.done, .duplicate, .done])
+        #expect(try processor.process([try adjustJob("adj-1", shop: "s", sku: "a", delta: 5)]) == [.duplicate])
+        #expect(try onHand(url, shop: "s") == ["a": 3])
+    }
+
+    @Test func catalogueOfTenThousandSkusIsAppliedInOneJob() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        let levels = (0..<10_000).map { ("sku-\($0)", $0 % 50) }
+        #expect(try processor.process([try levelsJob("cat", shop: "big", at: "2026-11-28T10:00:00Z", levels)]) == [.done])
+        let stock = try onHand(url, shop: "big")
+        #expect(stock.count == 10_000)
+        #expect(stock["sku-9999"] == 9999 % 50)
+    }
+
+    @Test func lockedRowMakesTheJobRetryLaterInsteadOfWaiting() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url, lockTimeout: "200ms")
+        defer { processor.close() }
+        _ = try processor.process([try adjustJob("seed", shop: "s", sku: "a", delta: 1)])
+        try TestServers.withDatabase(url) { holder throws in
+            try holder.execute("BEGIN", name: "begin")
+            try holder.query("SELECT * FROM relais.stock_items WHERE shop_id = 's' FOR UPDATE", name: "lock")
+            let outcomes = try processor.process([try adjustJob("blocked", shop: "s", sku: "a", delta: 1)])
+            guard case .retry(let reason) = outcomes.first else {
+                Issue.record("expected a retry, got \(outcomes)")
+                return
+            }
+            #expect(reason.contains("55P03"))
+            try holder.execute("ROLLBACK", name: "rollback")
+        }
+        #expect(try processor.process([try adjustJob("blocked", shop: "s", sku: "a", delta: 1)]) == [.done],
+                "the retried job was not recorded as processed the first time")
+        #expect(try onHand(url, shop: "s") == ["a": 2])
+    }
+
+    @Test func processorRefusesASchemaThatIsBehind() throws {
+        let url = try TestServers.makeDatabase(migrated: false)
+        #expect(throws: MigrationError.self) { _ = try StockProcessor(conninfo: url) }
+    }
+}
