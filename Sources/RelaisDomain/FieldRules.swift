@@ -23,8 +23,12 @@ extension KeyedDecodingContainer {
             throw JobRejection(.invalidField, field: path(key), "must be a string")
         }
         guard !value.isEmpty else { throw JobRejection(.invalidField, field: path(key), "must not be empty") }
-        guard value.count <= maxLength else {
+        // Counted in code points, as JSON Schema and PostgreSQL count them.
+        guard value.unicodeScalars.count <= maxLength else {
             throw JobRejection(.invalidField, field: path(key), "must be at most \(maxLength) characters")
+        }
+        guard !value.utf8.contains(0) else {
+            throw JobRejection(.invalidField, field: path(key), "must not contain U+0000")
         }
         return value
     }

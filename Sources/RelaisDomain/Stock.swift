@@ -103,12 +103,12 @@ public struct StockCatalog: JobCatalog {
             let c = try object(data, keyedBy: LevelsKeys.self)
             let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
             let observedAt = try c.requiredTimestamp(.observed_at)
-            var seen: [String: Int] = [:]
+            var seen: [ExactText: Int] = [:]
             var index = 0
             let levels = try c.requiredArray(.levels, count: StockRules.levelCount, keyedBy: LevelKeys.self) { level in
                 defer { index += 1 }
                 let sku = try level.requiredString(.sku, maxLength: StockRules.maxKeyLength)
-                if let first = seen.updateValue(index, forKey: sku) {
+                if let first = seen.updateValue(index, forKey: ExactText(sku)) {
                     throw JobRejection(.invalidField, field: level.path(.sku), "repeats the SKU of data.levels[\(first)]")
                 }
                 return StockLevel(sku: sku, onHand: try level.requiredInteger(.on_hand, in: StockRules.onHand))
@@ -198,7 +198,7 @@ public enum StockPlan {
         }
         func flushDeltas() {
             guard !deltas.isEmpty else { return }
-            let rows = deltas.map { StockDelta(shopId: $0.key.shop, sku: $0.key.sku, delta: $0.value) }
+            let rows = deltas.map { StockDelta(shopId: $0.key.shop.text, sku: $0.key.sku.text, delta: $0.value) }
             steps.append(.adjust(rows.sorted { ($0.shopId, $0.sku) < ($1.shopId, $1.sku) }))
             deltas.removeAll(keepingCapacity: true)
         }
@@ -229,11 +229,34 @@ public enum StockPlan {
     }
 
     private struct SkuKey: Hashable {
-        let shop: String
-        let sku: String
+        let shop: ExactText
+        let sku: ExactText
+
+        init(shop: String, sku: String) {
+            self.shop = ExactText(shop)
+            self.sku = ExactText(sku)
+        }
     }
 
     private static func keyOrder(_ a: StockObservation, _ b: StockObservation) -> Bool {
         (a.shopId, a.sku) < (b.shopId, b.sku)
+    }
+}
+
+/// A string compared and hashed by its exact UTF-8 bytes, as PostgreSQL compares text.
+///
+/// Swift's `String ==` treats canonically equivalent strings (`é` and `e` + U+0301)
+/// as equal; PostgreSQL stores them as two keys, so the domain must too.
+public struct ExactText: Hashable, Sendable {
+    /// The string.
+    public let text: String
+
+    /// Wraps `text`.
+    public init(_ text: String) { self.text = text }
+
+    public static func == (a: ExactText, b: ExactText) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+
+    public func hash(into hasher: inout Hasher) {
+        for byte in text.utf8 { hasher.combine(byte) }
     }
 }
