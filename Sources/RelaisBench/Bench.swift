@@ -1,0 +1,255 @@
+// relais-bench: drives a real `relais serve` from an empty queue and prints what it
+// sustains, next to what Redis and PostgreSQL themselves sustain on the same machine.
+//
+// Run it with scripts/bench, which starts the servers and builds in release mode.
+// Environment: RELAIS_BIN, BENCH_REDIS_URL, BENCH_DATABASE_URL (maintenance db),
+// BENCH_PG_BIN (the directory of pgbench), optional BENCH_SCALE (1 = default sizes).
+
+import Foundation
+import PostgresClient
+import RedisClient
+import RelaisDomain
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func env(_ key: String, _ fallback: String? = nil) throws -> String {
+    if let v = ProcessInfo.processInfo.environment[key], !v.isEmpty { return v }
+    if let fallback { return fallback }
+    throw BenchError("\(key) is not set: run scripts/bench")
+}
+
+func run(_ program: String, _ args: [String], environment: [String: String]? = nil) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : "/usr/bin/env")
+    p.arguments = program.hasPrefix("/") ? args : [program] + args
+    if let environment { p.environment = environment }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard p.terminationStatus == 0 else { throw BenchError("\(program) \(args.first ?? "") failed: \(text)") }
+    return text
+}
+
+func now() -> ContinuousClock.Instant { .now }
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+func stamp() -> String { Timestamp(Date()).description }
+
+func rss(_ pid: Int32) -> (peak: Double, current: Double) {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    func kb(_ key: String) -> Double {
+        let line = status.split(separator: "\n").first { $0.hasPrefix(key) } ?? ""
+        return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+    return (kb("VmHWM:") / 1024, kb("VmRSS:") / 1024)
+}
+
+@main
+struct RelaisBench {
+    static func main() throws {
+        let scale = Double(try env("BENCH_SCALE", "1")) ?? 1
+        let redisURL = try env("BENCH_REDIS_URL")
+        let adminURL = try env("BENCH_DATABASE_URL")
+        let relaisBin = try env("RELAIS_BIN")
+        let pgBin = try env("BENCH_PG_BIN")
+        let endpoint = try RedisEndpoint(url: redisURL)
+
+        // A database and a key prefix of the run's own.
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let dbName = "bench_\(suffix)"
+        let prefix = "bench\(suffix)"
+        do {
+            let admin = try PgConnection(adminURL)
+            try admin.execute("CREATE DATABASE \(dbName)", name: "create bench db")
+            admin.close()
+        }
+        let dbURL = String(adminURL[..<adminURL.range(of: "/", options: .backwards)!.upperBound]) + dbName
+        let httpPort = 20000 + Int.random(in: 0..<20000)
+        var daemonEnv = ProcessInfo.processInfo.environment
+        daemonEnv["RELAIS_REDIS_URL"] = redisURL
+        daemonEnv["RELAIS_DATABASE_URL"] = dbURL
+        daemonEnv["RELAIS_PREFIX"] = prefix
+        daemonEnv["RELAIS_HTTP_ADDRESS"] = "127.0.0.1:\(httpPort)"
+        daemonEnv["RELAIS_INSTANCE"] = "bench"
+        daemonEnv["RELAIS_LOG_LEVEL"] = "info"
+        _ = try run(relaisBin, ["migrate"], environment: daemonEnv)
+
+        // The daemon, logging one line per job to a file as it would to the journal.
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("relais-bench-\(suffix).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: relaisBin)
+        daemon.arguments = ["serve"]
+        daemon.environment = daemonEnv
+        daemon.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        defer {
+            if daemon.isRunning {
+                kill(daemon.processIdentifier, SIGTERM)
+                daemon.waitUntilExit()
+            }
+        }
+        let readyDeadline = now() + .seconds(30)
+        while (try? run("curl", ["-sf", "-m", "1", "http://127.0.0.1:\(httpPort)/readyz"])) == nil {
+            guard now() < readyDeadline else { throw BenchError("relais did not become ready; see \(logPath)") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+
+        let producer = try RedisConnection(endpoint)
+        let watcher = try RedisConnection(endpoint)
+        let stream = "\(prefix):stock"
+
+        /// Adds payloads with pipelines of 500.
+        func produce(_ payloads: some Sequence<String>) throws {
+            var batch: [[String]] = []
+            for payload in payloads {
+                batch.append(["XADD", stream, "*", "job", payload])
+                if batch.count == 500 {
+                    _ = try producer.pipeline(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            if !batch.isEmpty { _ = try producer.pipeline(batch) }
+        }
+
+        /// Waits until the stream holds nothing and nothing is pending.
+        func waitDrained() throws {
+            while true {
+                let r = try watcher.pipeline([["XLEN", stream], ["XPENDING", stream, "relais"]])
+                if r[0].integer == 0 && (r[1].elements.first?.integer ?? 0) == 0 { return }
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+        }
+
+        print("relais-bench: Redis \(endpoint), PostgreSQL db \(dbName), durable commits; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+        // 1. One-SKU stock.levels jobs, drained from a standing start.
+        let singleCount = Int(100_000 * scale)
+        let observed = stamp()
+        let singles = (0..<singleCount).lazy.map { i in
+            #"{"id":"one-\#(i)","type":"stock.levels","data":{"shop_id":"shop-\#(i % 80)","observed_at":"\#(observed)","levels":[{"sku":"sku-\#(i % 1750)","on_hand":\#(i % 100)}]}}"#
+        }
+        var t0 = now()
+        try produce(singles)
+        try waitDrained()
+        let singleRate = Double(singleCount) / seconds(now() - t0)
+
+        // 2. Catalogue jobs of 1,000 SKUs.
+        let catalogueJobs = Int(200 * scale)
+        let catalogue = (0..<catalogueJobs).lazy.map { j -> String in
+            let levels = (0..<1000).map { #"{"sku":"cat-\#($0)","on_hand":\#(($0 + j) % 500)}"# }.joined(separator: ",")
+            return #"{"id":"cat-\#(j)","type":"stock.levels","data":{"shop_id":"shop-\#(j % 80)","observed_at":"\#(stamp())","levels":[\#(levels)]}}"#
+        }
+        let cataloguePayloads = Array(catalogue)
+        t0 = now()
+        try produce(cataloguePayloads)
+        try waitDrained()
+        let rowRate = Double(catalogueJobs * 1000) / seconds(now() - t0)
+
+        // 3. Pickup latency at a steady 500 jobs/s: enqueued_at → effect committed and acknowledged.
+        let latencyJobs = Int(5000 * scale)
+        let start = now()
+        for i in 0..<latencyJobs {
+            let due = start + .microseconds(Int64(i) * 2000)
+            let wait = seconds(due - now())
+            if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+            _ = try producer.command("XADD", stream, "*", "job",
+                #"{"id":"lat-\#(i)","type":"stock.adjust","enqueued_at":"\#(stamp())","data":{"shop_id":"shop-\#(i % 80)","sku":"sku-\#(i % 1750)","delta":1,"at":"\#(stamp())"}}"#)
+        }
+        try waitDrained()
+        let (peakRSS, currentRSS) = rss(daemon.processIdentifier)
+        Thread.sleep(forTimeInterval: 0.3)
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        var latencies: [Double] = []
+        for line in log.split(separator: "\n") where line.contains("job.id=lat-") {
+            if let range = line.range(of: "job.latency_ms=") {
+                let value = line[range.upperBound...].prefix { $0 != " " }
+                if let ms = Double(value) { latencies.append(ms) }
+            }
+        }
+        latencies.sort()
+        let sortedLatencies = latencies
+        func percentile(_ p: Double) -> Double { let latencies = sortedLatencies; return latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        guard latencies.count == latencyJobs else { throw BenchError("found \(latencies.count) of \(latencyJobs) latency lines in \(logPath)") }
+
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+
+        // 4. The limits on the same servers: redis-benchmark XADD, pgbench with the same upserts.
+        let sample = #"{"id":"one-1","type":"stock.levels","data":{"shop_id":"shop-1","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"sku-1","on_hand":1}]}}"#
+        let redisOut = try run("redis-benchmark", ["-h", endpoint.host, "-p", String(endpoint.port), "-n", String(Int(200_000 * scale)), "-P", "100",
+                                                   "-q", "XADD", "\(prefix):redis-benchmark", "*", "job", sample])
+        _ = try producer.command("DEL", "\(prefix):redis-benchmark")
+        let xaddRate = redisOut.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).compactMap { line -> Double? in
+            guard let r = line.range(of: ": ") else { return nil }
+            return Double(String(line[r.upperBound...].split(separator: " ").first ?? ""))
+        }.last ?? .nan
+
+        /// pgbench with `script` on the bench database; returns transactions per second.
+        func pgbench(_ name: String, _ script: String) throws -> Double {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("relais-bench-\(name)-\(suffix).sql")
+            try script.write(to: file, atomically: true, encoding: .utf8)
+            let out = try run("\(pgBin)/pgbench", ["-n", "-M", "prepared", "-c", "2", "-j", "2", "-T", String(Int(max(3, 8 * scale))),
+                                                   "-f", file.path, dbURL])
+            let line = out.split(separator: "\n").first { $0.hasPrefix("tps = ") } ?? ""
+            return Double(line.dropFirst(6).split(separator: " ").first ?? "") ?? .nan
+        }
+        // What relais does per batch of 200 one-SKU jobs: ledger rows and one set-based upsert, one transaction.
+        let singleTps = try pgbench("single", """
+            \\set b random(1, 1000000000)
+            BEGIN;
+            INSERT INTO relais.processed_jobs (queue, job_id, job_type)
+              SELECT 'pgbench', 'pgb-' || :b || '-' || g, 'stock.levels' FROM generate_series(1, 200) g ON CONFLICT DO NOTHING;
+            INSERT INTO relais.stock_items AS s (shop_id, sku, on_hand, observed_at, updated_at)
+              SELECT 'pgb-shop-' || (g % 80), 'pgb-sku-' || ((:b + g) % 1750), g, clock_timestamp(), now() FROM generate_series(1, 200) g
+              ON CONFLICT (shop_id, sku) DO UPDATE SET on_hand = excluded.on_hand, observed_at = excluded.observed_at, updated_at = now()
+              WHERE s.observed_at IS NULL OR s.observed_at < excluded.observed_at;
+            COMMIT;
+            """)
+        // What relais does per catalogue job: a ledger row and a 1,000-row set-based upsert, one transaction.
+        let catalogueTps = try pgbench("catalogue", """
+            \\set b random(1, 1000000000)
+            BEGIN;
+            INSERT INTO relais.processed_jobs (queue, job_id, job_type) VALUES ('pgbench', 'cat-' || :b, 'stock.levels') ON CONFLICT DO NOTHING;
+            INSERT INTO relais.stock_items AS s (shop_id, sku, on_hand, observed_at, updated_at)
+              SELECT 'pgb-shop-' || (:b % 80), 'pgb-cat-' || g, g, clock_timestamp(), now() FROM generate_series(1, 1000) g
+              ON CONFLICT (shop_id, sku) DO UPDATE SET on_hand = excluded.on_hand, observed_at = excluded.observed_at, updated_at = now()
+              WHERE s.observed_at IS NULL OR s.observed_at < excluded.observed_at;
+            COMMIT;
+            """)
+        producer.close()
+        watcher.close()
+
+        func row(_ name: String, _ value: String, _ target: String, _ ok: Bool?) {
+            let mark = ok.map { $0 ? "ok" : "BELOW TARGET" } ?? ""
+            print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value.padding(toLength: 22, withPad: " ", startingAt: 0)
+                  + target.padding(toLength: 18, withPad: " ", startingAt: 0) + mark)
+        }
+        print("")
+        row("figure", "measured", "target", nil)
+        row("1-SKU stock.levels jobs drained", String(format: "%.0f jobs/s", singleRate), ">= 25000 jobs/s", singleRate >= 25_000)
+        row("SKU rows, 1,000-SKU catalogue jobs", String(format: "%.0f rows/s", rowRate), ">= 100000 rows/s", rowRate >= 100_000)
+        row("pickup latency at 500 jobs/s, p50", String(format: "%.2f ms", percentile(0.50)), "", nil)
+        row("pickup latency at 500 jobs/s, p99", String(format: "%.2f ms", percentile(0.99)), "< 5 ms", percentile(0.99) < 5)
+        row("pickup latency at 500 jobs/s, max", String(format: "%.2f ms", latencies.last ?? .nan), "", nil)
+        row("relais serve peak RSS (VmHWM)", String(format: "%.1f MB", peakRSS), "< 100 MB", peakRSS < 100)
+        row("relais serve RSS at the end", String(format: "%.1f MB", currentRSS), "", nil)
+        print("")
+        print("limits on the same servers, same run:")
+        row("redis-benchmark XADD, pipeline 100", String(format: "%.0f ops/s", xaddRate), "", nil)
+        row("pgbench: 200 ledger rows + 200-row upsert / tx", String(format: "%.0f jobs/s", singleTps * 200), "", nil)
+        row("pgbench: ledger row + 1,000-row upsert / tx", String(format: "%.0f rows/s", catalogueTps * 1000), "", nil)
+        print("")
+        print(String(format: "ratios: 1-SKU drain = %.1f%% of redis-benchmark XADD, %.1f%% of the pgbench batch upsert; catalogue = %.1f%% of pgbench",
+                     100 * singleRate / xaddRate, 100 * singleRate / (singleTps * 200), 100 * rowRate / (catalogueTps * 1000)))
+        print("daemon log: \(logPath)")
+
+    }
+}
