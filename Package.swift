@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
     ],
     targets: [
         // C libraries from Debian's packages: a modulemap and a shim header each.
@@ -51,11 +52,17 @@ let package = Package(
             dependencies: ["PostgresClient", "RelaisDomain", "RelaisQueue"],
             swiftSettings: strict),
 
+        // Log lines for people (logfmt) and for journald, with personal data redacted.
+        .target(
+            name: "RelaisLogging",
+            dependencies: ["SystemdClient", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+
         // The executable: configuration, logging, HTTP endpoint, lifecycle, CLI.
         .executableTarget(
             name: "RelaisDaemon",
             dependencies: [
-                "RelaisQueue", "RelaisStore", "SystemdClient",
+                "RelaisQueue", "RelaisStore", "SystemdClient", "RelaisLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -63,6 +70,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
 
@@ -80,6 +89,10 @@ let package = Package(
             swiftSettings: strict),
 
         .testTarget(name: "RelaisDomainTests", dependencies: ["RelaisDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "RelaisLoggingTests",
+            dependencies: ["RelaisLogging", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .testTarget(
             name: "RelaisIntegrationTests",
             dependencies: [

@@ -1,5 +1,7 @@
+import Configuration
 import Foundation
 import Logging
+import SystemPackage
 import RedisClient
 import RelaisDomain
 import RelaisQueue
@@ -61,10 +63,53 @@ struct RelaisConfiguration: Sendable {
         }
     }
 
+    /// The key of a setting in the configuration file and under `$CREDENTIALS_DIRECTORY`:
+    /// the variable's name without `RELAIS_`, in lower case (`RELAIS_BATCH_SIZE` → `batch_size`).
+    static func key(_ setting: Setting) -> String { setting.rawValue.dropFirst("RELAIS_".count).lowercased() }
+
+    /// Where each setting comes from, first match wins: the environment, then systemd
+    /// credentials (`$CREDENTIALS_DIRECTORY/<key>`), then the YAML file named by
+    /// `RELAIS_CONFIG` (default `/etc/relais/relais.yaml` when it exists), then the default.
+    static func reader(_ environment: [String: String]) async throws(ConfigurationError) -> ConfigReader {
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(
+                environmentVariables: environment,
+                secretsSpecifier: .specific([Setting.redisURL.rawValue, Setting.databaseURL.rawValue]))
+                .prefixKeys(with: "relais")
+        ]
+        if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty {
+            do {
+                providers.append(try await DirectoryFilesProvider(directoryPath: FilePath(credentials), allowMissing: true))
+            } catch {
+                throw ConfigurationError(key: "CREDENTIALS_DIRECTORY", "cannot be read: \(error)")
+            }
+        }
+        let explicit = environment["RELAIS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let path = explicit ?? defaultFile
+        if explicit != nil || FileManager.default.fileExists(atPath: path) {
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw ConfigurationError(key: "RELAIS_CONFIG", "file \(path) cannot be used: \(error)")
+            }
+        }
+        return ConfigReader(providers: providers)
+    }
+
+    /// The configuration file read when `RELAIS_CONFIG` is not set.
+    static let defaultFile = "/etc/relais/relais.yaml"
+
     /// Reads and validates the configuration; the error names the bad setting.
-    static func load(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> RelaisConfiguration {
+    static func load(_ environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> RelaisConfiguration {
+        let config = try await reader(environment)
+        return try load(from: config, environment: environment)
+    }
+
+    /// Validates the settings `config` gives; the error names the bad setting.
+    static func load(from config: ConfigReader, environment: [String: String]) throws(ConfigurationError) -> RelaisConfiguration {
         func value(_ setting: Setting) -> String {
-            let raw = environment[setting.rawValue]?.trimmingCharacters(in: .whitespaces) ?? ""
+            let secret = setting == .redisURL || setting == .databaseURL
+            let raw = config.string(forKey: ConfigKey(key(setting)), isSecret: secret)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             return raw.isEmpty ? setting.defaultValue : raw
         }
         func integer(_ setting: Setting, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
@@ -153,7 +198,12 @@ struct ConfigurationError: Error, CustomStringConvertible {
     let reason: String
 
     init(_ setting: RelaisConfiguration.Setting, _ reason: String) {
-        key = setting.rawValue
+        key = "\(setting.rawValue) (\(RelaisConfiguration.key(setting)) in the configuration file)"
+        self.reason = reason
+    }
+
+    init(key: String, _ reason: String) {
+        self.key = key
         self.reason = reason
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelaisLogging
 import RedisClient
 import RelaisQueue
 

@@ -126,10 +126,14 @@ final class HealthMonitor: Sendable {
                 announcedReady = true
                 notifier.ready(status: "ready")
             }
-            // The watchdog is fed only while every consumer's loop keeps going round.
-            if let watchdog, announcedReady,
-               snapshots.allSatisfy({ Date().timeIntervalSince($0.lastBeat) < watchdog.seconds / 2 }) {
-                notifier.watchdog()
+            // The watchdog is fed only while every consumer's loop keeps going round: a
+            // consumer wedged in a call that never returns stops the pings, and systemd
+            // restarts the daemon.
+            if let watchdog, announcedReady {
+                let limit = max(watchdog.seconds / 2, configuration.queue.blockTimeout.seconds * 2 + 1)
+                if snapshots.allSatisfy({ Date().timeIntervalSince($0.lastBeat) < limit }) {
+                    notifier.watchdog()
+                }
             }
             if ContinuousClock.now - lastStatus >= .seconds(5) {
                 let finished = snapshots.reduce(0) { $0 + $1.jobsFinished }

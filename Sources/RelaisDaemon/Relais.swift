@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RelaisLogging
 
 /// `relais`: the daemon and the operator's command line.
 @main
@@ -27,18 +28,54 @@ enum ExitStatus {
 }
 
 /// Loads the configuration or exits with the configuration status, naming the bad key.
+///
+/// Callable from the synchronous commands: the loading (a file read) runs as a task
+/// while the calling thread, never one of the cooperative pool's, waits for it.
 func loadConfiguration() throws -> RelaisConfiguration {
+    let box = ResultBox()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do throws(ConfigurationError) {
+            box.result = .success(try await RelaisConfiguration.load())
+        } catch {
+            box.result = .failure(error)
+        }
+        done.signal()
+    }
+    done.wait()
+    switch box.result! {
+    case .success(let configuration): return configuration
+    case .failure(let error):
+        StandardError.write("relais: \(error)\n")
+        throw ExitStatus.config
+    }
+}
+
+/// Loads the configuration from async code (`serve`), or exits with the configuration status.
+func loadConfigurationAsync() async throws -> RelaisConfiguration {
     do {
-        return try RelaisConfiguration.load()
+        return try await RelaisConfiguration.load()
     } catch {
         StandardError.write("relais: \(error)\n")
         throw ExitStatus.config
     }
 }
 
-/// Sets up logging: logfmt lines on standard error at the configured level.
+/// Carries a result from a task to the thread waiting on the semaphore.
+private final class ResultBox: @unchecked Sendable {
+    // @unchecked: written once by the task before `signal()`, read after `wait()`.
+    var result: Result<RelaisConfiguration, ConfigurationError>?
+}
+
+/// Sets up logging at the configured level: structured journald entries when standard
+/// error is the journal, logfmt lines on standard error otherwise.
 func bootstrapLogging(level: Logger.Level) -> Logger {
-    LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+    LogLevelControl.shared.current = level
+    if JournaldLogHandler.standardErrorIsJournal() {
+        LoggingSystem.bootstrap { _ in JournaldLogHandler() }
+    } else {
+        LoggingSystem.bootstrap { _ in LogfmtLogHandler() }
+    }
     return Logger(label: "relais")
 }
 

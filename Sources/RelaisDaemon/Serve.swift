@@ -20,7 +20,7 @@ struct Serve: AsyncParsableCommand {
             """)
 
     func run() async throws {
-        let configuration = try loadConfiguration()
+        let configuration = try await loadConfigurationAsync()
         let logger = bootstrapLogging(level: configuration.logLevel)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -51,6 +51,7 @@ struct Serve: AsyncParsableCommand {
                                             registry: registry, logger: logger)
         let consumers = ConsumerService(engine: engine)
         let monitor = ThreadService(name: "health") { isStopping in health.run(isStopping: isStopping) }
+        let reload = ReloadService(initial: configuration, engine: engine, logger: logger)
 
         logger.notice("starting", metadata: [
             "redis": "\(configuration.redis)", "queues": "\(RelaisQueues.names.joined(separator: ","))",
@@ -59,7 +60,7 @@ struct Serve: AsyncParsableCommand {
         ])
         // Graceful shutdown runs in reverse order: consumers first, then HTTP, then the monitor.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: monitor), .init(service: http), .init(service: consumers)],
+            services: [.init(service: monitor), .init(service: http), .init(service: reload), .init(service: consumers)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout

@@ -11,6 +11,7 @@ public struct ConsumerContext: Sendable {
     let stop: StopSignal
     let logger: Logger
     let metrics: QueueMetrics
+    let tunables: EngineTunables
 }
 
 /// A failure of the processor's backing store: the batch stays pending.
@@ -45,7 +46,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         var readingHistory = true
         var nextClaim = ContinuousClock.now
         var claimCursor = "0-0"
-        var readCount = settings.batchSize
+        var readCount = context.tunables.batchSize
         defer {
             redis?.close()
             processor?.close()
@@ -94,7 +95,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                 }
                 guard !fetched.entries.isEmpty else { continue }
                 let bytes = fetched.entries.reduce(0) { $0 + ($1.fields?["job"]?.count ?? 0) }
-                readCount = max(1, min(settings.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
+                readCount = max(1, min(context.tunables.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
                 try handle(fetched, redis: redis!, processor: processor!, decoder: decoder)
             } catch let error as StoreUnavailable {
                 logger.warning("store unavailable, batch left pending",

@@ -102,3 +102,16 @@ struct ReconnectBackoff {
 
     mutating func reset() { attempt = 0 }
 }
+
+/// Settings that can change while the engine runs (a configuration reload).
+public final class EngineTunables: Sendable {
+    private let batch: Atomic<Int>
+
+    init(batchSize: Int) { batch = Atomic(batchSize) }
+
+    /// Entries fetched per read.
+    public var batchSize: Int {
+        get { batch.load(ordering: .relaxed) }
+        set { batch.store(max(1, newValue), ordering: .relaxed) }
+    }
+}

@@ -34,6 +34,8 @@ public final class QueueEngine: Sendable {
     private let consumers: [ConsumerShared]
     /// The latest queue figures (length, retries, lag, dead letters).
     public let figures = LagBoard()
+    /// What a configuration reload may change while running.
+    public let tunables: EngineTunables
 
     /// Prepares consumers for `queues`; nothing runs until `run()`.
     public init(redis endpoint: RedisEndpoint, settings: QueueSettings, queues: [any RunnableQueue], logger: Logger) {
@@ -41,6 +43,7 @@ public final class QueueEngine: Sendable {
         self.settings = settings
         self.queues = queues
         self.logger = logger
+        tunables = EngineTunables(batchSize: settings.batchSize)
         consumers = queues.flatMap { queue in
             (1...max(1, settings.workersPerQueue)).map { n in
                 ConsumerShared(queue: settings.keys(queue.name), name: "\(settings.instance)-\(queue.name)-\(n)")
@@ -59,7 +62,7 @@ public final class QueueEngine: Sendable {
             for (index, shared) in consumers.enumerated() {
                 let queue = queues[index / max(1, settings.workersPerQueue)]
                 let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
-                                              logger: logger, metrics: metrics)
+                                              logger: logger, metrics: metrics, tunables: tunables)
                 startThread(named: shared.name) {
                     queue.runConsumer(context)
                     finished()

@@ -17,8 +17,12 @@ Writes OUTDIR/stock.levels.jsonl and OUTDIR/stock.adjust.jsonl, one JSON object 
 - A valid job breaks no rule of the contract; the daemon must accept it. Every valid job
   has its own id and its own shop, so after feeding them the expected stock is each job's
   own values (for stock.adjust: the delta, if an unknown SKU starts at 0). SKUs are unique
-  within a job (also under Unicode canonical equivalence: all strings are NFC) and every
-  payload is at most 1 MiB; one valid job per type is exactly 1 MiB.
+  within a job as exact strings: some jobs list one SKU both in NFC and in NFD (`café`
+  and `cafe` + U+0301), which are two SKUs (strings are compared by their exact UTF-8
+  bytes). Lengths count code points: some strings are exactly 200 code points made of
+  multi-code-point characters (flags, emoji with modifiers, letters with combining marks)
+  and so fewer user-perceived characters. Every payload is at most 1 MiB; one valid job
+  per type is exactly 1 MiB. Some integers are written with a zero fraction (`40.0`).
 - An invalid job breaks exactly one rule, so `field` and `code` are known; `field` is
   null when the job as a whole is at fault. Two rules cannot be expressed in JSON
   Schema; their jobs have schema_valid true: a repeated SKU (rule levels.sku.duplicate)
@@ -52,6 +56,15 @@ TEXT_CHARS = (
     "\t"
 )
 WIDE_CHARS = "é面🥖λ"  # multi-byte characters for strings at the length limit
+# NFC-stable characters of several code points each (one grapheme cluster, several Unicode
+# scalars): a string of them is longer in code points than in user-perceived characters.
+CLUSTERS = ["q\u0307", "x\u0323\u0301", "\U0001F1EB\U0001F1F7", "\U0001F44D\U0001F3FD", "\U0001F469\u200D\U0001F373"]
+# Date-times the schema accepts at the edges of its pattern.
+EDGE_TIMESTAMPS = [
+    "1900-01-01T00:00:00Z", "1900-01-01T00:00:00+14:00", "2999-12-31T23:59:59.999999999Z",
+    "2999-12-31T23:59:59-14:59", "2024-02-29T12:00:00+14:59", "2000-02-29T23:59:59.5-00:30",
+    "2026-11-28T09:30:00.000001+05:45", "1999-12-31T23:59:59.9999999Z",
+]
 DELETE = object()
 
 
@@ -79,6 +92,19 @@ class Gen:
         assert len(head) <= length
         return head + "".join(self.rng.choice(chars) for _ in range(length - len(head)))
 
+    def clustered(self, head, length):
+        """`head` followed by multi-code-point characters, exactly `length` code points."""
+        out = head
+        while len(out) < length:
+            fits = [c for c in CLUSTERS if len(out) + len(c) <= length]
+            out += self.rng.choice(fits) if fits else self.rng.choice(WIDE_CHARS)
+        assert len(out) == length and unicodedata.normalize("NFC", out) == out
+        return out
+
+    def long_text(self, head, length):
+        """Exactly `length` code points: wide single characters or multi-code-point ones."""
+        return self.padded(head, length, WIDE_CHARS) if self.rng.random() < 0.5 else self.clustered(head, length)
+
     def job_id(self, job_type):
         """A unique id; sometimes long, once in a while exactly 200 characters."""
         head = f"gen:{self.seed}:{job_type}:{self.next_serial()}"
@@ -94,7 +120,7 @@ class Gen:
         head = f"{self.shop_prefix}-{self.next_serial()}"
         roll = self.rng.random()
         if roll < 0.05:
-            return self.padded(head + " ", 200, WIDE_CHARS)
+            return self.long_text(head + " ", 200)
         if roll < 0.3:
             return head + " " + self.text(1, 30)
         return head
@@ -102,13 +128,19 @@ class Gen:
     def sku(self, index=None):
         roll = self.rng.random()
         if roll < 0.03:
-            return self.padded(str(index or ""), 200, WIDE_CHARS)
+            return self.long_text(str(index or ""), 200)
         if roll < 0.06:
             return self.rng.choice(WIDE_CHARS + "x")
+        if roll < 0.08:
+            return self.rng.choice(CLUSTERS)
+        if roll < 0.1:  # decomposed (NFD): a different SKU from its NFC form
+            return unicodedata.normalize("NFD", f"café-crème-{self.next_serial()}")
         return self.text(1, 24)
 
     def timestamp(self):
         """A valid RFC 3339 date-time, in one of the forms producers send."""
+        if self.rng.random() < 0.05:
+            return self.rng.choice(EDGE_TIMESTAMPS)
         start = datetime(2000, 1, 1, tzinfo=timezone.utc)
         instant = start + timedelta(seconds=self.rng.randrange(100 * 365 * 86400),
                                     microseconds=self.rng.randrange(1_000_000))
@@ -156,8 +188,14 @@ class Gen:
                 seen.add(s)
                 skus.append(s)
         levels = []
+        if sku is None and 2 <= count < 10_000 and self.rng.random() < 0.1:
+            # The same word in NFC and in NFD: two different SKUs.
+            word = f"pâté-croûte-{self.next_serial()}"
+            skus[-1:] = [unicodedata.normalize("NFC", word), unicodedata.normalize("NFD", word)]
         for s in skus:
             on_hand = self.rng.choice([0, 1, 1_000_000_000, self.rng.randint(0, 500), self.rng.randint(0, 1_000_000_000)])
+            if self.rng.random() < 0.02:
+                on_hand = float(on_hand)  # written 40.0: an integer all the same
             level = {"sku": s, "on_hand": on_hand}
             if self.rng.random() < 0.05:
                 level["label"] = self.text(1, 30)
@@ -182,11 +220,13 @@ class Gen:
         if roll < 0.5:
             data["reason"] = self.text(1, 60)
         elif roll < 0.55:
-            data["reason"] = self.padded("", 500, WIDE_CHARS)
+            data["reason"] = self.long_text("", 500)
         elif roll < 0.65:
             data["reason"] = None
         if self.rng.random() < 0.1:
             data["till"] = self.rng.randint(1, 9)
+        if self.rng.random() < 0.03:
+            data["delta"] = float(delta)  # written -3.0: an integer all the same
         return data
 
     def valid(self, job_type):
@@ -197,7 +237,7 @@ class Gen:
         """Boundary jobs that random draws would rarely hit."""
         if job_type == "stock.levels":
             big = self.envelope(job_type, self.levels_data(10_000, sku=lambda i: f"sku-{i:05d}"))
-            one = self.envelope(job_type, self.levels_data(1, sku=lambda i: self.padded("", 200, WIDE_CHARS)))
+            one = self.envelope(job_type, self.levels_data(1, sku=lambda i: self.long_text("", 200)))
             one["id"] = self.padded(f"gen:{self.seed}:{job_type}:{self.next_serial()}:", 200)
             one["data"]["shop_id"] = self.padded(f"{self.shop_prefix}-{self.next_serial()} ", 200, WIDE_CHARS)
             return [pad_to(big, c.MAX_BYTES), one]
@@ -210,6 +250,15 @@ class Gen:
             "yesterday", "2026-11-28", "2026-11-28T10:00:00", "2026-13-01T10:00:00Z",
             "2026-11-28T10:00:00.1234567890Z", "2026-11-28T10:00:00+19:00", "28/11/2026 10:00",
             1795860000, True, [], {},
+            # each one step outside the schema's pattern or a real calendar date (not "...Z\n":
+            # Python's re, and so jsonschema, lets `$` match before a final newline)
+            "2026-11-28t10:00:00Z", "2026-11-28T10:00:00z", "2026-11-28 10:00:00Z", "2026-02-30T10:00:00Z",
+            "2026-11-31T10:00:00Z", "2025-02-29T10:00:00Z", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z",
+            "2026-11-28T10:00:00+15:00", "2026-11-28T10:00:00-15:00", "2026-11-28T10:00:00+14:60",
+            "2026-11-28T24:00:00Z", "2026-11-28T10:60:00Z", "2026-12-31T23:59:60Z", "2026-11-28T10:00:00.Z",
+            "2026-11-28T10:00:00,5Z", "2026-11-28T10:00Z", "2026-11-28T10:00:00+0100", "2026-11-28T10:00:00+01",
+            " 2026-11-28T10:00:00Z", "2026-11-28T10:00:00Z ", "+2026-11-28T10:00:00Z",
+            "02026-11-28T10:00:00Z", "2026-1-28T10:00:00Z", "２０２６-11-28T10:00:00Z", "",
         ])
 
     def invalid(self, job_type, rule):
@@ -285,8 +334,9 @@ def key_rules(prefix, field):
         (f"{prefix}.{field}.missing", path, "missing_field", DELETE),
         (f"{prefix}.{field}.null", path, "invalid_field", None),
         (f"{prefix}.{field}.empty", path, "invalid_field", ""),
-        (f"{prefix}.{field}.too_long", path, "invalid_field", lambda g: g.padded("", 201, WIDE_CHARS)),
+        (f"{prefix}.{field}.too_long", path, "invalid_field", lambda g: g.long_text("", 201)),
         (f"{prefix}.{field}.not_string", path, "invalid_field", one_of(7, True, ["a"], {"id": "a"})),
+        (f"{prefix}.{field}.nul", path, "invalid_field", lambda g: g.text(0, 10) + "\u0000" + g.text(0, 10)),
     ]
 
 
@@ -344,7 +394,8 @@ def levels_rules():
         level_rule("levels.sku.missing", "sku", "missing_field", DELETE),
         level_rule("levels.sku.null", "sku", "invalid_field", None),
         level_rule("levels.sku.empty", "sku", "invalid_field", ""),
-        level_rule("levels.sku.too_long", "sku", "invalid_field", lambda g: g.padded("", 201, WIDE_CHARS)),
+        level_rule("levels.sku.too_long", "sku", "invalid_field", lambda g: g.long_text("", 201)),
+        level_rule("levels.sku.nul", "sku", "invalid_field", lambda g: "\u0000" + g.text(0, 10)),
         level_rule("levels.sku.not_string", "sku", "invalid_field", one_of(7, True, ["a"], {})),
         level_rule("levels.on_hand.missing", "on_hand", "missing_field", DELETE),
         level_rule("levels.on_hand.null", "on_hand", "invalid_field", None),
@@ -367,7 +418,8 @@ def adjust_rules():
         ("adjust.delta.fraction", "data.delta", "invalid_field", one_of(2.5, -0.5)),
         ("adjust.delta.not_number", "data.delta", "invalid_field", one_of("-3", True, [], {})),
         ("adjust.reason.empty", "data.reason", "invalid_field", ""),
-        ("adjust.reason.too_long", "data.reason", "invalid_field", lambda g: g.padded("", 501, WIDE_CHARS)),
+        ("adjust.reason.too_long", "data.reason", "invalid_field", lambda g: g.long_text("", 501)),
+        ("adjust.reason.nul", "data.reason", "invalid_field", lambda g: g.text(1, 20) + "\u0000"),
         ("adjust.reason.not_string", "data.reason", "invalid_field", one_of(5, True, ["vente"], {})),
     ]) + [too_large]
 

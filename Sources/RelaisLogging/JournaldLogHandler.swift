@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import SystemdClient
+
+/// Sends structured entries to journald: `MESSAGE`, `PRIORITY`, and one field per
+/// metadata key (`JOB_ID`, `QUEUE`, `JOB_TYPE`, `OUTCOME`, `DURATION_MS`, …), so that
+/// `journalctl -u relais JOB_ID=…` finds a job.
+public struct JournaldLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    private let journal = SystemdJournal()
+
+    /// A handler writing to the journal.
+    public init() {}
+
+    public var logLevel: Logger.Level {
+        get { LogLevelControl.shared.current }
+        set { LogLevelControl.shared.current = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let all = event.metadata.map { metadata.merging($0) { _, new in new } } ?? metadata
+        journal.send(Self.fields(level: event.level, message: "\(event.message)", metadata: all,
+                                 file: event.file, line: event.line, function: event.function))
+    }
+
+    /// The journal fields of one event, values redacted of e-mail addresses and phone numbers.
+    public static func fields(level: Logger.Level, message: String, metadata: Logger.Metadata,
+                              file: String, line: UInt, function: String) -> [(String, String)] {
+        var fields: [(String, String)] = [
+            ("MESSAGE", Redaction.redact(message)),
+            ("PRIORITY", String(level.syslogPriority)),
+            ("SYSLOG_IDENTIFIER", "relais"),
+            ("CODE_FILE", file),
+            ("CODE_LINE", String(line)),
+            ("CODE_FUNC", function),
+        ]
+        for key in metadata.keys.sorted() {
+            fields.append((JournalFields.name(for: key), Redaction.redact("\(metadata[key]!)")))
+        }
+        return fields
+    }
+
+    /// Whether standard error is the journal: `$JOURNAL_STREAM` names its device and inode.
+    public static func standardErrorIsJournal(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        guard let stream = environment["JOURNAL_STREAM"] else { return false }
+        let parts = stream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var info = stat()
+        guard fstat(2, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+    }
+}

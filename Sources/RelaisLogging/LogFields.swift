@@ -1,0 +1,135 @@
+import Logging
+import Synchronization
+
+/// The log level every handler of the process obeys; changing it (SIGHUP reload)
+/// changes it everywhere at once.
+public final class LogLevelControl: Sendable {
+    /// The process's control.
+    public static let shared = LogLevelControl()
+    private let level = Atomic<Int>(Logger.Level.info.ordinal)
+
+    /// The current level.
+    public var current: Logger.Level {
+        get { Logger.Level.allCases[level.load(ordering: .relaxed)] }
+        set { level.store(newValue.ordinal, ordering: .relaxed) }
+    }
+}
+
+extension Logger.Level {
+    var ordinal: Int { Logger.Level.allCases.firstIndex(of: self)! }
+
+    /// The syslog priority journald stores in `PRIORITY`.
+    public var syslogPriority: Int {
+        switch self {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+}
+
+/// How log metadata keys become journald fields.
+public enum JournalFields {
+    /// The fields operators query by name (`journalctl -u relais JOB_ID=…`).
+    static let named: [String: String] = [
+        "job.id": "JOB_ID",
+        "job.queue": "QUEUE",
+        "job.type": "JOB_TYPE",
+        "job.outcome": "OUTCOME",
+        "job.duration_ms": "DURATION_MS",
+        "order.id": "ORDER_ID",
+        "shop.id": "SHOP_ID",
+    ]
+
+    /// The journald field for a metadata key: the named ones above, otherwise the key in
+    /// upper case with anything but `A-Z 0-9` turned into `_` (`job.attempt` → `JOB_ATTEMPT`).
+    /// Never starts with `_` or a digit: those are journald's own or invalid.
+    public static func name(for key: String) -> String {
+        if let named = named[key] { return named }
+        var out = ""
+        for scalar in key.unicodeScalars {
+            if (scalar >= "a" && scalar <= "z") { out.unicodeScalars.append(Unicode.Scalar(scalar.value - 32)!) }
+            else if (scalar >= "A" && scalar <= "Z") || (scalar >= "0" && scalar <= "9") { out.unicodeScalars.append(scalar) }
+            else { out += "_" }
+        }
+        if out.isEmpty || out.first == "_" || out.first!.isNumber { out = "F" + out }
+        return String(out.prefix(64))
+    }
+}
+
+/// Keeps e-mail addresses and phone numbers out of logs, whatever a message or a
+/// reason happens to quote.
+public enum Redaction {
+    /// `text` with e-mail addresses replaced by `[email]` and international phone
+    /// numbers (`+33 6 12 34 56 78`, `+33612345678`) by `[phone]`.
+    public static func redact(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "@")) || text.utf8.contains(UInt8(ascii: "+")) else { return text }
+        var bytes = Array(text.utf8)
+        bytes = redactEmails(bytes)
+        bytes = redactPhones(bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func isLocal(_ b: UInt8) -> Bool {
+        isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "%") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
+    }
+    private static func isDomain(_ b: UInt8) -> Bool { isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") }
+    private static func isAlnum(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b >= 0x80
+    }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+
+    private static func redactEmails(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        var copied = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "@") {
+                var start = i
+                while start > copied && isLocal(bytes[start - 1]) { start -= 1 }
+                var end = i + 1
+                while end < bytes.count && isDomain(bytes[end]) { end += 1 }
+                let domain = bytes[(i + 1)..<end]
+                if start < i && domain.contains(UInt8(ascii: ".")) && domain.first != UInt8(ascii: ".") {
+                    out += bytes[copied..<start]
+                    out += Array("[email]".utf8)
+                    copied = end
+                    i = end
+                    continue
+                }
+            }
+            i += 1
+        }
+        out += bytes[copied...]
+        return out
+    }
+
+    private static func redactPhones(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        var copied = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "+"), i + 1 < bytes.count, isDigit(bytes[i + 1]) {
+                var end = i + 1
+                var digits = 0
+                while end < bytes.count && (isDigit(bytes[end]) || ((bytes[end] == 0x20 || bytes[end] == 0x2E || bytes[end] == 0x2D) && end + 1 < bytes.count && isDigit(bytes[end + 1]))) {
+                    if isDigit(bytes[end]) { digits += 1 }
+                    end += 1
+                }
+                if (8...15).contains(digits) {
+                    out += bytes[copied..<i]
+                    out += Array("[phone]".utf8)
+                    copied = end
+                    i = end
+                    continue
+                }
+            }
+            i += 1
+        }
+        out += bytes[copied...]
+        return out
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Writes one logfmt line per event to standard error:
+/// `ts=… level=info msg="job done" job.id=… job.queue=stock …`.
+///
+/// Keys are the metadata's dotted names; values are quoted when they need it and
+/// redacted of e-mail addresses and phone numbers.
+public struct LogfmtLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    private let write: @Sendable (String) -> Void
+
+    /// A handler writing to standard error, or to `write` (tests).
+    public init(write: @escaping @Sendable (String) -> Void = StandardError.write) {
+        self.write = write
+    }
+
+    public var logLevel: Logger.Level {
+        get { LogLevelControl.shared.current }
+        set { LogLevelControl.shared.current = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        write(Self.line(level: event.level, message: "\(event.message)", metadata: merged(event.metadata), timestamp: LogClock.shared.now()))
+    }
+
+    private func merged(_ extra: Logger.Metadata?) -> Logger.Metadata {
+        extra.map { metadata.merging($0) { _, new in new } } ?? metadata
+    }
+
+    /// One logfmt line, keys sorted, ending in a newline.
+    public static func line(level: Logger.Level, message: String, metadata: Logger.Metadata, timestamp: String) -> String {
+        var line = "ts=" + timestamp + " level=" + level.rawValue + " msg="
+        appendValue(Redaction.redact(message), to: &line)
+        for key in metadata.keys.sorted() {
+            line += " " + key + "="
+            appendValue(Redaction.redact("\(metadata[key]!)"), to: &line)
+        }
+        return line + "\n"
+    }
+
+    private static func appendValue(_ value: String, to line: inout String) {
+        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline }
+        guard needsQuotes else {
+            line += value
+            return
+        }
+        line += "\""
+        for ch in value {
+            switch ch {
+            case "\"": line += "\\\""
+            case "\\": line += "\\\\"
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
+            default: line.append(ch)
+            }
+        }
+        line += "\""
+    }
+}
+
+/// UTC timestamps with milliseconds, formatted once per second and then patched.
+public final class LogClock: Sendable {
+    /// The process's clock.
+    public static let shared = LogClock()
+    private let cache = Mutex<(second: Int, prefix: String)>((-1, ""))
+
+    /// Now, as `2026-11-28T09:30:00.123Z`.
+    public func now() -> String {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        let second = tv.tv_sec
+        let millis = Int(tv.tv_usec / 1000)
+        let prefix = cache.withLock { c -> String in
+            if c.second != second {
+                var t = time_t(second)
+                var parts = tm()
+                gmtime_r(&t, &parts)
+                c = (second, String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                                    parts.tm_hour, parts.tm_min, parts.tm_sec))
+            }
+            return c.prefix
+        }
+        return prefix + "." + String(millis + 1000).dropFirst() + "Z"
+    }
+}
+
+/// Unbuffered writes to file descriptor 2, whole lines at a time.
+public enum StandardError {
+    /// Writes `text` to standard error.
+    @Sendable public static func write(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += n
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Logging
+import RelaisLogging
+import Synchronization
+import Testing
+
+@Suite("Log lines and journald fields")
+struct LoggingTests {
+    @Test func logfmtLineQuotesWhatNeedsQuotingAndSortsKeys() {
+        let line = LogfmtLogHandler.line(level: .info, message: "job done",
+                                         metadata: ["job.queue": "stock", "job.id": "a-1", "job.reason": #"data.sku: "x" = y"#],
+                                         timestamp: "2026-11-28T09:30:00.000Z")
+        #expect(line == #"ts=2026-11-28T09:30:00.000Z level=info msg="job done" job.id=a-1 job.queue=stock job.reason="data.sku: \"x\" = y""# + "\n")
+    }
+
+    @Test(arguments: [
+        ("job.id", "JOB_ID"), ("job.queue", "QUEUE"), ("job.type", "JOB_TYPE"), ("order.id", "ORDER_ID"),
+        ("shop.id", "SHOP_ID"), ("job.outcome", "OUTCOME"), ("job.duration_ms", "DURATION_MS"),
+        ("job.attempt", "JOB_ATTEMPT"), ("http.address", "HTTP_ADDRESS"), ("_secret", "F_SECRET"), ("9lives", "F9LIVES"),
+    ])
+    func metadataKeysMapToJournalFields(key: String, field: String) {
+        #expect(JournalFields.name(for: key) == field)
+    }
+
+    @Test func journalEntryCarriesMessagePriorityAndOneFieldPerKey() {
+        let fields = JournaldLogHandler.fields(level: .warning, message: "job dead-lettered",
+                                               metadata: ["job.id": "a-1", "job.queue": "stock", "job.outcome": "dead"],
+                                               file: "Consumer.swift", line: 12, function: "report")
+        let dict = Dictionary(uniqueKeysWithValues: fields)
+        #expect(dict["MESSAGE"] == "job dead-lettered")
+        #expect(dict["PRIORITY"] == "4")
+        #expect(dict["JOB_ID"] == "a-1")
+        #expect(dict["QUEUE"] == "stock")
+        #expect(dict["OUTCOME"] == "dead")
+        #expect(fields.allSatisfy { name, _ in name.allSatisfy { $0.isUppercase || $0.isNumber || $0 == "_" } })
+    }
+
+    @Test(arguments: [
+        ("contact marie.dupont@example.fr now", "contact [email] now"),
+        ("phone +33 6 12 34 56 78.", "phone [phone]."),
+        ("phone +33612345678", "phone [phone]"),
+        (#"type "jean+shop@boulangerie-paris.fr" unknown"#, #"type "[email]" unknown"#),
+        ("entry 1795826034771-0 took 3 ms", "entry 1795826034771-0 took 3 ms"),
+        ("a+b=c and x@y", "a+b=c and x@y"),
+    ])
+    func emailsAndPhonesAreRedacted(text: String, expected: String) {
+        #expect(Redaction.redact(text) == expected)
+    }
+
+    @Test func noLogLineCarriesACustomersEmailOrPhone() {
+        let lines = Mutex<[String]>([])
+        var logger = Logger(label: "test") { _ in LogfmtLogHandler(write: { line in lines.withLock { $0.append(line) } }) }
+        logger.logLevel = .debug
+        logger.warning("job dead-lettered", metadata: [
+            "job.reason": "type \"claire@example.com\" is not a job type; call +33 7 00 00 00 00",
+            "customer": "Claire <claire@example.com>",
+        ])
+        logger.info("customer claire@example.com phoned from +447700900123")
+        let text = lines.withLock { $0.joined() }
+        #expect(!text.contains("claire@example.com"))
+        #expect(!text.contains("+33 7 00") && !text.contains("+447700900123"))
+        #expect(text.contains("[email]") && text.contains("[phone]"))
+    }
+}
