@@ -95,7 +95,10 @@ final class HealthMonitor: Sendable {
                 if ContinuousClock.now - lastPrune > .seconds(3600) {
                     lastPrune = .now
                     let pruned = try IdempotencyLedger.prune(db!, retention: configuration.ledgerRetention)
-                    if pruned > 0 { logger.info("ledger pruned", metadata: ["count": "\(pruned)"]) }
+                    let adjustments = try StockMaintenance.prune(db!, retention: configuration.ledgerRetention)
+                    if pruned + adjustments > 0 {
+                        logger.info("ledger pruned", metadata: ["count": "\(pruned)", "adjustments": "\(adjustments)"])
+                    }
                 }
             } catch {
                 db?.close()

@@ -81,6 +81,9 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
             return .failure(EnvelopeFailure(
                 rejection: JobRejection(.tooLarge, "payload is \(bytes.count) bytes, the limit is \(maxBytes)"), id: nil, type: nil))
         }
+        if String(validating: bytes, as: UTF8.self) == nil {
+            return .failure(EnvelopeFailure(rejection: JobRejection(.malformedJSON, "not valid UTF-8 JSON"), id: nil, type: nil))
+        }
         let decoder = JSONDecoder()
         decoder.userInfo[catalogKey] = catalog
         do {

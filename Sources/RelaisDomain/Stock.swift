@@ -152,17 +152,23 @@ public struct StockObservation: Sendable, Equatable {
     }
 }
 
-/// The summed change of one SKU, ready to be applied.
-public struct StockDelta: Sendable, Equatable {
+/// One adjustment of one SKU, ready to be recorded and applied.
+public struct StockChange: Sendable, Equatable {
     public let shopId: String
     public let sku: String
     public let delta: Int64
+    /// When the change happened: an observation made later already counts it.
+    public let at: Timestamp
+    /// The job that made it.
+    public let jobId: String
 
     /// Creates a change.
-    public init(shopId: String, sku: String, delta: Int64) {
+    public init(shopId: String, sku: String, delta: Int64, at: Timestamp, jobId: String) {
         self.shopId = shopId
         self.sku = sku
         self.delta = delta
+        self.at = at
+        self.jobId = jobId
     }
 }
 
@@ -172,24 +178,27 @@ public enum StockStep: Sendable, Equatable {
     case observe([StockObservation])
     /// Set the shop's SKUs not in `listed` to 0 where no newer observation is stored.
     case zeroUnlisted(shopId: String, listed: [String], observedAt: Timestamp)
-    /// Add these changes to stock on hand.
-    case adjust([StockDelta])
+    /// Record these changes and add to stock on hand those made after the stored observation.
+    case adjust([StockChange])
 }
 
 /// Turns a batch of stock jobs into a few set-based steps with the same effect as
 /// applying the jobs one by one in order.
 ///
-/// Consecutive level jobs merge into one upsert (per SKU the newest observation wins,
-/// the first one on a tie, as the stored row would); a complete snapshot is its own
-/// step because its zeroing depends on what came before; consecutive adjustments sum
-/// per SKU. Rows are sorted by shop and SKU so that concurrent workers take row locks
-/// in the same order and do not deadlock.
+/// The rules make the order of jobs matter as little as possible, because producers
+/// and consumers run concurrently: a level is what was counted at `observed_at`, so
+/// per SKU the newest observation wins (the first on a tie, as the stored row would),
+/// and it includes every adjustment made before it; an adjustment counts only if it
+/// was made after the stored observation. Consecutive level jobs merge into one
+/// upsert; a complete snapshot is its own step because its zeroing depends on what
+/// came before; consecutive adjustments make one step. Rows are sorted by shop and
+/// SKU so that concurrent workers take row locks in the same order and do not deadlock.
 public enum StockPlan {
-    /// The steps for `jobs`, in arrival order.
-    public static func steps(for jobs: [StockJob]) -> [StockStep] {
+    /// The steps for `jobs` (with their ids), in arrival order.
+    public static func steps(for jobs: [(id: String, job: StockJob)]) -> [StockStep] {
         var steps: [StockStep] = []
         var observations: [SkuKey: StockObservation] = [:]
-        var deltas: [SkuKey: Int64] = [:]
+        var changes: [StockChange] = []
 
         func flushObservations() {
             guard !observations.isEmpty else { return }
@@ -197,13 +206,12 @@ public enum StockPlan {
             observations.removeAll(keepingCapacity: true)
         }
         func flushDeltas() {
-            guard !deltas.isEmpty else { return }
-            let rows = deltas.map { StockDelta(shopId: $0.key.shop.text, sku: $0.key.sku.text, delta: $0.value) }
-            steps.append(.adjust(rows.sorted { ($0.shopId, $0.sku) < ($1.shopId, $1.sku) }))
-            deltas.removeAll(keepingCapacity: true)
+            guard !changes.isEmpty else { return }
+            steps.append(.adjust(changes.sorted { ($0.shopId, $0.sku, $0.jobId) < ($1.shopId, $1.sku, $1.jobId) }))
+            changes.removeAll(keepingCapacity: true)
         }
 
-        for job in jobs {
+        for (id, job) in jobs {
             switch job {
             case .levels(let levels):
                 flushDeltas()
@@ -220,7 +228,8 @@ public enum StockPlan {
                 }
             case .adjust(let adjustment):
                 flushObservations()
-                deltas[SkuKey(shop: adjustment.shopId, sku: adjustment.sku), default: 0] += adjustment.delta
+                changes.append(StockChange(shopId: adjustment.shopId, sku: adjustment.sku, delta: adjustment.delta,
+                                           at: adjustment.at, jobId: id))
             }
         }
         flushObservations()

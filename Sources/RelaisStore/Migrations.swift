@@ -39,6 +39,19 @@ public enum Schema {
                 PRIMARY KEY (shop_id, sku)
             );
 
+            CREATE TABLE relais.stock_adjustments (
+                shop_id     text        NOT NULL,
+                sku         text        NOT NULL,
+                job_id      text        NOT NULL,
+                at          timestamptz NOT NULL,
+                delta       bigint      NOT NULL,
+                recorded_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (shop_id, sku, job_id)
+            );
+            CREATE INDEX stock_adjustments_by_time ON relais.stock_adjustments (shop_id, sku, at);
+            COMMENT ON TABLE relais.stock_adjustments IS
+                'Adjustments, kept until an observation made after them counts them.';
+
             CREATE VIEW relais.stock_available AS
                 SELECT shop_id, sku, on_hand, reserved, on_hand - reserved AS available, observed_at, updated_at
                 FROM relais.stock_items;

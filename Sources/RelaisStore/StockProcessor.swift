@@ -59,7 +59,7 @@ public final class StockProcessor: JobProcessor {
 
     private func apply(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {
         let fresh = try IdempotencyLedger.claim(db, queue: "stock", jobs)
-        let effective = zip(jobs, fresh).compactMap { job, isFresh in isFresh ? job.envelope.job : nil }
+        let effective = zip(jobs, fresh).compactMap { job, isFresh in isFresh ? (job.envelope.id, job.envelope.job) : nil }
         for step in StockPlan.steps(for: effective) {
             switch step {
             case .observe(let rows):
@@ -72,6 +72,7 @@ public final class StockProcessor: JobProcessor {
             case .adjust(let rows):
                 try db.run(StockSQL.adjust, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
+                    PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
                 ])
             }
         }
@@ -89,40 +90,87 @@ public enum StoreOutcome {
 }
 
 /// The statements of the stock use cases.
+///
+/// Times travel as microseconds since the epoch (`int8`) and become timestamps with
+/// `timestamptz 'epoch' + n * interval '1 microsecond'`, which is exact (a `float8`
+/// division would not be for every date).
 enum StockSQL {
     /// Upserts observed levels; a row observed later than the new observation is kept.
+    /// A level counts what was there at `observed_at`: adjustments recorded with a later
+    /// time are added to it.
     ///
     /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] on hand; $4 int8[] observed at, in
     /// microseconds since the epoch. One row per (shop, SKU).
     static let observe = PgStatement("stock.observe", """
         INSERT INTO relais.stock_items AS s (shop_id, sku, on_hand, observed_at, updated_at)
-        SELECT shop, sku, qty, to_timestamp(obs::float8 / 1000000), now()
-        FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) AS l(shop, sku, qty, obs)
+        SELECT l.shop, l.sku,
+               l.qty + coalesce((SELECT sum(a.delta) FROM relais.stock_adjustments a
+                                 WHERE a.shop_id = l.shop AND a.sku = l.sku AND a.at > l.obs), 0),
+               l.obs, now()
+        FROM (SELECT shop, sku, qty, timestamptz 'epoch' + obs_us * interval '1 microsecond' AS obs
+              FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(shop, sku, qty, obs_us)) AS l
         ON CONFLICT (shop_id, sku) DO UPDATE
             SET on_hand = excluded.on_hand, observed_at = excluded.observed_at, updated_at = now()
             WHERE s.observed_at IS NULL OR s.observed_at < excluded.observed_at
         """)
 
-    /// Sets a shop's SKUs missing from a complete snapshot to 0, unless observed later.
+    /// Sets a shop's SKUs missing from a complete snapshot to 0 (plus adjustments made
+    /// after it), unless observed later.
     ///
     /// $1 shop id; $2 text[] the SKUs the snapshot listed; $3 int8 its observation time
     /// in microseconds since the epoch.
     static let zeroUnlisted = PgStatement("stock.zero-unlisted", """
         UPDATE relais.stock_items AS s
-        SET on_hand = 0, observed_at = to_timestamp($3::float8 / 1000000), updated_at = now()
+        SET on_hand = coalesce((SELECT sum(a.delta) FROM relais.stock_adjustments a
+                                WHERE a.shop_id = s.shop_id AND a.sku = s.sku AND a.at > t.obs), 0),
+            observed_at = t.obs, updated_at = now()
+        FROM (SELECT timestamptz 'epoch' + $3::int8 * interval '1 microsecond' AS obs) AS t
         WHERE s.shop_id = $1
           AND s.sku NOT IN (SELECT unnest($2::text[]))
-          AND (s.observed_at IS NULL OR s.observed_at < to_timestamp($3::float8 / 1000000))
+          AND (s.observed_at IS NULL OR s.observed_at < t.obs)
         """)
 
-    /// Adds changes to stock on hand, creating the row for an unknown SKU.
+    /// Records adjustments and adds to stock on hand those made after the stored
+    /// observation (one made before it is already counted there). An unknown SKU is
+    /// created from its adjustments.
     ///
-    /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] deltas. One row per (shop, SKU).
+    /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] deltas; $4 int8[] times in
+    /// microseconds since the epoch; $5 text[] job ids. Sorted by shop and SKU.
     static let adjust = PgStatement("stock.adjust", """
+        WITH changes AS (
+            SELECT shop, sku, delta, timestamptz 'epoch' + at_us * interval '1 microsecond' AS at, job
+            FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) AS c(shop, sku, delta, at_us, job)
+        ), recorded AS (
+            INSERT INTO relais.stock_adjustments (shop_id, sku, at, delta, job_id)
+            SELECT shop, sku, at, delta, job FROM changes
+        ), effective AS (
+            SELECT c.shop, c.sku, sum(c.delta)::int8 AS delta
+            FROM changes c LEFT JOIN relais.stock_items s ON s.shop_id = c.shop AND s.sku = c.sku
+            WHERE s.observed_at IS NULL OR c.at > s.observed_at
+            GROUP BY c.shop, c.sku
+        )
         INSERT INTO relais.stock_items AS s (shop_id, sku, on_hand, updated_at)
-        SELECT shop, sku, delta, now()
-        FROM unnest($1::text[], $2::text[], $3::int8[]) AS a(shop, sku, delta)
+        SELECT shop, sku, delta, now() FROM effective ORDER BY shop, sku
         ON CONFLICT (shop_id, sku) DO UPDATE
             SET on_hand = s.on_hand + excluded.on_hand, updated_at = now()
         """)
+
+    /// Forgets adjustments no observation can need any more: those made at or before
+    /// the stored observation, and those older than the ledger's retention.
+    ///
+    /// $1 retention as an interval, such as `30 days`.
+    static let prune = PgStatement("stock.prune-adjustments", """
+        DELETE FROM relais.stock_adjustments a
+        USING relais.stock_items s
+        WHERE a.shop_id = s.shop_id AND a.sku = s.sku
+          AND (a.at <= s.observed_at OR a.at < now() - $1::interval)
+        """)
+}
+
+/// Housekeeping of the stock tables.
+public enum StockMaintenance {
+    /// Deletes adjustments that no longer matter; returns how many.
+    public static func prune(_ db: PgConnection, retention: String) throws -> Int {
+        try db.run(StockSQL.prune, [retention]).affected
+    }
 }

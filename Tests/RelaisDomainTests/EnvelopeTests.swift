@@ -69,6 +69,16 @@ struct EnvelopeTests {
         #expect(failure.rejection.message.contains("limit is 100"))
     }
 
+    @Test func payloadThatIsNotUTF8IsMalformed() {
+        var bytes = Array(#"{"id":"a","type":"stock.adjust","data":{"shop_id":"caf"#.utf8)
+        bytes += [0xE9] + Array(#"","sku":"a","delta":1,"at":"2026-11-28T10:00:00Z"}}"#.utf8)
+        guard case .failure(let failure) = decoder.decode(bytes) else {
+            Issue.record("a Latin-1 payload was accepted")
+            return
+        }
+        #expect(failure.rejection.code == .malformedJSON)
+    }
+
     @Test func rejectedJobStillNamesItsIdAndType() {
         guard case .failure(let failure) = decode(#"{"id":"job-9","type":"stock.adjust","data":{"sku":"x"}}"#) else {
             Issue.record("accepted")
@@ -156,6 +166,9 @@ struct TimestampTests {
         ("2026-11-28T10:00:00.000123Z", 1_795_860_000_000_123),
         ("2026-11-28T10:00:00.5-02:00", 1_795_867_200_500_000),
         ("2028-02-29T00:00:00Z", 1_835_395_200_000_000),
+        ("2056-06-25T04:41:05.206Z", 2_729_133_665_206_000),
+        ("2026-11-28T10:00:00.0000005Z", 1_795_860_000_000_001),
+        ("1900-01-01T00:00:00+14:59", -2_209_042_740_000_000),
     ])
     func parsesToMicroseconds(text: String, micros: Int64) {
         #expect(Timestamp(rfc3339: text)?.microseconds == micros)

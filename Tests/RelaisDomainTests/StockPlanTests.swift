@@ -11,10 +11,19 @@ private func adjust(_ shop: String, _ sku: String, _ delta: Int64) -> StockJob {
     .adjust(StockAdjustment(shopId: shop, sku: sku, delta: delta, reason: nil, at: t(0)))
 }
 
+private func change(_ shop: String, _ sku: String, _ delta: Int64, _ id: String) -> StockChange {
+    StockChange(shopId: shop, sku: sku, delta: delta, at: t(0), jobId: id)
+}
+
+/// Gives each job an id, `j0`, `j1`, … in order.
+private func plan(_ jobs: [StockJob]) -> [StockStep] {
+    StockPlan.steps(for: jobs.enumerated().map { ("j\($0.offset)", $0.element) })
+}
+
 @Suite("Stock plan")
 struct StockPlanTests {
     @Test func newestObservationOfASkuWinsWithinABatch() {
-        let steps = StockPlan.steps(for: [levels("s", at: 2, [("a", 5)]), levels("s", at: 1, [("a", 9)]), levels("s", at: 3, [("b", 1)])])
+        let steps = plan([levels("s", at: 2, [("a", 5)]), levels("s", at: 1, [("a", 9)]), levels("s", at: 3, [("b", 1)])])
         #expect(steps == [.observe([
             StockObservation(shopId: "s", sku: "a", onHand: 5, observedAt: t(2)),
             StockObservation(shopId: "s", sku: "b", onHand: 1, observedAt: t(3)),
@@ -22,12 +31,12 @@ struct StockPlanTests {
     }
 
     @Test func onATieTheFirstObservationStays() {
-        let steps = StockPlan.steps(for: [levels("s", at: 2, [("a", 5)]), levels("s", at: 2, [("a", 9)])])
+        let steps = plan([levels("s", at: 2, [("a", 5)]), levels("s", at: 2, [("a", 9)])])
         #expect(steps == [.observe([StockObservation(shopId: "s", sku: "a", onHand: 5, observedAt: t(2))])])
     }
 
     @Test func completeSnapshotIsItsOwnStepFollowedByZeroing() {
-        let steps = StockPlan.steps(for: [
+        let steps = plan([
             levels("s", at: 1, [("x", 1)]),
             levels("s", at: 2, [("a", 5)], complete: true),
             levels("s", at: 3, [("y", 2)]),
@@ -40,22 +49,22 @@ struct StockPlanTests {
         ])
     }
 
-    @Test func adjustmentsOfASkuAreSummed() {
-        let steps = StockPlan.steps(for: [adjust("s", "a", 3), adjust("s", "b", 1), adjust("s", "a", -1)])
-        #expect(steps == [.adjust([StockDelta(shopId: "s", sku: "a", delta: 2), StockDelta(shopId: "s", sku: "b", delta: 1)])])
+    @Test func consecutiveAdjustmentsMakeOneStepKeepingEachChange() {
+        let steps = plan([adjust("s", "a", 3), adjust("s", "b", 1), adjust("s", "a", -1)])
+        #expect(steps == [.adjust([change("s", "a", 3, "j0"), change("s", "a", -1, "j2"), change("s", "b", 1, "j1")])])
     }
 
     @Test func levelsAndAdjustmentsKeepTheirArrivalOrder() {
-        let steps = StockPlan.steps(for: [adjust("s", "a", 3), levels("s", at: 1, [("a", 10)]), adjust("s", "a", -1)])
+        let steps = plan([adjust("s", "a", 3), levels("s", at: 1, [("a", 10)]), adjust("s", "a", -1)])
         #expect(steps == [
-            .adjust([StockDelta(shopId: "s", sku: "a", delta: 3)]),
+            .adjust([change("s", "a", 3, "j0")]),
             .observe([StockObservation(shopId: "s", sku: "a", onHand: 10, observedAt: t(1))]),
-            .adjust([StockDelta(shopId: "s", sku: "a", delta: -1)]),
+            .adjust([change("s", "a", -1, "j2")]),
         ])
     }
 
     @Test func rowsAreSortedByShopAndSkuSoLocksAreTakenInOneOrder() {
-        let steps = StockPlan.steps(for: [levels("z", at: 1, [("b", 1), ("a", 1)]), levels("m", at: 1, [("c", 1)])])
+        let steps = plan([levels("z", at: 1, [("b", 1), ("a", 1)]), levels("m", at: 1, [("c", 1)])])
         guard case .observe(let rows) = steps.first else {
             Issue.record("expected an observe step, got \(steps)")
             return
@@ -64,6 +73,6 @@ struct StockPlanTests {
     }
 
     @Test func emptyBatchHasNoSteps() {
-        #expect(StockPlan.steps(for: []).isEmpty)
+        #expect(plan([]).isEmpty)
     }
 }

@@ -63,8 +63,9 @@ func levels(_ id: String, shop: String, at time: String, _ items: [(String, Int)
     return #"{"id":"\#(id)","type":"stock.levels","data":{"shop_id":"\#(shop)","observed_at":"\#(time)","levels":[\#(list)],"complete":\#(complete)}}"#
 }
 
+/// An adjustment made at 12:30 Paris time, after the test's observations.
 func adjust(_ id: String, shop: String, sku: String, delta: Int) -> String {
-    #"{"id":"\#(id)","type":"stock.adjust","data":{"shop_id":"\#(shop)","sku":"\#(sku)","delta":\#(delta),"at":"2026-11-28T10:00:00+01:00"}}"#
+    #"{"id":"\#(id)","type":"stock.adjust","data":{"shop_id":"\#(shop)","sku":"\#(sku)","delta":\#(delta),"at":"2026-11-28T12:30:00+01:00"}}"#
 }
 
 @Suite("relais serve end to end: stock", .serialized)

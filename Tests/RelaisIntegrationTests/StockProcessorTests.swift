@@ -18,8 +18,8 @@ func levelsJob(_ id: String, shop: String, at time: String, _ levels: [(String, 
     return try stockJob(id, "stock.levels", #"{"shop_id":"\#(shop)","observed_at":"\#(time)","levels":[\#(items)],"complete":\#(complete)}"#)
 }
 
-func adjustJob(_ id: String, shop: String, sku: String, delta: Int) throws -> QueuedJob<StockJob> {
-    try stockJob(id, "stock.adjust", #"{"shop_id":"\#(shop)","sku":"\#(sku)","delta":\#(delta),"at":"2026-11-28T10:00:00Z"}"#)
+func adjustJob(_ id: String, shop: String, sku: String, delta: Int, at: String = "2026-11-28T10:00:00Z") throws -> QueuedJob<StockJob> {
+    try stockJob(id, "stock.adjust", #"{"shop_id":"\#(shop)","sku":"\#(sku)","delta":\#(delta),"at":"\#(at)"}"#)
 }
 
 /// `sku → on_hand` for a shop, read from the read model.
@@ -71,6 +71,44 @@ struct StockProcessorTests {
         #expect(outcomes == [.done, .duplicate, .done])
         #expect(try processor.process([try adjustJob("adj-1", shop: "s", sku: "a", delta: 5)]) == [.duplicate])
         #expect(try onHand(url, shop: "s") == ["a": 3])
+    }
+
+    @Test func levelsAndAdjustmentsGiveTheSameStockInEitherOrder() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        let count = { try levelsJob("count-\($0)", shop: $0, at: "2026-11-28T10:00:00Z", [("baguette", 40)]) }
+        let sale = { try adjustJob("sale-\($0)", shop: $0, sku: "baguette", delta: -3, at: "2026-11-28T10:30:00Z") }
+        let earlier = { try adjustJob("early-\($0)", shop: $0, sku: "baguette", delta: -5, at: "2026-11-28T09:00:00Z") }
+        _ = try processor.process([try count("in-order")])
+        _ = try processor.process([try sale("in-order"), try earlier("in-order")])
+        _ = try processor.process([try sale("reversed"), try earlier("reversed")])
+        _ = try processor.process([try count("reversed")])
+        #expect(try onHand(url, shop: "in-order") == ["baguette": 37], "a sale after the count changes it; one before was counted")
+        #expect(try onHand(url, shop: "reversed") == ["baguette": 37], "the count adds the sales made after it")
+        let observed = try TestServers.withDatabase(url) { db in
+            try db.query("SELECT observed_at = '2026-11-28T10:00:00Z' FROM relais.stock_items WHERE shop_id = 'reversed'", name: "t").scalar
+        }
+        #expect(observed == "t")
+        try TestServers.withDatabase(url) { db throws in
+            #expect(try StockMaintenance.prune(db, retention: "30 days") == 2, "the 09:00 adjustments are counted by the 10:00 observation")
+        }
+    }
+
+    @Test func observationTimesAreStoredToTheExactMicrosecond() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        _ = try processor.process([
+            try levelsJob("t1", shop: "t1", at: "2056-06-25T04:41:05.206Z", [("a", 1)]),
+            try levelsJob("t2", shop: "t2", at: "2046-03-01T06:06:18.865853Z", [("a", 1)]),
+            try levelsJob("t3", shop: "t3", at: "2045-11-25T00:52:20.831-12:00", [("a", 1)]),
+        ])
+        let rows = try TestServers.withDatabase(url) { db in
+            try db.query("SET TIME ZONE 'UTC'; ", name: "tz")
+            return try db.query("SELECT shop_id, to_char(observed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM relais.stock_items ORDER BY shop_id", name: "t").rows
+        }
+        #expect(rows == [["t1", "2056-06-25T04:41:05.206000"], ["t2", "2046-03-01T06:06:18.865853"], ["t3", "2045-11-25T12:52:20.831000"]])
     }
 
     @Test func catalogueOfTenThousandSkusIsAppliedInOneJob() throws {
