@@ -70,7 +70,10 @@ struct RelaisConfiguration: Sendable {
     /// Where each setting comes from, first match wins: the environment, then systemd
     /// credentials (`$CREDENTIALS_DIRECTORY/<key>`), then the YAML file named by
     /// `RELAIS_CONFIG` (default `/etc/relais/relais.yaml` when it exists), then the default.
-    static func reader(_ environment: [String: String]) async throws(ConfigurationError) -> ConfigReader {
+    ///
+    /// Each source is its own reader, so that an empty value (an empty credential file)
+    /// falls through to the next source instead of hiding it.
+    static func readers(_ environment: [String: String]) async throws(ConfigurationError) -> [ConfigReader] {
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(
                 environmentVariables: environment,
@@ -93,7 +96,7 @@ struct RelaisConfiguration: Sendable {
                 throw ConfigurationError(key: "RELAIS_CONFIG", "file \(path) cannot be used: \(error)")
             }
         }
-        return ConfigReader(providers: providers)
+        return providers.map { ConfigReader(provider: $0) }
     }
 
     /// The configuration file read when `RELAIS_CONFIG` is not set.
@@ -101,16 +104,20 @@ struct RelaisConfiguration: Sendable {
 
     /// Reads and validates the configuration; the error names the bad setting.
     static func load(_ environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> RelaisConfiguration {
-        let config = try await reader(environment)
-        return try load(from: config, environment: environment)
+        let sources = try await readers(environment)
+        return try load(from: sources)
     }
 
-    /// Validates the settings `config` gives; the error names the bad setting.
-    static func load(from config: ConfigReader, environment: [String: String]) throws(ConfigurationError) -> RelaisConfiguration {
+    /// Validates the settings the sources give, first non-empty value wins; the error
+    /// names the bad setting.
+    static func load(from sources: [ConfigReader]) throws(ConfigurationError) -> RelaisConfiguration {
         func value(_ setting: Setting) -> String {
             let secret = setting == .redisURL || setting == .databaseURL
-            let raw = config.string(forKey: ConfigKey(key(setting)), isSecret: secret)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            return raw.isEmpty ? setting.defaultValue : raw
+            for source in sources {
+                let raw = source.string(forKey: ConfigKey(key(setting)), isSecret: secret)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                if !raw.isEmpty { return raw }
+            }
+            return setting.defaultValue
         }
         func integer(_ setting: Setting, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let n = Int(value(setting)), range.contains(n) else {

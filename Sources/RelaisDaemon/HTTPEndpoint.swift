@@ -78,6 +78,7 @@ struct StatusBody: Encodable {
         let lastProgress: Date?
     }
     let ready: Bool
+    let redisWarnings: [String]
     let queues: [String: Queue]
     let deadLetters: Int64
     let measuredAt: Date?
@@ -85,6 +86,7 @@ struct StatusBody: Encodable {
 
     init(health: HealthReport, engine: QueueEngine) {
         ready = health.ready
+        redisWarnings = health.redisWarnings
         let figures = engine.figures.snapshot
         queues = figures.queues.mapValues { Queue(length: $0.length, retrying: $0.retrying, lagSeconds: $0.lagSeconds) }
         deadLetters = figures.deadLetters

@@ -25,6 +25,8 @@ struct HealthReport: Sendable, Codable {
     var consumers: Probe
     var http: Probe
     var checkedAt: Date?
+    /// Redis settings that put jobs at risk (no AOF, an evicting memory policy).
+    var redisWarnings: [String] = []
 }
 
 /// Checks Redis, PostgreSQL, the schema and the consumers on a thread of its own,
@@ -58,6 +60,7 @@ final class HealthMonitor: Sendable {
         var announcedReady = false
         var lastPrune = ContinuousClock.now - .seconds(3000)
         var lastStatus = ContinuousClock.now - .seconds(60)
+        var lastDurabilityCheck = ContinuousClock.now - .seconds(120)
         var finishedAtLastStatus = 0
         var previous: HealthReport?
         let watchdog = notifier.watchdogInterval
@@ -74,6 +77,14 @@ final class HealthMonitor: Sendable {
                 if redis == nil { redis = try RedisConnection(configuration.redis, connectTimeout: .seconds(1), timeout: .seconds(2)) }
                 try redis!.command("PING")
                 next.redis = Probe(ok: true)
+                if ContinuousClock.now - lastDurabilityCheck >= .seconds(60) {
+                    lastDurabilityCheck = .now
+                    let warnings = durabilityWarnings(redis!)
+                    if warnings != next.redisWarnings && !warnings.isEmpty {
+                        logger.warning("redis not configured for durability", metadata: ["redis.warnings": "\(warnings.joined(separator: "; "))"])
+                    }
+                    next.redisWarnings = warnings
+                }
             } catch {
                 redis?.close()
                 redis = nil
@@ -148,6 +159,19 @@ final class HealthMonitor: Sendable {
             }
             sleep(1, isStopping)
         }
+    }
+
+    /// What in Redis's settings could lose jobs; empty when CONFIG is not allowed.
+    private func durabilityWarnings(_ redis: RedisConnection) -> [String] {
+        guard let replies = try? redis.pipeline([["CONFIG", "GET", "appendonly"], ["CONFIG", "GET", "maxmemory-policy"]]) else { return [] }
+        var warnings: [String] = []
+        let aof = replies[0].elements.last?.string
+        let policy = replies[1].elements.last?.string
+        if let aof, aof != "yes" { warnings.append("appendonly is \(aof): a Redis restart loses jobs not yet read (set appendonly yes)") }
+        if let policy, policy != "noeviction" {
+            warnings.append("maxmemory-policy is \(policy): Redis may evict streams under memory pressure (set noeviction)")
+        }
+        return warnings
     }
 
     private func sleep(_ seconds: Double, _ isStopping: @Sendable () -> Bool) {

@@ -99,3 +99,30 @@ public func freePort() -> Int {
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// What a one-shot `relais` command did.
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let output: String
+    public let errors: String
+}
+
+extension Daemon {
+    /// Runs `relais <arguments>` to completion with `environment`.
+    public static func command(_ arguments: [String], environment: [String: String]) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
+                             errors: String(decoding: err, as: UTF8.self))
+    }
+}

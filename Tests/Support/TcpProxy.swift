@@ -30,9 +30,21 @@ public final class TcpProxy: @unchecked Sendable {
         self.process = process
     }
 
+    /// Stops the proxy process (SIGSTOP): connections stay open but nothing flows, as
+    /// with a server that hangs.
+    public func freeze() {
+        if let process { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a frozen proxy go on.
+    public func thaw() {
+        if let process { kill(process.processIdentifier, SIGCONT) }
+    }
+
     /// Kills the proxy and every connection through it.
     public func cut() {
         guard let process else { return }
+        kill(process.processIdentifier, SIGCONT)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         self.process = nil

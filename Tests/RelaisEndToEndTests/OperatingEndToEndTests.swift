@@ -1,0 +1,203 @@
+import Foundation
+import RelaisTestSupport
+import Testing
+
+@Suite("Operating relais: systemd notifications, commands, configuration", .serialized)
+struct OperatingEndToEndTests {
+    @Test func readyOnlyOnceDependenciesAreUpAndStoppingOnSigterm() throws {
+        let deployment = try Deployment()
+        let notify = try NotifySocket()
+        let redisProxy = try TcpProxy(targetPort: try TestServers.redis.port)
+        defer { redisProxy.cut() }
+        redisProxy.cut()  // Redis is down when relais starts
+        let daemon = try Daemon(environment: try deployment.environment([
+            "NOTIFY_SOCKET": notify.path,
+            "RELAIS_REDIS_URL": "redis://127.0.0.1:\(redisProxy.listenPort)/0",
+        ]))
+        defer { daemon.stop() }
+        Thread.sleep(forTimeInterval: 3)
+        #expect(!notify.saw("READY=1"), "READY before Redis is reachable")
+        #expect(daemon.get("/readyz").status == 503)
+
+        try redisProxy.start()
+        #expect(eventually(timeout: .seconds(20)) { notify.saw("READY=1") }, "READY once Redis is up:\n\(daemon.log)")
+        #expect(daemon.get("/readyz").status == 200)
+        #expect(notify.messages.contains { $0.lines.contains { $0.hasPrefix("STATUS=") } })
+
+        daemon.send(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+        #expect(notify.saw("STOPPING=1"))
+    }
+
+    @Test func watchdogIsFedWhileConsumersGoRoundAndNotWhenOneIsStuck() throws {
+        let deployment = try Deployment()
+        let notify = try NotifySocket()
+        let pgPort = Int(URLComponents(string: try TestServers.adminDatabaseURL)!.port!)
+        let pgProxy = try TcpProxy(targetPort: pgPort)
+        defer { pgProxy.cut() }
+        var components = URLComponents(string: deployment.databaseURL)!
+        components.port = pgProxy.listenPort
+        let daemon = try Daemon(environment: try deployment.environment([
+            "NOTIFY_SOCKET": notify.path,
+            "WATCHDOG_USEC": "4000000",
+            "RELAIS_BLOCK_TIMEOUT": "200ms",
+            "RELAIS_DATABASE_URL": components.string!,
+        ]))
+        defer { daemon.stop() }
+        #expect(eventually(timeout: .seconds(20)) { notify.times(of: "WATCHDOG=1").count >= 3 }, "fed while running:\n\(daemon.log)")
+
+        // PostgreSQL hangs (the proxy is stopped, connections stay open) while a job is in hand.
+        pgProxy.freeze()
+        try deployment.producer.xadd(queue: "stock", payload: adjust("stuck-1", shop: "w", sku: "a", delta: 1))
+        Thread.sleep(forTimeInterval: 1)
+        let frozenAt = ContinuousClock.now
+        Thread.sleep(forTimeInterval: 7)
+        let during = notify.times(of: "WATCHDOG=1").filter { $0 > frozenAt + .seconds(3) }
+        #expect(during.isEmpty, "the watchdog was fed \(during.count) times while a consumer was stuck")
+
+        pgProxy.thaw()
+        let thawedAt = ContinuousClock.now
+        #expect(eventually(timeout: .seconds(20)) { notify.times(of: "WATCHDOG=1").contains { $0 > thawedAt } }, "fed again once unstuck")
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.onHand(shop: "w") == ["a": 1])
+    }
+
+    @Test func deadLetterIsListedShownFixedAndReplayed() throws {
+        let deployment = try Deployment()
+        let daemon = try deployment.start()
+        defer { daemon.stop() }
+        let env = try deployment.environment()
+        try deployment.producer.xadd(queue: "stock", payload: #"{"id":"fix-me","type":"stock.adjust","data":{"shop_id":"d","sku":"a","delta":"four","at":"2026-11-28T12:00:00Z"}}"#)
+        #expect(try deployment.waitUntilDrained())
+
+        let list = try Daemon.command(["dead", "list", "--json"], environment: env)
+        #expect(list.status == 0)
+        let letters = try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]] ?? []
+        #expect(letters.count == 1)
+        let id = try #require(letters.first?["entry_id"] as? String)
+        #expect(letters.first?["code"] as? String == "invalid_field")
+        #expect(letters.first?["job_id"] as? String == "fix-me")
+
+        let human = try Daemon.command(["dead", "list"], environment: env)
+        #expect(human.output.contains("data.delta: must be an integer"), "\(human.output)")
+        let show = try Daemon.command(["dead", "show", id], environment: env)
+        #expect(show.status == 0)
+        #expect(show.output.contains(#""delta":"four""#), "show prints the original job:\n\(show.output)")
+
+        let fixed = #"{"id":"fix-me","type":"stock.adjust","data":{"shop_id":"d","sku":"a","delta":4,"at":"2026-11-28T12:00:00Z"}}"#
+        let replay = try Daemon.command(["dead", "replay", id, "--job", fixed], environment: env)
+        #expect(replay.status == 0, "\(replay.errors)")
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.onHand(shop: "d") == ["a": 4], "the fixed job took effect")
+        #expect(try deployment.deadLetters().isEmpty, "the replayed dead letter is gone")
+
+        try deployment.producer.xadd(queue: "stock", payload: "junk")
+        #expect(try deployment.waitUntilDrained())
+        #expect(try Daemon.command(["dead", "purge"], environment: env).status == 64, "purge without ids or --all is a usage error")
+        #expect(try Daemon.command(["dead", "purge", "--all"], environment: env).status == 0)
+        #expect(try deployment.deadLetters().isEmpty)
+    }
+
+    @Test func checkFailsClearlyWhenPostgresIsDown() throws {
+        let deployment = try Deployment()
+        let good = try Daemon.command(["check"], environment: try deployment.environment())
+        #expect(good.status == 0, "\(good.output)\(good.errors)")
+        let down = try Daemon.command(["check"], environment: try deployment.environment([
+            "RELAIS_DATABASE_URL": "postgresql://relais@127.0.0.1:\(freePort())/relais",
+        ]))
+        #expect(down.status == 69, "EX_UNAVAILABLE")
+        #expect(down.output.contains("postgres       unreachable"), "\(down.output)")
+        let json = try Daemon.command(["check", "--json"], environment: try deployment.environment([
+            "RELAIS_DATABASE_URL": "postgresql://relais@127.0.0.1:\(freePort())/relais",
+        ]))
+        #expect(json.output.contains(#""ok" : false"#), "\(json.output)")
+    }
+
+    @Test func queuesAndStatusGiveTheSamePicture() throws {
+        let deployment = try Deployment()
+        let daemon = try deployment.start()
+        defer { daemon.stop() }
+        try deployment.producer.xadd(queue: "stock", payload: "not json")
+        #expect(try deployment.waitUntilDrained())
+        let queues = try Daemon.command(["queues", "--json"], environment: try deployment.environment())
+        #expect(queues.status == 0)
+        let cli = try JSONSerialization.jsonObject(with: Data(queues.output.utf8)) as? [String: Any]
+        #expect(cli?["dead_letters"] as? Int == 1)
+        #expect(eventually(timeout: .seconds(5)) { daemon.get("/status").body.contains(#""dead_letters" : 1"#) })
+        let status = try JSONSerialization.jsonObject(with: Data(daemon.get("/status").body.utf8)) as? [String: Any]
+        let stock = (status?["queues"] as? [String: Any])?["stock"] as? [String: Any]
+        let cliStock = (cli?["queues"] as? [[String: Any]])?.first
+        #expect(stock?["length"] as? Int == cliStock?["length"] as? Int)
+        #expect(stock?["retrying"] as? Int == cliStock?["retrying"] as? Int)
+    }
+
+    @Test func enqueueRefusesAnInvalidJobNamingTheField() throws {
+        let deployment = try Deployment()
+        let env = try deployment.environment()
+        let bad = try Daemon.command(["enqueue", "--queue", "stock", "--type", "stock.adjust",
+                                      "--data", #"{"shop_id":"e","sku":"a","delta":0,"at":"2026-11-28T12:00:00Z"}"#], environment: env)
+        #expect(bad.status == 65)
+        #expect(bad.errors.contains("data.delta: must not be zero"), "\(bad.errors)")
+        let good = try Daemon.command(["enqueue", "--queue", "stock", "--type", "stock.adjust", "--id", "cli-1",
+                                       "--data", #"{"shop_id":"e","sku":"a","delta":2,"at":"2026-11-28T12:00:00Z"}"#], environment: env)
+        #expect(good.status == 0, "\(good.errors)")
+        #expect(try deployment.producer.run(["XLEN", "\(deployment.prefix):stock"]) == "1")
+    }
+
+    @Test func configurationFileIsReadAndABadValueInItIsRefusedNamingTheKey() throws {
+        let deployment = try Deployment()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relais-config-\(TestServers.randomSuffix())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("relais.yaml")
+        var env = try deployment.environment()
+        env["RELAIS_PREFIX"] = nil
+        env["RELAIS_CONFIG"] = file.path
+
+        try "prefix: from-file-\(deployment.prefix)\nworkers: 1\nbatch_size: 50\nlog_level: warning\n".write(to: file, atomically: true, encoding: .utf8)
+        let queues = try Daemon.command(["queues", "--json"], environment: env)
+        #expect(queues.status == 0, "\(queues.errors)")
+        #expect(queues.output.contains("from-file-\(deployment.prefix):stock"), "the prefix came from the file:\n\(queues.output)")
+
+        try "batch_size: lots\n".write(to: file, atomically: true, encoding: .utf8)
+        let bad = try Daemon.command(["check"], environment: env)
+        #expect(bad.status == 78)
+        #expect(bad.errors.contains("RELAIS_BATCH_SIZE (batch_size in the configuration file)"), "\(bad.errors)")
+
+        try "prefix: [unclosed\n".write(to: file, atomically: true, encoding: .utf8)
+        let broken = try Daemon.command(["check"], environment: env)
+        #expect(broken.status == 78)
+        #expect(broken.errors.contains("RELAIS_CONFIG"), "\(broken.errors)")
+
+        env["RELAIS_CONFIG"] = directory.appendingPathComponent("missing.yaml").path
+        #expect(try Daemon.command(["check"], environment: env).status == 78)
+    }
+
+    @Test func credentialsDirectorySuppliesSecretsAndEmptyFilesFallThrough() throws {
+        let deployment = try Deployment()
+        let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("relais-creds-\(TestServers.randomSuffix())")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        try deployment.databaseURL.write(to: credentials.appendingPathComponent("database_url"), atomically: true, encoding: .utf8)
+        try "".write(to: credentials.appendingPathComponent("redis_url"), atomically: true, encoding: .utf8)
+        var env = try deployment.environment()
+        env["RELAIS_DATABASE_URL"] = nil
+        env["CREDENTIALS_DIRECTORY"] = credentials.path
+        let check = try Daemon.command(["check"], environment: env)
+        #expect(check.status == 0, "database from the credential, Redis from the environment:\n\(check.output)\(check.errors)")
+        #expect(!check.output.contains(deployment.databaseURL), "the connection string is not printed")
+    }
+
+    @Test func systemdUnitPassesVerification() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let unit = try String(contentsOf: root.appendingPathComponent("systemd/relais.service"), encoding: .utf8)
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("relais-\(TestServers.randomSuffix()).service")
+        try unit.replacingOccurrences(of: "/usr/local/bin/relais", with: Daemon.binary).write(to: copy, atomically: true, encoding: .utf8)
+        let output = try Command.run("sh", ["-c", "systemd-analyze verify \"$0\" 2>&1; echo \"status=$?\"", copy.path])
+        #expect(output.hasSuffix("status=0"), "\(output)")
+        #expect(!output.contains(copy.lastPathComponent), "no warnings about the unit: \(output)")
+        for directive in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=78", "DynamicUser=yes",
+                          "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes", "RestrictAddressFamilies="] {
+            #expect(unit.contains(directive), "the unit sets \(directive)")
+        }
+        #expect(!unit.contains("RELAIS_DATABASE_URL="), "no secret in the unit")
+    }
+}
