@@ -24,7 +24,6 @@ struct ReloadService: Service {
             }
             var applied: [String] = []
             if next.logLevel != current.logLevel {
-                LogLevelControl.shared.current = next.logLevel
                 applied.append("log_level=\(next.logLevel)")
             }
             if next.queue.batchSize != current.queue.batchSize {
@@ -36,6 +35,8 @@ struct ReloadService: Service {
                 "applied": "\(applied.isEmpty ? "nothing changed" : applied.joined(separator: ","))",
                 "needs_restart": "\(needRestart.isEmpty ? "-" : needRestart.joined(separator: ","))",
             ])
+            // After the line above, so that a quieter level does not hide the news of itself.
+            LogLevelControl.shared.current = next.logLevel
             current.logLevel = next.logLevel
             current.queue.batchSize = next.queue.batchSize
         }

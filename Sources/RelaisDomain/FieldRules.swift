@@ -8,20 +8,26 @@ extension KeyedDecodingContainer {
 
     /// A required, non-null string of 1…`maxLength` characters.
     public func requiredString(_ key: Key, maxLength: Int) throws -> String {
-        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
-        guard let value = try optionalString(key, maxLength: maxLength) else {
-            throw JobRejection(.invalidField, field: path(key), "must be a string, not null")
-        }
+        guard let value = try optionalString(key, maxLength: maxLength) else { throw absent(key, "a string") }
         return value
     }
 
+    /// Why a required field gave nothing: missing, or null.
+    private func absent(_ key: Key, _ what: String) -> JobRejection {
+        contains(key)
+            ? JobRejection(.invalidField, field: path(key), "must be \(what), not null")
+            : JobRejection(.missingField, field: path(key), "is required")
+    }
+
     /// An optional string of 1…`maxLength` characters; absent or null gives nil.
+    ///
+    /// One `decodeIfPresent` per field: the decoder is the hot path of a busy queue.
     public func optionalString(_ key: Key, maxLength: Int) throws -> String? {
-        guard contains(key), try !decodeNil(forKey: key) else { return nil }
-        let value: String
-        do { value = try decode(String.self, forKey: key) } catch {
+        let decoded: String?
+        do { decoded = try decodeIfPresent(String.self, forKey: key) } catch {
             throw JobRejection(.invalidField, field: path(key), "must be a string")
         }
+        guard let value = decoded else { return nil }
         guard !value.isEmpty else { throw JobRejection(.invalidField, field: path(key), "must not be empty") }
         // Counted in code points, as JSON Schema and PostgreSQL count them.
         guard value.unicodeScalars.count <= maxLength else {
@@ -35,20 +41,17 @@ extension KeyedDecodingContainer {
 
     /// A required integer within `range`.
     public func requiredInteger(_ key: Key, in range: ClosedRange<Int64>) throws -> Int64 {
-        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
-        guard let value = try optionalInteger(key, in: range) else {
-            throw JobRejection(.invalidField, field: path(key), "must be an integer, not null")
-        }
+        guard let value = try optionalInteger(key, in: range) else { throw absent(key, "an integer") }
         return value
     }
 
     /// An optional integer within `range`; absent or null gives nil.
     public func optionalInteger(_ key: Key, in range: ClosedRange<Int64>) throws -> Int64? {
-        guard contains(key), try !decodeNil(forKey: key) else { return nil }
-        let value: Int64
-        do { value = try decode(Int64.self, forKey: key) } catch {
+        let decoded: Int64?
+        do { decoded = try decodeIfPresent(Int64.self, forKey: key) } catch {
             throw JobRejection(.invalidField, field: path(key), "must be an integer")
         }
+        guard let value = decoded else { return nil }
         guard range.contains(value) else {
             throw JobRejection(.invalidField, field: path(key), "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
         }
@@ -57,28 +60,24 @@ extension KeyedDecodingContainer {
 
     /// An optional boolean; absent or null gives nil.
     public func optionalBool(_ key: Key) throws -> Bool? {
-        guard contains(key), try !decodeNil(forKey: key) else { return nil }
-        do { return try decode(Bool.self, forKey: key) } catch {
+        do { return try decodeIfPresent(Bool.self, forKey: key) } catch {
             throw JobRejection(.invalidField, field: path(key), "must be true or false")
         }
     }
 
     /// A required RFC 3339 date-time.
     public func requiredTimestamp(_ key: Key) throws -> Timestamp {
-        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
-        guard let value = try optionalTimestamp(key) else {
-            throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time, not null")
-        }
+        guard let value = try optionalTimestamp(key) else { throw absent(key, "an RFC 3339 date-time") }
         return value
     }
 
     /// An optional RFC 3339 date-time; absent or null gives nil.
     public func optionalTimestamp(_ key: Key) throws -> Timestamp? {
-        guard contains(key), try !decodeNil(forKey: key) else { return nil }
-        let text: String
-        do { text = try decode(String.self, forKey: key) } catch {
+        let decoded: String?
+        do { decoded = try decodeIfPresent(String.self, forKey: key) } catch {
             throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time string")
         }
+        guard let text = decoded else { return nil }
         guard let value = Timestamp(rfc3339: text) else {
             throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time such as 2026-11-28T09:30:00+01:00")
         }

@@ -5,22 +5,12 @@ import SystemdClient
 /// Sends structured entries to journald: `MESSAGE`, `PRIORITY`, and one field per
 /// metadata key (`JOB_ID`, `QUEUE`, `JOB_TYPE`, `OUTCOME`, `DURATION_MS`, …), so that
 /// `journalctl -u relais JOB_ID=…` finds a job.
-public struct JournaldLogHandler: LogHandler {
+public struct JournaldLogHandler: ProcessLevelLogHandler {
     public var metadata: Logger.Metadata = [:]
     private let journal = SystemdJournal()
 
     /// A handler writing to the journal.
     public init() {}
-
-    public var logLevel: Logger.Level {
-        get { LogLevelControl.shared.current }
-        set { LogLevelControl.shared.current = newValue }
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
 
     public func log(event: LogEvent) {
         let all = event.metadata.map { metadata.merging($0) { _, new in new } } ?? metadata

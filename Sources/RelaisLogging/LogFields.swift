@@ -15,6 +15,22 @@ public final class LogLevelControl: Sendable {
     }
 }
 
+/// A log handler whose level is the process's (`LogLevelControl`), so that a reload
+/// changes every logger at once.
+public protocol ProcessLevelLogHandler: LogHandler {}
+
+extension ProcessLevelLogHandler {
+    public var logLevel: Logger.Level {
+        get { LogLevelControl.shared.current }
+        set { LogLevelControl.shared.current = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+}
+
 extension Logger.Level {
     var ordinal: Int { Logger.Level.allCases.firstIndex(of: self)! }
 

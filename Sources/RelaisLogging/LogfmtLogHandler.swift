@@ -7,23 +7,13 @@ import Synchronization
 ///
 /// Keys are the metadata's dotted names; values are quoted when they need it and
 /// redacted of e-mail addresses and phone numbers.
-public struct LogfmtLogHandler: LogHandler {
+public struct LogfmtLogHandler: ProcessLevelLogHandler {
     public var metadata: Logger.Metadata = [:]
     private let write: @Sendable (String) -> Void
 
     /// A handler writing to standard error, or to `write` (tests).
     public init(write: @escaping @Sendable (String) -> Void = StandardError.write) {
         self.write = write
-    }
-
-    public var logLevel: Logger.Level {
-        get { LogLevelControl.shared.current }
-        set { LogLevelControl.shared.current = newValue }
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
@@ -46,7 +36,8 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     private static func appendValue(_ value: String, to line: inout String) {
-        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline }
+        // Scanning bytes, not Characters: this runs for every field of every job's line.
+        let needsQuotes = value.isEmpty || value.utf8.contains { $0 <= 0x20 || $0 == 0x3D || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
         guard needsQuotes else {
             line += value
             return

@@ -290,7 +290,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
 
     private func report(_ items: [Item], _ outcomes: [JobOutcome], elapsed: Duration) {
         let nowMicros = Timestamp(Date()).microseconds
-        let durationMs = String(format: "%.1f", elapsed.seconds * 1000)
+        let durationMs = milliseconds(Int64(elapsed.seconds * 1_000_000))
         let types = Set(definition.catalog.types)
         for (item, outcome) in zip(items, outcomes) {
             let typeLabel = item.type.flatMap { types.contains($0) ? $0 : nil } ?? "unknown"
@@ -305,7 +305,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                 "job.duration_ms": "\(durationMs)",
             ]
             if let enqueued = item.enqueuedAt {
-                metadata["job.latency_ms"] = "\(String(format: "%.2f", Double(nowMicros - enqueued.microseconds) / 1000))"
+                metadata["job.latency_ms"] = "\(milliseconds(nowMicros - enqueued.microseconds))"
             }
             switch outcome {
             case .done, .duplicate:
@@ -322,6 +322,15 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         }
         context.metrics.duration(queue: keys.queue, elapsed, count: items.count)
     }
+}
+
+/// Microseconds as milliseconds with two decimals (`1234` → `1.23`), without `String(format:)`,
+/// which costs more than the rest of a log line.
+func milliseconds(_ micros: Int64) -> String {
+    let sign = micros < 0 ? "-" : ""
+    let value = abs(micros) / 10
+    let fraction = value % 100
+    return "\(sign)\(value / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }
 
 extension String {

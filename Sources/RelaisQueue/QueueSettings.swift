@@ -23,8 +23,9 @@ public struct QueueSettings: Sendable, Equatable {
     public var retry: RetryPolicy = RetryPolicy()
     /// The payload size limit.
     public var maxPayloadBytes: Int = EnvelopeRules.maxBytes
-    /// Payload bytes one batch may hold; bigger jobs make smaller batches.
-    public var maxBatchBytes: Int = 8 << 20
+    /// Payload bytes one batch may hold; bigger jobs make smaller batches, so that
+    /// catalogue jobs spread over every consumer instead of filling one batch.
+    public var maxBatchBytes: Int = 1 << 20
     /// The dead-letter stream is trimmed to about this many entries.
     public var deadLetterMaxLength: Int = 100_000
 

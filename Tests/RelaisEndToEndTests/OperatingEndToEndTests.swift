@@ -172,6 +172,31 @@ struct OperatingEndToEndTests {
         #expect(try Daemon.command(["check"], environment: env).status == 78)
     }
 
+    @Test func sighupAppliesLogLevelAndBatchSizeAndSaysWhatNeedsARestart() throws {
+        let deployment = try Deployment()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("relais-\(TestServers.randomSuffix()).yaml")
+        try "log_level: info\nbatch_size: 200\n".write(to: file, atomically: true, encoding: .utf8)
+        // Empty in the environment: the file decides (the environment would win over it).
+        let daemon = try deployment.start(["RELAIS_CONFIG": file.path, "RELAIS_LOG_LEVEL": ""])
+        defer { daemon.stop() }
+
+        try "log_level: warning\nbatch_size: 7\nworkers: 3\n".write(to: file, atomically: true, encoding: .utf8)
+        daemon.send(SIGHUP)
+        #expect(eventually(timeout: .seconds(10)) { daemon.log.contains("configuration reloaded") }, "\(daemon.log)")
+        let line = daemon.log.split(separator: "\n").first { $0.contains("configuration reloaded") } ?? ""
+        #expect(line.contains("log_level=warning") && line.contains("batch_size=7"), "\(line)")
+        #expect(line.contains("needs_restart=\"queue settings\""), "\(line)")
+        try deployment.producer.xadd(queue: "stock", payload: adjust("after-reload", shop: "h", sku: "a", delta: 1))
+        #expect(try deployment.waitUntilDrained())
+        #expect(!daemon.log.contains("job.id=after-reload"), "info lines are off after the reload")
+
+        try "batch_size: nonsense\n".write(to: file, atomically: true, encoding: .utf8)
+        daemon.send(SIGHUP)
+        #expect(eventually(timeout: .seconds(10)) { daemon.log.contains("configuration reload refused") })
+        #expect(daemon.process.isRunning, "a bad reload keeps the running configuration")
+        #expect(daemon.get("/readyz").status == 200)
+    }
+
     @Test func credentialsDirectorySuppliesSecretsAndEmptyFilesFallThrough() throws {
         let deployment = try Deployment()
         let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("relais-creds-\(TestServers.randomSuffix())")

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import Logging
 import RedisClient
 import RelaisDomain
@@ -144,6 +145,29 @@ struct QueueEngineTests {
         await harness.stop()
     }
 
+    @Test func slowBatchKeepsItsLeaseAndIsNotClaimedTwice() async throws {
+        // A batch held up far longer than the claim timeout by a row lock.
+        let harness = try EngineHarness(lockTimeout: "10s") { $0.claimIdle = .milliseconds(600) }
+        let holder = try PgConnection(harness.databaseURL)
+        defer { holder.close() }
+        try holder.query("INSERT INTO relais.stock_items (shop_id, sku, on_hand) VALUES ('s', 'a', 0)", name: "seed")
+        try holder.execute("BEGIN", name: "begin")
+        try holder.query("SELECT * FROM relais.stock_items FOR UPDATE", name: "lock")
+        try harness.xadd(adjustPayload("slow", shop: "s", delta: 1))
+        // Another instance on the same queue, eager to claim idle entries.
+        var other = harness.settings
+        other.instance = "other"
+        let rival = EngineRestart(of: harness, settings: other)
+        try await Task.sleep(for: .seconds(3))
+        try holder.execute("COMMIT", name: "release")
+        #expect(try eventually { try harness.drained() })
+        await rival.stop()
+        let rivalJobs = rival.engine.consumerSnapshots.reduce(0) { $0 + $1.jobsFinished }
+        #expect(rivalJobs == 0, "the rival claimed an entry whose lease was being renewed")
+        #expect(try onHand(harness.databaseURL, shop: "s") == ["a": 1])
+        await harness.stop()
+    }
+
     @Test func jobDeliveredTooOftenIsDeadLetteredAsPoison() async throws {
         let harness = try EngineHarness { $0.claimIdle = .milliseconds(500); $0.maxDeliveries = 3 }
         await harness.stop()
@@ -170,11 +194,11 @@ final class EngineRestart: Sendable {
     let engine: QueueEngine
     private let task: Task<Void, Never>
 
-    init(of harness: EngineHarness) {
+    init(of harness: EngineHarness, settings: QueueSettings? = nil) {
         let url = harness.databaseURL
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        engine = QueueEngine(redis: try! TestServers.redis, settings: harness.settings,
+        engine = QueueEngine(redis: try! TestServers.redis, settings: settings ?? harness.settings,
                              queues: [QueueDefinition(StockCatalog()) { try StockProcessor(conninfo: url) }], logger: logger)
         let engine = self.engine
         task = Task.detached { await engine.run() }
