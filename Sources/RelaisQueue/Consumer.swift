@@ -292,9 +292,13 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         let nowMicros = Timestamp(Date()).microseconds
         let durationMs = milliseconds(Int64(elapsed.seconds * 1_000_000))
         let types = Set(definition.catalog.types)
+        var counts: [String: (type: String, outcome: String, count: Int)] = [:]
+        defer {
+            for (_, c) in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }
+        }
         for (item, outcome) in zip(items, outcomes) {
             let typeLabel = item.type.flatMap { types.contains($0) ? $0 : nil } ?? "unknown"
-            context.metrics.job(queue: keys.queue, type: typeLabel, outcome: outcome.label)
+            counts[typeLabel + "|" + outcome.label, default: (typeLabel, outcome.label, 0)].count += 1
             var metadata: Logger.Metadata = [
                 "job.id": "\(item.jobId ?? "-")",
                 "job.queue": "\(keys.queue)",

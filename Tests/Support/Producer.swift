@@ -64,12 +64,22 @@ public enum Command {
         let stdin = Pipe()
         process.standardInput = stdin
         try process.run()
-        if let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
+        // Feed standard input and drain standard error on threads of their own: a child
+        // blocked writing a full pipe while this thread writes to a full one would never end.
+        let writer = Thread {
+            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+            try? stdin.fileHandleForWriting.close()
         }
-        try stdin.fileHandleForWriting.close()
+        writer.start()
+        let errorBox = DataBox()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            errorBox.data = errors.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        let errorData = errorBox.data
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard process.terminationStatus == 0 else {
@@ -78,6 +88,12 @@ public enum Command {
         }
         return text
     }
+}
+
+/// Carries bytes from a reader thread to the waiting one.
+private final class DataBox: @unchecked Sendable {
+    // @unchecked: written by the reader before `signal()`, read after `wait()`.
+    var data = Data()
 }
 
 /// A program exited with a failure status.
