@@ -30,6 +30,14 @@ public struct PgError: Error, CustomStringConvertible, Sendable {
             || state == "55P03"
     }
 
+    /// Whether the database, not the job, is at fault: a missing table or column, a
+    /// permission, authentication or schema problem. No job should be dead-lettered for it.
+    public var isDatabaseSetupProblem: Bool {
+        guard let state = sqlState else { return false }
+        return state.hasPrefix("42") || state.hasPrefix("3F") || state.hasPrefix("28") || state.hasPrefix("0A")
+            || state == "25006"  // read-only transaction: a replica or a read-only default
+    }
+
     public var description: String {
         var text = "PostgreSQL \(statement)"
         if let sqlState { text += " [\(sqlState)]" }

@@ -47,11 +47,13 @@ public final class StockProcessor: JobProcessor {
     }
 
     /// Commits a chunk in one transaction; if PostgreSQL rejects it, tries each job
-    /// alone so that one bad job does not hold back the others.
+    /// alone so that one bad job does not hold back the others. A problem of the
+    /// database itself (a missing table, a permission) is thrown: the batch stays
+    /// pending until an operator fixes it, instead of dead-lettering every job.
     private func commit(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {
         do {
             return try db.transaction { try apply(jobs) }
-        } catch let error as PgError where !error.connectionLost {
+        } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
             if jobs.count > 1 { return try jobs.flatMap { try commit([$0]) } }
             return [StoreOutcome.failure(error)]
         }

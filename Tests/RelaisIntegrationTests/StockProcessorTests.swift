@@ -143,6 +143,16 @@ struct StockProcessorTests {
         #expect(try onHand(url, shop: "s") == ["a": 2])
     }
 
+    @Test func brokenDatabaseKeepsTheJobsInsteadOfDeadLetteringThem() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        _ = try TestServers.withDatabase(url) { try $0.execute("DROP TABLE relais.stock_adjustments", name: "break") }
+        #expect(throws: PgError.self, "a missing table is the database's fault: the batch must stay pending") {
+            _ = try processor.process([try adjustJob("kept", shop: "s", sku: "a", delta: 1)])
+        }
+    }
+
     @Test func processorRefusesASchemaThatIsBehind() throws {
         let url = try TestServers.makeDatabase(migrated: false)
         #expect(throws: MigrationError.self) { _ = try StockProcessor(conninfo: url) }
