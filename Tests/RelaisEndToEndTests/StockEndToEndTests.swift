@@ -138,13 +138,24 @@ struct StockEndToEndTests {
             payloads.append(adjust("burst-\(i)", shop: "crash", sku: "sku-\(i % 25)", delta: 1))
             if i % 10 == 0 { payloads.append(adjust("burst-\(i)", shop: "crash", sku: "sku-\(i % 25)", delta: 1)) }
         }
-        try deployment.producer.xaddMany(queue: "stock", payloads: payloads)
+        // The producer keeps sending while the daemon works, so the kill lands mid-burst.
+        let producer = deployment.producer
+        let chunks = stride(from: 0, to: payloads.count, by: 220).map { Array(payloads[$0..<min($0 + 220, payloads.count)]) }
+        let produced = DispatchSemaphore(value: 0)
+        Thread {
+            for chunk in chunks {
+                try? producer.xaddMany(queue: "stock", payloads: chunk)
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            produced.signal()
+        }.start()
         let ledger = { try Int(deployment.query("SELECT count(*) FROM relais.processed_jobs")[0][0]!)! }
         #expect(try eventually(timeout: .seconds(30), every: .milliseconds(5)) { try ledger() >= 200 })
         daemon.send(SIGKILL)
         _ = daemon.waitForExit()
         let atKill = try ledger()
         #expect(atKill < total, "the daemon was killed in the middle of the burst (\(atKill) of \(total) done)")
+        produced.wait()
 
         daemon = try deployment.start(["RELAIS_BATCH_SIZE": "50"])
         defer { daemon.stop() }
