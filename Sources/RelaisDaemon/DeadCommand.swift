@@ -46,7 +46,7 @@ struct Dead: ParsableCommand {
             let configuration = try loadConfiguration()
             let redis = try connectRedis(configuration)
             defer { redis.close() }
-            let dead = configuration.queue.keys("stock").dead
+            let dead = configuration.queue.deadLetterStream
             let entries = StreamReplies.range(try redis.command("XREVRANGE", dead, "+", "-", "COUNT", String(limit)))
             let letters = entries.map { Letter($0, withJob: false) }
             if json {
@@ -70,7 +70,7 @@ struct Dead: ParsableCommand {
             let configuration = try loadConfiguration()
             let redis = try connectRedis(configuration)
             defer { redis.close() }
-            guard let entry = StreamReplies.range(try redis.command("XRANGE", configuration.queue.keys("stock").dead, id, id)).first else {
+            guard let entry = StreamReplies.range(try redis.command("XRANGE", configuration.queue.deadLetterStream, id, id)).first else {
                 throw fail("no dead letter \(id)", ExitStatus.dataError)
             }
             let letter = Letter(entry, withJob: true)
@@ -107,7 +107,7 @@ struct Dead: ParsableCommand {
             let configuration = try loadConfiguration()
             let redis = try connectRedis(configuration)
             defer { redis.close() }
-            let dead = configuration.queue.keys("stock").dead
+            let dead = configuration.queue.deadLetterStream
             var replayed = 0
             var cursor = "-"
             repeat {
@@ -170,7 +170,7 @@ struct Dead: ParsableCommand {
             let configuration = try loadConfiguration()
             let redis = try connectRedis(configuration)
             defer { redis.close() }
-            let dead = configuration.queue.keys("stock").dead
+            let dead = configuration.queue.deadLetterStream
             if all {
                 let count = try redis.command("XLEN", dead).integer ?? 0
                 try redis.command("DEL", dead)

@@ -185,7 +185,7 @@ struct QueuesCommand: ParsableCommand {
                             oldestPendingSeconds: oldest.map { Double(nowMs - $0) / 1000 },
                             retrying: replies[3].integer ?? 0, consumers: consumers))
         }
-        let dead = try redis.command("XLEN", configuration.queue.keys("stock").dead).integer ?? 0
+        let dead = try redis.command("XLEN", configuration.queue.deadLetterStream).integer ?? 0
         if json {
             printJSON(Output(queues: rows, deadLetters: dead))
             return

@@ -98,24 +98,20 @@ public enum Redaction {
     }
     private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
 
-    private static func redactEmails(_ bytes: [UInt8]) -> [UInt8] {
+    /// Copies `bytes`, replacing each span `match` finds with `label`. `match` gets the
+    /// bytes, a position and where copying resumed, and returns the span to replace there.
+    private static func replacing(_ bytes: [UInt8], with label: String,
+                                  _ match: ([UInt8], Int, Int) -> Range<Int>?) -> [UInt8] {
         var out: [UInt8] = []
         var i = 0
         var copied = 0
         while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "@") {
-                var start = i
-                while start > copied && isLocal(bytes[start - 1]) { start -= 1 }
-                var end = i + 1
-                while end < bytes.count && isDomain(bytes[end]) { end += 1 }
-                let domain = bytes[(i + 1)..<end]
-                if start < i && domain.contains(UInt8(ascii: ".")) && domain.first != UInt8(ascii: ".") {
-                    out += bytes[copied..<start]
-                    out += Array("[email]".utf8)
-                    copied = end
-                    i = end
-                    continue
-                }
+            if let span = match(bytes, i, copied) {
+                out += bytes[copied..<span.lowerBound]
+                out += Array(label.utf8)
+                copied = span.upperBound
+                i = span.upperBound
+                continue
             }
             i += 1
         }
@@ -123,29 +119,31 @@ public enum Redaction {
         return out
     }
 
-    private static func redactPhones(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        var i = 0
-        var copied = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "+"), i + 1 < bytes.count, isDigit(bytes[i + 1]) {
-                var end = i + 1
-                var digits = 0
-                while end < bytes.count && (isDigit(bytes[end]) || ((bytes[end] == 0x20 || bytes[end] == 0x2E || bytes[end] == 0x2D) && end + 1 < bytes.count && isDigit(bytes[end + 1]))) {
-                    if isDigit(bytes[end]) { digits += 1 }
-                    end += 1
-                }
-                if (8...15).contains(digits) {
-                    out += bytes[copied..<i]
-                    out += Array("[phone]".utf8)
-                    copied = end
-                    i = end
-                    continue
-                }
-            }
-            i += 1
+    /// `local@domain.tld` around an `@`.
+    private static func redactEmails(_ bytes: [UInt8]) -> [UInt8] {
+        replacing(bytes, with: "[email]") { b, i, copied in
+            guard b[i] == UInt8(ascii: "@") else { return nil }
+            var start = i
+            while start > copied && isLocal(b[start - 1]) { start -= 1 }
+            var end = i + 1
+            while end < b.count && isDomain(b[end]) { end += 1 }
+            let domain = b[(i + 1)..<end]
+            guard start < i, domain.contains(UInt8(ascii: ".")), domain.first != UInt8(ascii: ".") else { return nil }
+            return start..<end
         }
-        out += bytes[copied...]
-        return out
+    }
+
+    /// `+` and 8–15 digits, with single spaces, dots or dashes between them.
+    private static func redactPhones(_ bytes: [UInt8]) -> [UInt8] {
+        replacing(bytes, with: "[phone]") { b, i, _ in
+            guard b[i] == UInt8(ascii: "+"), i + 1 < b.count, isDigit(b[i + 1]) else { return nil }
+            var end = i + 1
+            var digits = 0
+            while end < b.count && (isDigit(b[end]) || ((b[end] == 0x20 || b[end] == 0x2E || b[end] == 0x2D) && end + 1 < b.count && isDigit(b[end + 1]))) {
+                if isDigit(b[end]) { digits += 1 }
+                end += 1
+            }
+            return (8...15).contains(digits) ? i..<end : nil
+        }
     }
 }

@@ -92,7 +92,7 @@ struct Housekeeper: Sendable {
             commands.append(["XLEN", queue.stream])
             commands.append(["ZCARD", queue.retry])
         }
-        commands.append(["XLEN", queues.first?.dead ?? "\(settings.prefix):dead"])
+        commands.append(["XLEN", settings.deadLetterStream])
         let replies = try redis.pipeline(commands)
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         var figures: [String: QueueFigures] = [:]

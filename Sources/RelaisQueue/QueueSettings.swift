@@ -32,8 +32,11 @@ public struct QueueSettings: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
+    /// The dead-letter stream every queue shares: `<prefix>:dead`.
+    public var deadLetterStream: String { "\(prefix):dead" }
+
     /// The keys of `queue`.
-    public func keys(_ queue: String) -> QueueKeys { QueueKeys(prefix: prefix, queue: queue) }
+    public func keys(_ queue: String) -> QueueKeys { QueueKeys(prefix: prefix, queue: queue, dead: deadLetterStream) }
 }
 
 /// The Redis keys of one queue.
@@ -47,11 +50,11 @@ public struct QueueKeys: Sendable, Equatable {
     /// The dead-letter stream shared by every queue: `<prefix>:dead`.
     public let dead: String
 
-    /// The keys for `queue` under `prefix`.
-    public init(prefix: String, queue: String) {
+    /// The keys for `queue` under `prefix`, sharing the dead-letter stream `dead`.
+    init(prefix: String, queue: String, dead: String) {
         self.queue = queue
         stream = "\(prefix):\(queue)"
         retry = "\(prefix):\(queue):retry"
-        dead = "\(prefix):dead"
+        self.dead = dead
     }
 }
