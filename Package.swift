@@ -21,17 +21,21 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C libraries from Debian's packages: a modulemap and a shim header each.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Thin safe wrappers that own the C pointers.
         .target(name: "RedisClient", dependencies: ["CHiredis"], swiftSettings: strict),
         .target(name: "PostgresClient", dependencies: ["CLibpq"], swiftSettings: strict),
         .target(name: "SystemdClient", dependencies: ["CSystemd"], swiftSettings: strict),
+        .target(name: "CurlClient", dependencies: ["CCurl"], swiftSettings: strict),
 
         // The pure domain: validation, stock rules, retry schedule. No I/O, no C.
         .target(name: "RelaisDomain", swiftSettings: strict),
@@ -52,6 +56,23 @@ let package = Package(
             dependencies: ["PostgresClient", "RelaisDomain", "RelaisQueue"],
             swiftSettings: strict),
 
+        // Messages: templates (files, swift-mustache), euros, dates in the shop's zone, SMS segments.
+        .target(
+            name: "RelaisMessages",
+            dependencies: ["RelaisDomain", .product(name: "Mustache", package: "swift-mustache")],
+            swiftSettings: strict),
+
+        // Delivery: e-mail, SMS and signed webhooks through libcurl; the outbox worker.
+        .target(
+            name: "RelaisDelivery",
+            dependencies: [
+                "CurlClient", "PostgresClient", "RelaisDomain", "RelaisMessages", "RelaisStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+
         // Log lines for people (logfmt) and for journald, with personal data redacted.
         .target(
             name: "RelaisLogging",
@@ -62,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "RelaisDaemon",
             dependencies: [
-                "RelaisQueue", "RelaisStore", "SystemdClient", "RelaisLogging",
+                "RelaisQueue", "RelaisStore", "SystemdClient", "RelaisLogging", "RelaisDelivery", "RelaisMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -89,6 +110,11 @@ let package = Package(
             swiftSettings: strict),
 
         .testTarget(name: "RelaisDomainTests", dependencies: ["RelaisDomain"], swiftSettings: strict),
+        .testTarget(name: "RelaisMessagesTests", dependencies: ["RelaisMessages", "RelaisDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "RelaisDeliveryTests",
+            dependencies: ["RelaisDelivery", "CurlClient", "RelaisTestSupport", "RelaisDomain"],
+            swiftSettings: strict),
         .testTarget(
             name: "RelaisLoggingTests",
             dependencies: ["RelaisLogging", .product(name: "Logging", package: "swift-log")],

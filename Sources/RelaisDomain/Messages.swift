@@ -1,0 +1,118 @@
+/// The language of a message: French unless the customer asked for English.
+public enum Language: String, Sendable, Codable, CaseIterable {
+    case fr, en
+}
+
+/// How a message travels (CONTRACT.md, "Delivery").
+public enum Channel: String, Sendable, Codable, CaseIterable {
+    case email, sms, webhook
+    /// Written to the log and recorded as sent: the fallback of a channel with no configuration.
+    case log
+}
+
+/// What a message says, captured when its event happened.
+///
+/// The outbox stores it as JSON next to the template name, and the delivery worker
+/// renders it when it sends: the message tells what was true at the event, whatever
+/// happened to the order since.
+public struct MessageFacts: Codable, Sendable, Equatable {
+    /// The order.
+    public var orderId: String
+    /// The shop's id.
+    public var shopId: String
+    /// The shop's name, as customers know it.
+    public var shopName: String
+    /// The shop's IANA time zone: dates and times are shown in it.
+    public var timeZone: String
+    /// The customer's name.
+    public var customerName: String
+    /// The language of messages to the customer (the shop's are in French).
+    public var language: Language
+    /// The order's lines, with whether the shop was short of each when it was placed.
+    public var items: [Item]
+    /// The order's total, in cents.
+    public var totalCents: Int64
+    /// The currency, `EUR`.
+    public var currency: String
+    /// When the event happened.
+    public var at: Timestamp
+    /// When an uncollected order expires, if it does.
+    public var pickupDeadline: Timestamp?
+    /// The booked pickup slot, if any.
+    public var slotStart: Timestamp?
+    /// The end of the booked pickup slot, if any.
+    public var slotEnd: Timestamp?
+    /// Who cancelled the order, for a cancellation.
+    public var cancelledBy: CancelledBy?
+    /// Why, when the canceller said.
+    public var cancelReason: String?
+
+    /// One line of the order.
+    public struct Item: Codable, Sendable, Equatable {
+        public var sku: String
+        public var name: String
+        public var quantity: Int64
+        public var unitPriceCents: Int64
+        /// Whether the shop had fewer available than ordered when the order was placed.
+        public var short: Bool
+
+        /// Creates a line.
+        public init(sku: String, name: String, quantity: Int64, unitPriceCents: Int64, short: Bool = false) {
+            self.sku = sku
+            self.name = name
+            self.quantity = quantity
+            self.unitPriceCents = unitPriceCents
+            self.short = short
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case sku, name, quantity, unitPriceCents = "unit_price_cents", short
+        }
+    }
+
+    /// Creates the facts of a message.
+    public init(orderId: String, shopId: String, shopName: String, timeZone: String, customerName: String,
+                language: Language, items: [Item], totalCents: Int64, currency: String, at: Timestamp,
+                pickupDeadline: Timestamp? = nil, slotStart: Timestamp? = nil, slotEnd: Timestamp? = nil,
+                cancelledBy: CancelledBy? = nil, cancelReason: String? = nil) {
+        self.orderId = orderId
+        self.shopId = shopId
+        self.shopName = shopName
+        self.timeZone = timeZone
+        self.customerName = customerName
+        self.language = language
+        self.items = items
+        self.totalCents = totalCents
+        self.currency = currency
+        self.at = at
+        self.pickupDeadline = pickupDeadline
+        self.slotStart = slotStart
+        self.slotEnd = slotEnd
+        self.cancelledBy = cancelledBy
+        self.cancelReason = cancelReason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case orderId = "order_id", shopId = "shop_id", shopName = "shop_name", timeZone = "time_zone"
+        case customerName = "customer_name", language, items, totalCents = "total_cents", currency, at
+        case pickupDeadline = "pickup_deadline", slotStart = "slot_start", slotEnd = "slot_end"
+        case cancelledBy = "cancelled_by", cancelReason = "cancel_reason"
+    }
+}
+
+extension Timestamp: Codable {
+    /// Encoded as its RFC 3339 text in UTC with microseconds, which reads back exactly.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = Timestamp(rfc3339: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 date-time: \(text)")
+        }
+        self = value
+    }
+}

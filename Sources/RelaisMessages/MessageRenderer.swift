@@ -1,0 +1,2 @@
+import Mustache
+import RelaisDomain
