@@ -239,11 +239,20 @@ public enum PgArray {
     /// `{"a","b"}` with quotes and backslashes escaped; every element quoted so that
     /// empty strings, `NULL` and braces stay data.
     public static func text(_ values: some Sequence<String>) -> String {
+        optionalText(values.lazy.map { Optional($0) })
+    }
+
+    /// As `text`, with `nil` elements as SQL `NULL`.
+    public static func optionalText(_ values: some Sequence<String?>) -> String {
         var out = "{"
         var first = true
-        for value in values {
+        for element in values {
             if !first { out.append(",") }
             first = false
+            guard let value = element else {
+                out.append("NULL")
+                continue
+            }
             out.append("\"")
             for ch in value.unicodeScalars {
                 if ch == "\"" || ch == "\\" { out.append("\\") }
@@ -258,5 +267,15 @@ public enum PgArray {
     /// `{1,2,3}` for integer arrays.
     public static func integers(_ values: some Sequence<Int64>) -> String {
         "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
+
+    /// As `integers`, with `nil` elements as SQL `NULL`.
+    public static func optionalIntegers(_ values: some Sequence<Int64?>) -> String {
+        "{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
+    }
+
+    /// `{t,f}` for boolean arrays.
+    public static func booleans(_ values: some Sequence<Bool>) -> String {
+        "{" + values.map { $0 ? "t" : "f" }.joined(separator: ",") + "}"
     }
 }

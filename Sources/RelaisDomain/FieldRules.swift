@@ -109,4 +109,16 @@ extension KeyedDecodingContainer {
         }
         return out
     }
+
+    /// A required object, read by `body` from its own container.
+    public func requiredObject<Value, NestedKey: CodingKey>(
+        _ key: Key, keyedBy: NestedKey.Type, _ body: (KeyedDecodingContainer<NestedKey>) throws -> Value
+    ) throws -> Value {
+        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
+        let nested: KeyedDecodingContainer<NestedKey>
+        do { nested = try nestedContainer(keyedBy: NestedKey.self, forKey: key) } catch {
+            throw JobRejection(.invalidField, field: path(key), "must be an object")
+        }
+        return try body(nested)
+    }
 }

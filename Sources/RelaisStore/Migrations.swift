@@ -61,6 +61,65 @@ public enum Schema {
             COMMENT ON VIEW relais.stock_available IS
                 'Read model, stable: per shop and SKU, stock on hand, reserved by open orders, and available.';
             """),
+        Migration(version: 2, name: "orders, their history and the outbox", sql: """
+            CREATE TABLE relais.orders (
+                order_id        text        PRIMARY KEY,
+                shop_id         text        NOT NULL,
+                status          text        NOT NULL CHECK (status IN ('placed', 'confirmed', 'ready', 'collected', 'cancelled', 'expired')),
+                details         jsonb       NOT NULL,
+                placed_at       timestamptz NOT NULL,
+                updated_at      timestamptz NOT NULL DEFAULT now(),
+                pickup_deadline timestamptz,
+                slot_start      timestamptz,
+                slot_end        timestamptz
+            );
+            CREATE INDEX orders_by_shop ON relais.orders (shop_id, placed_at);
+            COMMENT ON COLUMN relais.orders.details IS
+                'The order as order.placed gave it (shop, customer, items), with the wire''s field names.';
+
+            CREATE TABLE relais.order_events (
+                order_id    text        NOT NULL,
+                job_id      text        NOT NULL,
+                type        text        NOT NULL,
+                at          timestamptz NOT NULL,
+                applied     boolean     NOT NULL,
+                note        text,
+                recorded_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (order_id, job_id)
+            );
+            COMMENT ON TABLE relais.order_events IS
+                'Every event of every order, applied or not (a late or backwards event is kept with a note).';
+
+            CREATE TABLE relais.outbox (
+                id              bigserial   PRIMARY KEY,
+                order_id        text        NOT NULL,
+                recipient       text        NOT NULL CHECK (recipient IN ('shop', 'customer')),
+                channel         text        NOT NULL CHECK (channel IN ('email', 'sms', 'webhook', 'log')),
+                destination     text,
+                template        text        NOT NULL,
+                facts           jsonb       NOT NULL,
+                status          text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+                attempts        integer     NOT NULL DEFAULT 0,
+                next_attempt_at timestamptz NOT NULL DEFAULT now(),
+                created_at      timestamptz NOT NULL DEFAULT now(),
+                sent_at         timestamptz,
+                last_error      text
+            );
+            CREATE INDEX outbox_due ON relais.outbox (channel, next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX outbox_by_order ON relais.outbox (order_id);
+            COMMENT ON TABLE relais.outbox IS
+                'Messages to send, written in the same transaction as the change that causes them; id is the message''s stable id.';
+
+            CREATE VIEW relais.order_status AS
+                SELECT order_id, shop_id, status, placed_at, updated_at, pickup_deadline, slot_start, slot_end
+                FROM relais.orders;
+            COMMENT ON VIEW relais.order_status IS 'Read model, stable: each order and where it stands.';
+
+            CREATE VIEW relais.notification_log AS
+                SELECT id, order_id, recipient, channel, template, status, attempts, created_at, sent_at, last_error
+                FROM relais.outbox;
+            COMMENT ON VIEW relais.notification_log IS 'Read model, stable: every message and its fate.';
+            """),
     ]
 
     /// The schema version this build of Relais expects.

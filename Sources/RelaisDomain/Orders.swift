@@ -1,0 +1,300 @@
+import Foundation
+
+/// A job of the `orders` queue: one event of an order's life.
+public enum OrderJob: Sendable, Equatable {
+    /// `order.placed`: the order, its shop, customer and items.
+    case placed(PlacedOrder)
+    /// `order.confirmed`.
+    case confirmed(orderId: String, at: Timestamp)
+    /// `order.ready`, with the time after which an uncollected order expires.
+    case ready(orderId: String, at: Timestamp, pickupDeadline: Timestamp?)
+    /// `order.collected`.
+    case collected(orderId: String, at: Timestamp)
+    /// `order.cancelled`, by whom and why.
+    case cancelled(orderId: String, at: Timestamp, by: CancelledBy, reason: String?)
+
+    /// The order the event is about.
+    public var orderId: String {
+        switch self {
+        case .placed(let order): order.orderId
+        case .confirmed(let id, _), .ready(let id, _, _), .collected(let id, _), .cancelled(let id, _, _, _): id
+        }
+    }
+
+    /// When the event happened.
+    public var at: Timestamp {
+        switch self {
+        case .placed(let order): order.placedAt
+        case .confirmed(_, let at), .ready(_, let at, _), .collected(_, let at), .cancelled(_, let at, _, _): at
+        }
+    }
+
+    /// The event, as the state machine sees it.
+    public var event: OrderEvent {
+        switch self {
+        case .placed: .placed
+        case .confirmed: .confirmed
+        case .ready: .ready
+        case .collected: .collected
+        case .cancelled(_, _, let by, _): .cancelled(by: by)
+        }
+    }
+}
+
+/// `order.placed`: everything Relais keeps about an order. Encoded with the wire's field
+/// names, it is also how the store keeps the order.
+public struct PlacedOrder: Sendable, Equatable, Codable {
+    public var orderId: String
+    public var shop: Shop
+    public var customer: Customer
+    public var items: [Item]
+    public var totalCents: Int64
+    public var currency: String
+    public var placedAt: Timestamp
+    public var pickupDeadline: Timestamp?
+
+    /// The shop the order is collected from.
+    public struct Shop: Sendable, Equatable, Codable {
+        public var id: String
+        public var name: String
+        public var email: String?
+        public var phone: String?
+        public var webhookURL: String?
+        /// IANA time zone; Europe/Paris when the producer did not say.
+        public var timeZone: String
+
+        public init(id: String, name: String, email: String? = nil, phone: String? = nil, webhookURL: String? = nil,
+                    timeZone: String = OrderRules.defaultTimeZone) {
+            self.id = id
+            self.name = name
+            self.email = email
+            self.phone = phone
+            self.webhookURL = webhookURL
+            self.timeZone = timeZone
+        }
+
+        enum CodingKeys: String, CodingKey { case id, name, email, phone, webhookURL = "webhook_url", timeZone = "timezone" }
+    }
+
+    /// Who ordered.
+    public struct Customer: Sendable, Equatable, Codable {
+        public var name: String
+        public var email: String?
+        public var phone: String?
+        public var language: Language
+
+        public init(name: String, email: String? = nil, phone: String? = nil, language: Language = .fr) {
+            self.name = name
+            self.email = email
+            self.phone = phone
+            self.language = language
+        }
+
+        enum CodingKeys: String, CodingKey { case name, email, phone, language = "locale" }
+    }
+
+    /// One line of the order.
+    public struct Item: Sendable, Equatable, Codable {
+        public var sku: String
+        public var name: String
+        public var quantity: Int64
+        public var unitPriceCents: Int64
+
+        public init(sku: String, name: String, quantity: Int64, unitPriceCents: Int64) {
+            self.sku = sku
+            self.name = name
+            self.quantity = quantity
+            self.unitPriceCents = unitPriceCents
+        }
+
+        enum CodingKeys: String, CodingKey { case sku, name, quantity, unitPriceCents = "unit_price_cents" }
+    }
+
+    public init(orderId: String, shop: Shop, customer: Customer, items: [Item], totalCents: Int64, currency: String = "EUR",
+                placedAt: Timestamp, pickupDeadline: Timestamp? = nil) {
+        self.orderId = orderId
+        self.shop = shop
+        self.customer = customer
+        self.items = items
+        self.totalCents = totalCents
+        self.currency = currency
+        self.placedAt = placedAt
+        self.pickupDeadline = pickupDeadline
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case orderId = "order_id", shop, customer, items, totalCents = "total_cents", currency
+        case placedAt = "placed_at", pickupDeadline = "pickup_deadline"
+    }
+}
+
+/// The limits of the `orders` job types (CONTRACT.md, "Queue orders"); the JSON Schemas
+/// in docs/schemas state the same.
+public enum OrderRules {
+    /// Longest order id, shop id and SKU.
+    public static let maxKeyLength = 200
+    /// Longest shop, customer or item name.
+    public static let maxNameLength = 200
+    /// Longest e-mail address (RFC 5321's path limit).
+    public static let maxEmailLength = 254
+    /// Longest webhook URL.
+    public static let maxURLLength = 2000
+    /// Longest cancellation reason.
+    public static let maxReasonLength = 500
+    /// Longest IANA time zone name.
+    public static let maxTimeZoneLength = 64
+    /// Lines in one order.
+    public static let itemCount = 1...500
+    /// Units of one line.
+    public static let quantity: ClosedRange<Int64> = 1...1_000_000
+    /// Price of one unit, in cents.
+    public static let unitPrice: ClosedRange<Int64> = 0...100_000_000
+    /// An order's total, in cents.
+    public static let total: ClosedRange<Int64> = 0...100_000_000_000
+    /// The currencies accepted.
+    public static let currencies = ["EUR"]
+    /// The shop's time zone when the producer does not give one.
+    public static let defaultTimeZone = "Europe/Paris"
+
+    /// The IANA time zone names a shop may give: those this system's time zone database knows.
+    public static let timeZones = Set(TimeZone.knownTimeZoneIdentifiers)
+
+    /// Whether `text` reads as an e-mail address: one `@`, something on each side, a dot
+    /// in the domain, no spaces. Deliverability is the SMTP server's business.
+    public static func isEmail(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !text.contains(where: \.isWhitespace) else { return false }
+        let domain = parts[1]
+        return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".")
+    }
+
+    /// Whether `text` is an E.164 phone number: `+`, then 7 to 15 digits, the first not 0.
+    public static func isE164(_ text: String) -> Bool {
+        let digits = text.utf8.dropFirst()
+        return text.utf8.first == UInt8(ascii: "+") && (7...15).contains(digits.count)
+            && digits.first != UInt8(ascii: "0") && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// Whether `text` is an absolute http or https URL with a host.
+    public static func isWebhookURL(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        let rest: Substring
+        if lower.hasPrefix("https://") { rest = lower.dropFirst(8) } else if lower.hasPrefix("http://") { rest = lower.dropFirst(7) } else { return false }
+        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return !host.isEmpty && !host.hasPrefix(":") && !text.contains(where: { $0.isWhitespace })
+    }
+}
+
+/// The `orders` queue's job types.
+public struct OrderCatalog: JobCatalog {
+    public let queue = "orders"
+    public let types = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.cancelled"]
+
+    /// Creates the catalogue.
+    public init() {}
+
+    private enum PlacedKeys: String, CodingKey { case order_id, shop, customer, items, total_cents, currency, placed_at, pickup_deadline }
+    private enum ShopKeys: String, CodingKey { case id, name, email, phone, webhook_url, timezone }
+    private enum CustomerKeys: String, CodingKey { case name, email, phone, locale }
+    private enum ItemKeys: String, CodingKey { case sku, name, quantity, unit_price_cents }
+    private enum EventKeys: String, CodingKey { case order_id, at, pickup_deadline, by, reason }
+
+    public func decode(type: String, data: any Decoder) throws -> OrderJob {
+        if type == "order.placed" { return .placed(try placed(data)) }
+        let c = try object(data, keyedBy: EventKeys.self)
+        let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
+        let at = try c.requiredTimestamp(.at)
+        switch type {
+        case "order.confirmed":
+            return .confirmed(orderId: orderId, at: at)
+        case "order.ready":
+            return .ready(orderId: orderId, at: at, pickupDeadline: try c.optionalTimestamp(.pickup_deadline))
+        case "order.collected":
+            return .collected(orderId: orderId, at: at)
+        case "order.cancelled":
+            let by = try c.requiredString(.by, maxLength: 20)
+            guard let canceller = CancelledBy(rawValue: by) else {
+                throw JobRejection(.invalidField, field: c.path(.by), "must be one of shop, customer, platform")
+            }
+            return .cancelled(orderId: orderId, at: at, by: canceller,
+                              reason: try c.optionalString(.reason, maxLength: OrderRules.maxReasonLength))
+        default:
+            throw JobRejection(.unknownType, field: "type", "\"\(type)\" is not an order job type")
+        }
+    }
+
+    private func placed(_ data: any Decoder) throws -> PlacedOrder {
+        let c = try object(data, keyedBy: PlacedKeys.self)
+        let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
+        let shop = try c.requiredObject(.shop, keyedBy: ShopKeys.self) { s in
+            PlacedOrder.Shop(
+                id: try s.requiredString(.id, maxLength: OrderRules.maxKeyLength),
+                name: try s.requiredString(.name, maxLength: OrderRules.maxNameLength),
+                email: try email(s, .email),
+                phone: try phone(s, .phone),
+                webhookURL: try webhookURL(s, .webhook_url),
+                timeZone: try timeZone(s, .timezone) ?? OrderRules.defaultTimeZone)
+        }
+        let customer = try c.requiredObject(.customer, keyedBy: CustomerKeys.self) { s in
+            let locale = try s.optionalString(.locale, maxLength: 10)
+            guard locale == nil || Language(rawValue: locale!) != nil else {
+                throw JobRejection(.invalidField, field: s.path(.locale), "must be fr or en")
+            }
+            return PlacedOrder.Customer(
+                name: try s.requiredString(.name, maxLength: OrderRules.maxNameLength),
+                email: try email(s, .email), phone: try phone(s, .phone),
+                language: locale.flatMap(Language.init(rawValue:)) ?? .fr)
+        }
+        let items = try c.requiredArray(.items, count: OrderRules.itemCount, keyedBy: ItemKeys.self) { item in
+            PlacedOrder.Item(
+                sku: try item.requiredString(.sku, maxLength: OrderRules.maxKeyLength),
+                name: try item.requiredString(.name, maxLength: OrderRules.maxNameLength),
+                quantity: try item.requiredInteger(.quantity, in: OrderRules.quantity),
+                unitPriceCents: try item.requiredInteger(.unit_price_cents, in: OrderRules.unitPrice))
+        }
+        let total = try c.requiredInteger(.total_cents, in: OrderRules.total)
+        let currency = try c.requiredString(.currency, maxLength: 3)
+        guard OrderRules.currencies.contains(currency) else {
+            throw JobRejection(.invalidField, field: c.path(.currency), "must be EUR")
+        }
+        return PlacedOrder(orderId: orderId, shop: shop, customer: customer, items: items, totalCents: total,
+                           currency: currency, placedAt: try c.requiredTimestamp(.placed_at),
+                           pickupDeadline: try c.optionalTimestamp(.pickup_deadline))
+    }
+
+    private func email<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+        guard let value = try c.optionalString(key, maxLength: OrderRules.maxEmailLength) else { return nil }
+        guard OrderRules.isEmail(value) else { throw JobRejection(.invalidField, field: c.path(key), "must be an e-mail address") }
+        return value
+    }
+
+    private func phone<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+        guard let value = try c.optionalString(key, maxLength: 16) else { return nil }
+        guard OrderRules.isE164(value) else {
+            throw JobRejection(.invalidField, field: c.path(key), "must be an E.164 phone number such as +33612345678")
+        }
+        return value
+    }
+
+    private func webhookURL<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+        guard let value = try c.optionalString(key, maxLength: OrderRules.maxURLLength) else { return nil }
+        guard OrderRules.isWebhookURL(value) else {
+            throw JobRejection(.invalidField, field: c.path(key), "must be an http or https URL")
+        }
+        return value
+    }
+
+    private func timeZone<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+        guard let value = try c.optionalString(key, maxLength: OrderRules.maxTimeZoneLength) else { return nil }
+        guard OrderRules.timeZones.contains(value) else {
+            throw JobRejection(.invalidField, field: c.path(key), "must be an IANA time zone such as Europe/Paris")
+        }
+        return value
+    }
+
+    private func object<K: CodingKey>(_ decoder: any Decoder, keyedBy: K.Type) throws -> KeyedDecodingContainer<K> {
+        do { return try decoder.container(keyedBy: K.self) } catch {
+            throw JobRejection(.invalidField, field: "data", "must be an object")
+        }
+    }
+}

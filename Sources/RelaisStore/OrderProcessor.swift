@@ -1,0 +1,214 @@
+import Foundation
+import PostgresClient
+import RelaisDomain
+import RelaisQueue
+
+/// Applies `orders` jobs to PostgreSQL: the order's state and history, the stock
+/// reservations and the outbox messages, in one transaction per batch, once per job id.
+public final class OrderProcessor: JobProcessor {
+    private let db: PgConnection
+    private let channels: Set<Channel>
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+    private let decoder = JSONDecoder()
+
+    /// Connects to the database and checks the schema is the one this build expects.
+    ///
+    /// - Parameters:
+    ///   - channels: the delivery channels that are configured; messages for the others
+    ///     go to the log channel.
+    ///   - lockTimeout: how long a statement waits for a lock before the batch is retried.
+    public init(conninfo: String, channels: Set<Channel>, lockTimeout: String = "5s") throws {
+        db = try PgConnection(conninfo)
+        self.channels = channels
+        do {
+            let state = try Migrator().state(db)
+            guard case .current = state else { throw MigrationError(state: state) }
+            try db.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout], name: "lock timeout")
+        } catch {
+            db.close()
+            throw error
+        }
+    }
+
+    public func close() { db.close() }
+
+    public func process(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
+        try commit(jobs)
+    }
+
+    /// Commits the batch in one transaction; if PostgreSQL rejects it, tries each job
+    /// alone so that one bad job does not hold back the others.
+    private func commit(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
+        do {
+            return try db.transaction { try apply(jobs) }
+        } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
+            if jobs.count > 1 { return try jobs.flatMap { try commit([$0]) } }
+            return [StoreOutcome.failure(error)]
+        }
+    }
+
+    private func apply(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
+        // Events of one order are applied by one consumer at a time, even for an order
+        // that does not exist yet; keys are taken in a fixed order so no two batches deadlock.
+        try db.run(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
+        let fresh = try IdempotencyLedger.claim(db, queue: "orders", jobs)
+        let effective = zip(jobs, fresh).filter(\.1).map(\.0)
+        let stored = try load(Set(effective.map(\.envelope.job.orderId)))
+        var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
+                                  stored: stored, channels: channels)
+        try write(&plan)
+
+        var outcomes = plan.outcomes.makeIterator()
+        var retried: [String] = []
+        let results: [JobOutcome] = zip(jobs, fresh).map { job, isFresh in
+            guard isFresh else { return .duplicate }
+            switch outcomes.next()! {
+            case .applied, .ignored: return .done
+            case .retry(let reason):
+                retried.append(job.envelope.id)
+                return .retry(reason: reason)
+            }
+        }
+        // A job retried later has not taken effect: take its id out of the ledger again.
+        if !retried.isEmpty { try db.run(OrderSQL.unrecord, [PgArray.text(retried)]) }
+        return results
+    }
+
+    /// The orders with these ids that exist, with their current deadline.
+    private func load(_ ids: Set<String>) throws -> [String: StoredOrder] {
+        guard !ids.isEmpty else { return [:] }
+        var out: [String: StoredOrder] = [:]
+        for row in try db.run(OrderSQL.load, [PgArray.text(ids)]).rows {
+            guard let id = row[0], let statusText = row[1], let status = OrderStatus(rawValue: statusText), let details = row[2]
+            else { continue }
+            var order = try decoder.decode(PlacedOrder.self, from: Data(details.utf8))
+            order.pickupDeadline = row[3].flatMap(Int64.init).map(Timestamp.init(microseconds:))
+            out[id] = StoredOrder(order: order, status: status)
+        }
+        return out
+    }
+
+    private func write(_ plan: inout OrderPlan) throws {
+        if !plan.placed.isEmpty {
+            let details = try plan.placed.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            try db.run(OrderSQL.insert, [
+                PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.text(details),
+                PgArray.integers(plan.placed.map(\.placedAt.microseconds)),
+            ])
+        }
+        if !plan.changes.isEmpty {
+            try db.run(OrderSQL.update, [
+                PgArray.text(plan.changes.map(\.orderId)), PgArray.text(plan.changes.map(\.status.rawValue)),
+                PgArray.optionalIntegers(plan.changes.map(\.pickupDeadline?.microseconds)),
+            ])
+        }
+        if !plan.history.isEmpty {
+            try db.run(OrderSQL.history, [
+                PgArray.text(plan.history.map(\.orderId)), PgArray.text(plan.history.map(\.jobId)),
+                PgArray.text(plan.history.map(\.type)), PgArray.integers(plan.history.map(\.at.microseconds)),
+                PgArray.booleans(plan.history.map(\.applied)), PgArray.optionalText(plan.history.map(\.note)),
+            ])
+        }
+        if !plan.reservations.isEmpty {
+            var totals: [ShopSku: Int64] = [:]
+            for change in plan.reservations { totals[ShopSku(change.shopId, change.sku), default: 0] += change.delta }
+            let rows = totals.sorted { ($0.key.shop.text, $0.key.sku.text) < ($1.key.shop.text, $1.key.sku.text) }
+            let result = try db.run(OrderSQL.reserve, [
+                PgArray.text(rows.map(\.key.shop.text)), PgArray.text(rows.map(\.key.sku.text)), PgArray.integers(rows.map(\.value)),
+            ])
+            var stock: [ShopSku: (onHand: Int64, reserved: Int64)] = [:]
+            for row in result.rows {
+                guard let shop = row[0], let sku = row[1], let onHand = row[2].flatMap(Int64.init),
+                      let reserved = row[3].flatMap(Int64.init) else { continue }
+                stock[ShopSku(shop, sku)] = (onHand, reserved)
+            }
+            plan.markShortages(stock: stock)
+        }
+        if !plan.consumption.isEmpty {
+            let rows = plan.consumption.sorted { ($0.shopId, $0.sku, $0.jobId) < ($1.shopId, $1.sku, $1.jobId) }
+            try db.run(StockSQL.adjust, [
+                PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
+                PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
+            ])
+        }
+        if !plan.messages.isEmpty {
+            let facts = try plan.messages.map { String(decoding: try encoder.encode($0.facts), as: UTF8.self) }
+            try db.run(OrderSQL.outbox, [
+                PgArray.text(plan.messages.map(\.orderId)), PgArray.text(plan.messages.map(\.recipient.rawValue)),
+                PgArray.text(plan.messages.map(\.channel.rawValue)), PgArray.optionalText(plan.messages.map(\.destination)),
+                PgArray.text(plan.messages.map(\.template)), PgArray.text(facts),
+            ])
+        }
+    }
+}
+
+/// The statements of the order use cases. Times travel as microseconds since the epoch.
+enum OrderSQL {
+    /// Takes a transaction-scoped advisory lock per order id, in a fixed order.
+    ///
+    /// $1 text[] order ids (duplicates allowed).
+    static let lock = PgStatement("orders.lock", """
+        SELECT count(pg_advisory_xact_lock(7235, k))
+        FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys
+        """)
+
+    /// $1 text[] order ids.
+    static let load = PgStatement("orders.load", """
+        SELECT order_id, status, details::text,
+               (extract(epoch FROM pickup_deadline) * 1000000)::int8
+        FROM relais.orders WHERE order_id = ANY($1::text[])
+        """)
+
+    /// $1 text[] order ids; $2 text[] shop ids; $3 text[] details (JSON); $4 int8[] placed at.
+    static let insert = PgStatement("orders.insert", """
+        INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at)
+        SELECT id, shop, 'placed', details::jsonb, timestamptz 'epoch' + placed_us * interval '1 microsecond'
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS o(id, shop, details, placed_us)
+        """)
+
+    /// $1 text[] order ids; $2 text[] statuses; $3 int8[] pickup deadlines (NULL for none).
+    static let update = PgStatement("orders.update", """
+        UPDATE relais.orders AS o
+        SET status = c.status, updated_at = now(),
+            pickup_deadline = timestamptz 'epoch' + c.deadline_us * interval '1 microsecond'
+        FROM unnest($1::text[], $2::text[], $3::int8[]) AS c(id, status, deadline_us)
+        WHERE o.order_id = c.id
+        """)
+
+    /// $1 text[] order ids; $2 text[] job ids; $3 text[] types; $4 int8[] times; $5 bool[] applied; $6 text[] notes.
+    static let history = PgStatement("orders.history", """
+        INSERT INTO relais.order_events (order_id, job_id, type, at, applied, note)
+        SELECT id, job, type, timestamptz 'epoch' + at_us * interval '1 microsecond', applied, note
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::bool[], $6::text[])
+            AS e(id, job, type, at_us, applied, note)
+        ON CONFLICT DO NOTHING
+        """)
+
+    /// Adds to the reserved quantities and returns each row's stock on hand and reserved.
+    ///
+    /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] deltas. One row per (shop, SKU), sorted.
+    static let reserve = PgStatement("orders.reserve", """
+        INSERT INTO relais.stock_items AS s (shop_id, sku, reserved, updated_at)
+        SELECT shop, sku, delta, now() FROM unnest($1::text[], $2::text[], $3::int8[]) AS r(shop, sku, delta)
+        ON CONFLICT (shop_id, sku) DO UPDATE SET reserved = s.reserved + excluded.reserved, updated_at = now()
+        RETURNING shop_id, sku, on_hand, reserved
+        """)
+
+    /// $1 text[] order ids; $2 text[] recipients; $3 text[] channels; $4 text[] destinations;
+    /// $5 text[] templates; $6 text[] facts (JSON).
+    static let outbox = PgStatement("orders.outbox", """
+        INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts)
+        SELECT id, recipient, channel, destination, template, facts::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+            AS m(id, recipient, channel, destination, template, facts)
+        """)
+
+    /// $1 text[] job ids of the `orders` queue that are to be retried.
+    static let unrecord = PgStatement("orders.unrecord", """
+        DELETE FROM relais.processed_jobs WHERE queue = 'orders' AND job_id = ANY($1::text[])
+        """)
+}
