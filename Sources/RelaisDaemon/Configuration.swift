@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SystemPackage
 import RedisClient
+import RelaisDelivery
 import RelaisDomain
 import RelaisQueue
 
@@ -19,6 +20,9 @@ struct RelaisConfiguration: Sendable {
     var logLevel: Logger.Level
     var shutdownTimeout: Duration
     var ledgerRetention: String
+    var delivery: DeliverySettings
+    /// A folder of templates that replace the shipped ones, file by file.
+    var templateOverrides: String?
 
     /// The settings, their environment variables and defaults (documented in docs/configuration.md).
     enum Setting: String, CaseIterable {
@@ -39,6 +43,21 @@ struct RelaisConfiguration: Sendable {
         case shutdownTimeout = "RELAIS_SHUTDOWN_TIMEOUT"
         case ledgerRetention = "RELAIS_LEDGER_RETENTION"
         case deadLetterMax = "RELAIS_DEAD_LETTER_MAX"
+        case smtpURL = "RELAIS_SMTP_URL"
+        case smtpFrom = "RELAIS_SMTP_FROM"
+        case smtpRequireTLS = "RELAIS_SMTP_REQUIRE_TLS"
+        case smtpCAFile = "RELAIS_SMTP_CA_FILE"
+        case smsURL = "RELAIS_SMS_URL"
+        case smsToken = "RELAIS_SMS_TOKEN"
+        case webhookSecret = "RELAIS_WEBHOOK_SECRET"
+        case templateDir = "RELAIS_TEMPLATE_DIR"
+        case deliveryMaxAttempts = "RELAIS_DELIVERY_MAX_ATTEMPTS"
+        case deliveryRetryBase = "RELAIS_DELIVERY_RETRY_BASE"
+        case deliveryRetryMax = "RELAIS_DELIVERY_RETRY_MAX"
+        case deliveryTimeout = "RELAIS_DELIVERY_TIMEOUT"
+
+        /// Settings whose values are secrets: never printed, read from credentials first in docs.
+        static let secrets: Set<Setting> = [.redisURL, .databaseURL, .smtpURL, .smsToken, .webhookSecret]
 
         var defaultValue: String {
             switch self {
@@ -59,6 +78,12 @@ struct RelaisConfiguration: Sendable {
             case .shutdownTimeout: "20s"
             case .ledgerRetention: "30 days"
             case .deadLetterMax: "100000"
+            case .smtpURL, .smtpFrom, .smtpCAFile, .smsURL, .smsToken, .webhookSecret, .templateDir: ""
+            case .smtpRequireTLS: "false"
+            case .deliveryMaxAttempts: "10"
+            case .deliveryRetryBase: "30s"
+            case .deliveryRetryMax: "1h"
+            case .deliveryTimeout: "15s"
             }
         }
     }
@@ -77,7 +102,7 @@ struct RelaisConfiguration: Sendable {
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(
                 environmentVariables: environment,
-                secretsSpecifier: .specific([Setting.redisURL.rawValue, Setting.databaseURL.rawValue]))
+                secretsSpecifier: .specific(Set(Setting.secrets.map(\.rawValue))))
                 .prefixKeys(with: "relais")
         ]
         if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty {
@@ -112,7 +137,7 @@ struct RelaisConfiguration: Sendable {
     /// names the bad setting.
     static func load(from sources: [ConfigReader]) throws(ConfigurationError) -> RelaisConfiguration {
         func value(_ setting: Setting) -> String {
-            let secret = setting == .redisURL || setting == .databaseURL
+            let secret = Setting.secrets.contains(setting)
             for source in sources {
                 let raw = source.string(forKey: ConfigKey(key(setting)), isSecret: secret)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
                 if !raw.isEmpty { return raw }
@@ -172,9 +197,50 @@ struct RelaisConfiguration: Sendable {
             throw ConfigurationError(.ledgerRetention, "must read like \"30 days\" or \"48 hours\"")
         }
 
+        var delivery = DeliverySettings()
+        delivery.timeout = try duration(.deliveryTimeout, .seconds(1)...(.seconds(300)))
+        delivery.retry = RetryPolicy(
+            maxAttempts: try integer(.deliveryMaxAttempts, 1...100),
+            baseDelay: try duration(.deliveryRetryBase, .milliseconds(10)...(.seconds(86_400))),
+            maxDelay: try duration(.deliveryRetryMax, .milliseconds(10)...(.seconds(7 * 86_400))))
+        guard delivery.retry.baseDelay <= delivery.retry.maxDelay else {
+            throw ConfigurationError(.deliveryRetryBase, "must not be longer than \(Setting.deliveryRetryMax.rawValue)")
+        }
+        let smtpURL = value(.smtpURL)
+        if !smtpURL.isEmpty {
+            let from = value(.smtpFrom)
+            guard OrderRules.isEmail(from) else {
+                throw ConfigurationError(.smtpFrom, "must be the sender's e-mail address when \(Setting.smtpURL.rawValue) is set")
+            }
+            guard let requireTLS = Bool(value(.smtpRequireTLS).lowercased()) else {
+                throw ConfigurationError(.smtpRequireTLS, "must be true or false")
+            }
+            let caFile = value(.smtpCAFile)
+            do {
+                delivery.email = try SMTPSettings(url: smtpURL, from: from, requireTLS: requireTLS,
+                                                  caFile: caFile.isEmpty ? nil : caFile, timeout: delivery.timeout)
+            } catch {
+                throw ConfigurationError(.smtpURL, "\(error)")
+            }
+        }
+        let smsURL = value(.smsURL)
+        if !smsURL.isEmpty {
+            guard OrderRules.isWebhookURL(smsURL) else { throw ConfigurationError(.smsURL, "must be an http or https URL") }
+            delivery.sms = DeliverySettings.SMSGateway(url: smsURL, token: value(.smsToken))
+        }
+        let secret = value(.webhookSecret)
+        if !secret.isEmpty {
+            do { _ = try WebhookSigner(secret: secret) } catch {
+                throw ConfigurationError(.webhookSecret, "must be a Standard Webhooks secret: base64, optionally prefixed whsec_")
+            }
+            delivery.webhookSecret = secret
+        }
+        let templates = value(.templateDir)
+
         return RelaisConfiguration(
             redis: redis, databaseURL: database, httpHost: host, httpPort: port, queue: queue, logLevel: level,
-            shutdownTimeout: try duration(.shutdownTimeout, .seconds(1)...(.seconds(3600))), ledgerRetention: retention)
+            shutdownTimeout: try duration(.shutdownTimeout, .seconds(1)...(.seconds(3600))), ledgerRetention: retention,
+            delivery: delivery, templateOverrides: templates.isEmpty ? nil : templates)
     }
 
     private static func parseAddress(_ text: String) throws(ConfigurationError) -> (String, Int) {

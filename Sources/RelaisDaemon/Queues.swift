@@ -5,16 +5,21 @@ import RelaisStore
 /// The queues this build of Relais consumes.
 enum RelaisQueues {
     /// The queue names, in the order they are reported.
-    static let names = ["stock"]
+    static let names = ["orders", "stock"]
 
-    /// The definitions, each making processors connected to `databaseURL`.
-    static func definitions(databaseURL: String) -> [any RunnableQueue] {
-        [QueueDefinition(StockCatalog()) { try StockProcessor(conninfo: databaseURL) }]
+    /// The definitions, each making processors connected to `databaseURL`; order
+    /// messages for channels not in `channels` go to the log.
+    static func definitions(databaseURL: String, channels: Set<Channel>) -> [any RunnableQueue] {
+        [
+            QueueDefinition(OrderCatalog()) { try OrderProcessor(conninfo: databaseURL, channels: channels) },
+            QueueDefinition(StockCatalog()) { try StockProcessor(conninfo: databaseURL) },
+        ]
     }
 
     /// Validates a payload as the daemon will; nil when it would be accepted.
     static func validate(queue: String, payload: [UInt8]) -> JobRejection? {
         switch queue {
+        case "orders": rejection(EnvelopeDecoder(OrderCatalog()).decode(payload))
         case "stock": rejection(EnvelopeDecoder(StockCatalog()).decode(payload))
         default: JobRejection(.unknownType, field: "queue", "\"\(queue)\" is not a queue of this relais (\(names.joined(separator: ", ")))")
         }

@@ -4,6 +4,8 @@ import Logging
 import Metrics
 import PostgresClient
 import Prometheus
+import RelaisDelivery
+import RelaisMessages
 import RelaisQueue
 import RelaisStore
 import ServiceLifecycle
@@ -44,8 +46,21 @@ struct Serve: AsyncParsableCommand {
             logger.warning("PostgreSQL unreachable at start, waiting for it")
         }
 
+        let renderer: MessageRenderer
+        do {
+            renderer = MessageRenderer(templates: try loadTemplates(overrides: configuration.templateOverrides))
+        } catch {
+            throw fail("\(error)", ExitStatus.config)
+        }
+        let delivery = configuration.delivery
         let engine = QueueEngine(redis: configuration.redis, settings: configuration.queue,
-                                 queues: RelaisQueues.definitions(databaseURL: databaseURL), logger: logger)
+                                 queues: RelaisQueues.definitions(databaseURL: databaseURL, channels: delivery.channels),
+                                 logger: logger)
+        let senders = delivery.channels.sorted { $0.rawValue < $1.rawValue }.map { channel in
+            let worker = DeliveryWorker(channel: channel, databaseURL: databaseURL, settings: delivery, renderer: renderer, logger: logger)
+            return ServiceGroupConfiguration.ServiceConfiguration(
+                service: ThreadService(name: "delivery-\(channel.rawValue)") { isStopping in worker.run(isStopping: isStopping) })
+        }
         let health = HealthMonitor(configuration: configuration, engine: engine, logger: logger)
         let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
                                             registry: registry, logger: logger)
@@ -57,10 +72,12 @@ struct Serve: AsyncParsableCommand {
             "redis": "\(configuration.redis)", "queues": "\(RelaisQueues.names.joined(separator: ","))",
             "instance": "\(configuration.queue.instance)", "workers": "\(configuration.queue.workersPerQueue)",
             "schema.version": "\(Schema.expectedVersion)",
+            "channels": "\(delivery.channels.map(\.rawValue).sorted().joined(separator: ","))",
         ])
-        // Graceful shutdown runs in reverse order: consumers first, then HTTP, then the monitor.
+        // Graceful shutdown runs in reverse order: consumers first, then the senders (they
+        // finish the round in hand), then HTTP, then the monitor.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: monitor), .init(service: http), .init(service: reload), .init(service: consumers)],
+            services: [.init(service: monitor), .init(service: http), .init(service: reload)] + senders + [.init(service: consumers)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
@@ -88,4 +105,13 @@ struct ConsumerService: Service {
             engine.stop()
         }
     }
+}
+
+/// The message templates: the shipped ones, with the operator's overrides.
+func loadTemplates(overrides: String?) throws -> TemplateSet {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    guard let shipped = TemplateSet.locateShipped(executablePath: executable) else {
+        throw ConfigurationError(key: "templates", "not found: install them to /usr/share/relais/templates (scripts/install does)")
+    }
+    return try TemplateSet(shipped: shipped, overrides: overrides)
 }

@@ -1,0 +1,205 @@
+import CurlClient
+import Foundation
+import Logging
+import Metrics
+import PostgresClient
+import RelaisDomain
+import RelaisMessages
+import RelaisStore
+
+/// How messages go out: the configured channels and the retry rules.
+public struct DeliverySettings: Sendable {
+    /// SMTP, when e-mail is configured.
+    public var email: SMTPSettings?
+    /// The SMS gateway, when configured.
+    public var sms: SMSGateway?
+    /// The Standard Webhooks secret, when webhooks are configured.
+    public var webhookSecret: String?
+    /// How long one send may take.
+    public var timeout: Duration = .seconds(15)
+    /// Attempts per message, then backoff between them.
+    public var retry = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(30), maxDelay: .seconds(3600))
+    /// Messages claimed at once per channel.
+    public var batchSize = 50
+    /// How often an idle worker looks for due messages.
+    public var pollInterval: Duration = .milliseconds(250)
+
+    /// The SMS gateway's address and token.
+    public struct SMSGateway: Sendable {
+        public var url: String
+        public var token: String
+
+        public init(url: String, token: String) {
+            self.url = url
+            self.token = token
+        }
+    }
+
+    public init() {}
+
+    /// The channels messages can take: the configured ones and the log.
+    public var channels: Set<Channel> {
+        var out: Set<Channel> = [.log]
+        if email != nil { out.insert(.email) }
+        if sms != nil { out.insert(.sms) }
+        if webhookSecret != nil { out.insert(.webhook) }
+        return out
+    }
+}
+
+/// Sends the outbox's messages of one channel, on a thread the daemon owns.
+///
+/// One worker per channel, so that a slow or failing SMTP server never holds back
+/// webhooks or SMS. Each round claims due messages, renders and sends them one by one,
+/// then records every result in one statement.
+public final class DeliveryWorker: Sendable {
+    /// The channel this worker sends.
+    public let channel: Channel
+    private let databaseURL: String
+    private let settings: DeliverySettings
+    private let renderer: MessageRenderer
+    private let logger: Logger
+
+    public init(channel: Channel, databaseURL: String, settings: DeliverySettings, renderer: MessageRenderer, logger: Logger) {
+        self.channel = channel
+        self.databaseURL = databaseURL
+        self.settings = settings
+        self.renderer = renderer
+        var logger = logger
+        logger[metadataKey: "channel"] = "\(channel.rawValue)"
+        self.logger = logger
+    }
+
+    /// The worker loop; returns once `isStopping` says so (after the round in hand).
+    public func run(isStopping: @Sendable () -> Bool) {
+        var db: PgConnection?
+        var session: CurlSession?
+        var failures = 0
+        while !isStopping() {
+            do {
+                if db == nil || !db!.isOpen {
+                    db?.close()
+                    db = try PgConnection(databaseURL)
+                }
+                if session == nil, channel != .log { session = try CurlSession() }
+                let sent = try round(db!, session)
+                failures = 0
+                if sent == 0 { pause(settings.pollInterval, isStopping) }
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 60 == 0 {
+                    logger.warning("delivery paused", metadata: ["error": "\(error)"])
+                }
+                db?.close()
+                db = nil
+                pause(.milliseconds(min(5000, 100 << min(failures, 6))), isStopping)
+            }
+        }
+        db?.close()
+    }
+
+    /// Sends one batch of due messages; returns how many it took.
+    func round(_ db: PgConnection, _ session: CurlSession?) throws -> Int {
+        let lease = Duration.seconds(max(60, settings.timeout.seconds * Double(settings.batchSize) * 2))
+        let messages = try Outbox.claim(db, channel: channel, limit: settings.batchSize, lease: lease)
+        guard !messages.isEmpty else { return 0 }
+        var results: [(id: Int64, result: DeliveryResult)] = []
+        results.reserveCapacity(messages.count)
+        for message in messages {
+            let started = ContinuousClock.now
+            let result = deliver(message, session)
+            results.append((message.id, result))
+            log(message, result, ContinuousClock.now - started)
+        }
+        try Outbox.record(db, results)
+        return messages.count
+    }
+
+    private func deliver(_ message: OutboxMessage, _ session: CurlSession?) -> DeliveryResult {
+        do {
+            try send(message, session)
+            return .sent
+        } catch let failure as DeliveryFailure {
+            return outcome(after: failure, message)
+        } catch let error as TemplateError {
+            return .failed(error: "the template cannot be rendered: \(error)")
+        } catch {
+            return outcome(after: DeliveryFailure(reason: "\(error)", permanent: false), message)
+        }
+    }
+
+    private func outcome(after failure: DeliveryFailure, _ message: OutboxMessage) -> DeliveryResult {
+        if failure.permanent { return .failed(error: failure.reason) }
+        switch settings.retry.decide(afterAttempt: message.attempt, random: Double.random(in: 0..<1)) {
+        case .retry(let delay):
+            return .retry(at: Timestamp(Date().addingTimeInterval(delay.seconds)), error: failure.reason)
+        case .giveUp:
+            return .failed(error: "\(failure.reason) (gave up after \(message.attempt) attempts)")
+        }
+    }
+
+    private func send(_ message: OutboxMessage, _ session: CurlSession?) throws {
+        switch channel {
+        case .log:
+            let rendered = try renderer.render(message.template, channel: .log, recipient: message.recipient, facts: message.facts)
+            logger.info("message", metadata: [
+                "message.id": "\(message.id)", "order": "\(message.orderId)", "template": "\(message.template)",
+                "recipient": "\(message.recipient.rawValue)", "subject": "\(rendered.subject ?? "")", "text": "\(rendered.text)",
+            ])
+        case .email:
+            guard let smtp = settings.email, let session, let to = message.destination else { throw notConfigured }
+            let rendered = try renderer.render(message.template, channel: .email, recipient: message.recipient, facts: message.facts)
+            let mail = EmailMessage(
+                messageId: EmailMessage.messageId(for: "relais-\(message.id)", from: smtp.from), from: smtp.from, to: to,
+                subject: rendered.subject ?? message.template, text: rendered.text, date: Date())
+            try EmailSender(settings: smtp).send(mail, over: session)
+        case .sms:
+            guard let gateway = settings.sms, let session, let to = message.destination else { throw notConfigured }
+            let rendered = try renderer.render(message.template, channel: .sms, recipient: message.recipient, facts: message.facts)
+            try SMSSender(url: gateway.url, token: gateway.token, timeout: settings.timeout)
+                .send(to: to, text: rendered.text, messageId: "relais-\(message.id)", over: session)
+        case .webhook:
+            guard let secret = settings.webhookSecret, let session, let url = message.destination else { throw notConfigured }
+            let signer = try WebhookSigner(secret: secret)
+            try WebhookSender(signer: signer, timeout: settings.timeout)
+                .send(url: url, id: "relais-\(message.id)", body: WebhookEvent.body(template: message.template, facts: message.facts),
+                      now: Date(), over: session)
+        }
+    }
+
+    private var notConfigured: DeliveryFailure {
+        DeliveryFailure(reason: "channel \(channel.rawValue) is not configured in this relais", permanent: false)
+    }
+
+    private func log(_ message: OutboxMessage, _ result: DeliveryResult, _ duration: Duration) {
+        let outcome: String
+        var metadata: Logger.Metadata = [
+            "message.id": "\(message.id)", "order": "\(message.orderId)", "template": "\(message.template)",
+            "attempt": "\(message.attempt)", "duration_ms": "\(String(format: "%.1f", duration.seconds * 1000))",
+        ]
+        switch result {
+        case .sent: outcome = "sent"
+        case .retry(let at, let error):
+            outcome = "retry"
+            metadata["error"] = "\(error)"
+            metadata["next_attempt"] = "\(at)"
+        case .failed(let error):
+            outcome = "failed"
+            metadata["error"] = "\(error)"
+        }
+        metadata["outcome"] = "\(outcome)"
+        Counter(label: "relais_notifications_total", dimensions: [("channel", channel.rawValue), ("outcome", outcome)]).increment()
+        if outcome == "sent" {
+            logger.info("delivered", metadata: metadata)
+        } else {
+            logger.warning("delivery failed", metadata: metadata)
+        }
+    }
+
+    private func pause(_ duration: Duration, _ isStopping: () -> Bool) {
+        let deadline = ContinuousClock.now + duration
+        while !isStopping() && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: min(0.05, (deadline - ContinuousClock.now).seconds))
+        }
+    }
+}

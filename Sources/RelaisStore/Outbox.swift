@@ -1,0 +1,120 @@
+import Foundation
+import PostgresClient
+import RelaisDomain
+
+/// A message claimed from the outbox for sending.
+public struct OutboxMessage: Sendable, Equatable {
+    /// The stable id: the e-mail's Message-ID and the webhook's `webhook-id` derive from it.
+    public let id: Int64
+    public let orderId: String
+    public let recipient: Recipient
+    public let channel: Channel
+    public let destination: String?
+    public let template: String
+    public let facts: MessageFacts
+    /// 1 for the first try, counting this one.
+    public let attempt: Int
+}
+
+/// What became of one send.
+public enum DeliveryResult: Sendable, Equatable {
+    /// Delivered.
+    case sent
+    /// Failed; try again at the given time.
+    case retry(at: Timestamp, error: String)
+    /// Failed for good.
+    case failed(error: String)
+}
+
+/// The outbox: claims due messages for one channel, records what became of them.
+///
+/// Claiming moves a message's `next_attempt_at` a lease into the future in its own
+/// short transaction (`FOR UPDATE SKIP LOCKED`, so several instances share the work
+/// and never take the same row); the result is recorded after sending. A sender that
+/// dies between the two leaves the message to be sent again when the lease ends, with
+/// the same id, so that a receiver can drop the duplicate.
+public enum Outbox {
+    /// Claims up to `limit` due messages of `channel`, leased for `lease`.
+    public static func claim(_ db: PgConnection, channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage] {
+        let rows = try db.run(OutboxSQL.claim, [channel.rawValue, String(limit), "\(Int64(lease.seconds * 1000)) milliseconds"]).rows
+        let decoder = JSONDecoder()
+        var out: [OutboxMessage] = []
+        out.reserveCapacity(rows.count)
+        for row in rows {
+            guard let id = row[0].flatMap(Int64.init), let orderId = row[1], let recipient = row[2].flatMap(Recipient.init(rawValue:)),
+                  let template = row[4], let factsText = row[5], let attempts = row[6].flatMap(Int.init)
+            else { continue }
+            let facts: MessageFacts
+            do { facts = try decoder.decode(MessageFacts.self, from: Data(factsText.utf8)) } catch {
+                try record(db, [(id, .failed(error: "the stored message cannot be read: \(error)"))])
+                continue
+            }
+            out.append(OutboxMessage(id: id, orderId: orderId, recipient: recipient, channel: channel, destination: row[3],
+                                     template: template, facts: facts, attempt: attempts))
+        }
+        return out
+    }
+
+    /// Records the results of sends, in one statement.
+    public static func record(_ db: PgConnection, _ results: [(id: Int64, result: DeliveryResult)]) throws {
+        guard !results.isEmpty else { return }
+        var ids: [Int64] = [], statuses: [String] = [], next: [Int64?] = [], errors: [String?] = []
+        for (id, result) in results {
+            ids.append(id)
+            switch result {
+            case .sent:
+                statuses.append("sent"); next.append(nil); errors.append(nil)
+            case .retry(let at, let error):
+                statuses.append("pending"); next.append(at.microseconds); errors.append(error)
+            case .failed(let error):
+                statuses.append("failed"); next.append(nil); errors.append(error)
+            }
+        }
+        try db.run(OutboxSQL.record, [PgArray.integers(ids), PgArray.text(statuses), PgArray.optionalIntegers(next),
+                                      PgArray.optionalText(errors)])
+    }
+
+    /// Pending and failed messages per channel, for `/status` and the metrics.
+    public static func backlog(_ db: PgConnection) throws -> [String: (pending: Int, due: Int, failed: Int)] {
+        var out: [String: (pending: Int, due: Int, failed: Int)] = [:]
+        for row in try db.run(OutboxSQL.backlog, []).rows {
+            guard let channel = row[0] else { continue }
+            out[channel] = (Int(row[1] ?? "0") ?? 0, Int(row[2] ?? "0") ?? 0, Int(row[3] ?? "0") ?? 0)
+        }
+        return out
+    }
+}
+
+enum OutboxSQL {
+    /// $1 channel; $2 how many; $3 the lease as an interval.
+    static let claim = PgStatement("outbox.claim", """
+        UPDATE relais.outbox AS o
+        SET attempts = o.attempts + 1, next_attempt_at = now() + $3::interval
+        FROM (SELECT id FROM relais.outbox
+              WHERE status = 'pending' AND channel = $1 AND next_attempt_at <= now()
+              ORDER BY next_attempt_at, id
+              LIMIT $2::int
+              FOR UPDATE SKIP LOCKED) AS due
+        WHERE o.id = due.id
+        RETURNING o.id, o.order_id, o.recipient, o.destination, o.template, o.facts::text, o.attempts
+        """)
+
+    /// $1 int8[] ids; $2 text[] statuses; $3 int8[] next attempt (NULL when final); $4 text[] errors.
+    static let record = PgStatement("outbox.record", """
+        UPDATE relais.outbox AS o
+        SET status = r.status,
+            sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE o.sent_at END,
+            next_attempt_at = coalesce(timestamptz 'epoch' + r.next_us * interval '1 microsecond', o.next_attempt_at),
+            last_error = r.error
+        FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[]) AS r(id, status, next_us, error)
+        WHERE o.id = r.id
+        """)
+
+    static let backlog = PgStatement("outbox.backlog", """
+        SELECT channel,
+               count(*) FILTER (WHERE status = 'pending'),
+               count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()),
+               count(*) FILTER (WHERE status = 'failed')
+        FROM relais.outbox WHERE status <> 'sent' GROUP BY channel
+        """)
+}
