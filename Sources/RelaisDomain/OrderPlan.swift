@@ -47,6 +47,13 @@ public struct OrderPlan: Sendable, Equatable {
         public var status: OrderStatus
         public var at: Timestamp
         public var pickupDeadline: Timestamp?
+
+        public init(orderId: String, status: OrderStatus, at: Timestamp, pickupDeadline: Timestamp?) {
+            self.orderId = orderId
+            self.status = status
+            self.at = at
+            self.pickupDeadline = pickupDeadline
+        }
     }
 
     /// One event in an order's history.
