@@ -83,6 +83,8 @@ struct StatusBody: Encodable {
     let deadLetters: Int64
     let measuredAt: Date?
     let consumers: [Consumer]
+    /// Messages waiting in the outbox, per channel.
+    let outbox: [String: OutboxBacklog]
 
     init(health: HealthReport, engine: QueueEngine) {
         ready = health.ready
@@ -90,6 +92,7 @@ struct StatusBody: Encodable {
         let figures = engine.figures.snapshot
         queues = figures.queues.mapValues { Queue(length: $0.length, retrying: $0.retrying, lagSeconds: $0.lagSeconds) }
         deadLetters = figures.deadLetters
+        outbox = health.outbox
         measuredAt = figures.measuredAt
         consumers = engine.consumerSnapshots.map {
             Consumer(name: $0.name, queue: $0.queue, state: "\($0.state)", jobsFinished: $0.jobsFinished, lastProgress: $0.lastProgress)

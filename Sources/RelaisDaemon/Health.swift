@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresClient
 import RedisClient
+import RelaisDomain
 import RelaisQueue
 import RelaisStore
 import Synchronization
@@ -27,6 +29,18 @@ struct HealthReport: Sendable, Codable {
     var checkedAt: Date?
     /// Redis settings that put jobs at risk (no AOF, an evicting memory policy).
     var redisWarnings: [String] = []
+    /// Messages not sent yet, per channel.
+    var outbox: [String: OutboxBacklog] = [:]
+}
+
+/// One channel's messages waiting in the outbox.
+struct OutboxBacklog: Sendable, Codable, Equatable {
+    /// Waiting to be sent, now or after a retry delay.
+    var pending: Int
+    /// Of those, due now.
+    var due: Int
+    /// Given up on.
+    var failed: Int
 }
 
 /// Checks Redis, PostgreSQL, the schema and the consumers on a thread of its own,
@@ -61,6 +75,7 @@ final class HealthMonitor: Sendable {
         var lastPrune = ContinuousClock.now - .seconds(3000)
         var lastStatus = ContinuousClock.now - .seconds(60)
         var lastDurabilityCheck = ContinuousClock.now - .seconds(120)
+        var lastBacklog = ContinuousClock.now - .seconds(60)
         var finishedAtLastStatus = 0
         var previous: HealthReport?
         let watchdog = notifier.watchdogInterval
@@ -103,12 +118,18 @@ final class HealthMonitor: Sendable {
                     next.schema = Probe(ok: false, error: state.explanation)
                     next.schemaVersion = found
                 }
+                if ContinuousClock.now - lastBacklog >= .seconds(2) {
+                    lastBacklog = .now
+                    next.outbox = try outboxBacklog(db!)
+                }
                 if ContinuousClock.now - lastPrune > .seconds(3600) {
                     lastPrune = .now
                     let pruned = try IdempotencyLedger.prune(db!, retention: configuration.ledgerRetention)
                     let adjustments = try StockMaintenance.prune(db!, retention: configuration.ledgerRetention)
-                    if pruned + adjustments > 0 {
-                        logger.info("ledger pruned", metadata: ["count": "\(pruned)", "adjustments": "\(adjustments)"])
+                    let messages = try Outbox.prune(db!, retention: configuration.ledgerRetention)
+                    if pruned + adjustments + messages > 0 {
+                        logger.info("ledger pruned", metadata: ["count": "\(pruned)", "adjustments": "\(adjustments)",
+                                                                "messages": "\(messages)"])
                     }
                 }
             } catch {
@@ -159,6 +180,20 @@ final class HealthMonitor: Sendable {
             }
             sleep(1, isStopping)
         }
+    }
+
+    /// The outbox per channel, also published as `relais_outbox_messages{channel,state}`.
+    private func outboxBacklog(_ db: PgConnection) throws -> [String: OutboxBacklog] {
+        var out: [String: OutboxBacklog] = [:]
+        for (channel, counts) in try Outbox.backlog(db) {
+            out[channel] = OutboxBacklog(pending: counts.pending, due: counts.due, failed: counts.failed)
+        }
+        for channel in Channel.allCases.map(\.rawValue) {
+            let backlog = out[channel] ?? OutboxBacklog(pending: 0, due: 0, failed: 0)
+            Gauge(label: "relais_outbox_messages", dimensions: [("channel", channel), ("state", "pending")]).record(backlog.pending)
+            Gauge(label: "relais_outbox_messages", dimensions: [("channel", channel), ("state", "failed")]).record(backlog.failed)
+        }
+        return out
     }
 
     /// What in Redis's settings could lose jobs; empty when CONFIG is not allowed.

@@ -106,7 +106,9 @@ public enum Schema {
                 last_error      text
             );
             CREATE INDEX outbox_due ON relais.outbox (channel, next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX outbox_failed ON relais.outbox (channel) WHERE status = 'failed';
             CREATE INDEX outbox_by_order ON relais.outbox (order_id);
+            CREATE INDEX outbox_created_at ON relais.outbox USING brin (created_at);
             COMMENT ON TABLE relais.outbox IS
                 'Messages to send, written in the same transaction as the change that causes them; id is the message''s stable id.';
 

@@ -74,6 +74,11 @@ public enum Outbox {
                                       PgArray.optionalText(errors)])
     }
 
+    /// Deletes sent and failed messages older than `retention` (a PostgreSQL interval); returns how many.
+    public static func prune(_ db: PgConnection, retention: String) throws -> Int {
+        try db.run(OutboxSQL.prune, [retention]).affected
+    }
+
     /// Pending and failed messages per channel, for `/status` and the metrics.
     public static func backlog(_ db: PgConnection) throws -> [String: (pending: Int, due: Int, failed: Int)] {
         var out: [String: (pending: Int, due: Int, failed: Int)] = [:]
@@ -115,6 +120,11 @@ enum OutboxSQL {
                count(*) FILTER (WHERE status = 'pending'),
                count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()),
                count(*) FILTER (WHERE status = 'failed')
-        FROM relais.outbox WHERE status <> 'sent' GROUP BY channel
+        FROM relais.outbox WHERE status = 'pending' OR status = 'failed' GROUP BY channel
+        """)
+
+    /// $1 retention as an interval, such as `30 days`.
+    static let prune = PgStatement("outbox.prune", """
+        DELETE FROM relais.outbox WHERE status <> 'pending' AND created_at < now() - $1::interval
         """)
 }
