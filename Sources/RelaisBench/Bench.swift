@@ -164,6 +164,41 @@ struct RelaisBench {
         try waitDrained()
         let rowRate = Double(catalogueJobs * 1000) / seconds(now() - t0)
 
+        // 4. order.placed with three items each: order, reservations and outbox rows
+        // committed, then the messages delivered (e-mail to the local SMTP sink when
+        // BENCH_SMTP_URL is set, else the log channel).
+        let orderCount = Int(20_000 * scale)
+        let orderStream = "\(prefix):orders"
+        let placedAt = stamp()
+        let orders = (0..<orderCount).map { i -> [String] in
+            let items = (0..<3).map { k in
+                #"{"sku":"sku-\#((i * 3 + k) % 1750)","name":"Article \#(k)","quantity":\#(1 + k),"unit_price_cents":\#(150 + k * 100)}"#
+            }.joined(separator: ",")
+            let payload = #"{"id":"ord-\#(i)-placed","type":"order.placed","data":{"order_id":"ord-\#(i)","shop":{"id":"shop-\#(i % 80)","name":"Boutique \#(i % 80)","email":"shop\#(i % 80)@example.fr"},"customer":{"name":"Client \#(i)","email":"client\#(i)@example.fr"},"items":[\#(items)],"total_cents":1050,"currency":"EUR","placed_at":"\#(placedAt)"}}"#
+            return ["XADD", orderStream, "*", "job", payload]
+        }
+        let db = try PgConnection(dbURL)
+        t0 = now()
+        for chunk in stride(from: 0, to: orders.count, by: 500) {
+            _ = try producer.pipeline(Array(orders[chunk..<min(chunk + 500, orders.count)]))
+        }
+        while true {
+            let r = try watcher.pipeline([["XLEN", orderStream], ["XPENDING", orderStream, "relais"]])
+            if r[0].integer == 0 && (r[1].elements.first?.integer ?? 0) == 0 { break }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        let orderRate = Double(orderCount) / seconds(now() - t0)
+        let messageCount = Int(try db.query("SELECT count(*) FROM relais.outbox", name: "count").scalar ?? "0") ?? 0
+        let deliveryDeadline = now() + .seconds(600)
+        var unsent = messageCount
+        while unsent > 0 && now() < deliveryDeadline {
+            unsent = Int(try db.query("SELECT count(*) FROM relais.outbox WHERE status = 'pending'", name: "pending").scalar ?? "0") ?? 0
+            if unsent > 0 { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        let deliveryRate = Double(messageCount - unsent) / seconds(now() - t0)
+        let channels = try db.query("SELECT string_agg(DISTINCT channel, ',') FROM relais.outbox", name: "channels").scalar ?? "?"
+        db.close()
+
         let (peakRSS, currentRSS) = rss(daemon.processIdentifier)
         Thread.sleep(forTimeInterval: 0.3)
         let log = try String(contentsOfFile: logPath, encoding: .utf8)
@@ -239,6 +274,9 @@ struct RelaisBench {
         row("pickup latency at 500 jobs/s, p50", String(format: "%.2f ms", percentile(0.50)), "", nil)
         row("pickup latency at 500 jobs/s, p99", String(format: "%.2f ms", percentile(0.99)), "< 5 ms", percentile(0.99) < 5)
         row("pickup latency at 500 jobs/s, max", String(format: "%.2f ms", latencies.last ?? .nan), "", nil)
+        row("order.placed (3 items) into PostgreSQL", String(format: "%.0f orders/s", orderRate), ">= 5000 orders/s", orderRate >= 5000)
+        row("messages delivered (\(channels)), from enqueue", String(format: "%.0f msgs/s", deliveryRate), "", nil)
+        if unsent > 0 { print("  \(unsent) of \(messageCount) messages were still pending after 600 s") }
         row("relais serve peak RSS (VmHWM)", String(format: "%.1f MB", peakRSS), "< 100 MB", peakRSS < 100)
         row("relais serve RSS at the end", String(format: "%.1f MB", currentRSS), "", nil)
         print("")
