@@ -65,6 +65,8 @@ struct Serve: AsyncParsableCommand {
         let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
                                             registry: registry, logger: logger)
         let consumers = ConsumerService(engine: engine)
+        let expiry = ExpiryLoop(databaseURL: databaseURL, channels: delivery.channels, logger: logger)
+        let expirer = ThreadService(name: "expiry") { isStopping in expiry.run(isStopping: isStopping) }
         let monitor = ThreadService(name: "health") { isStopping in health.run(isStopping: isStopping) }
         let reload = ReloadService(initial: configuration, engine: engine, logger: logger)
 
@@ -77,7 +79,8 @@ struct Serve: AsyncParsableCommand {
         // Graceful shutdown runs in reverse order: consumers first, then the senders (they
         // finish the round in hand), then HTTP, then the monitor.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: monitor), .init(service: http), .init(service: reload)] + senders + [.init(service: consumers)],
+            services: [.init(service: monitor), .init(service: http), .init(service: reload)] + senders
+                + [.init(service: expirer), .init(service: consumers)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout

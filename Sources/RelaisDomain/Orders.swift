@@ -12,12 +12,14 @@ public enum OrderJob: Sendable, Equatable {
     case collected(orderId: String, at: Timestamp)
     /// `order.cancelled`, by whom and why.
     case cancelled(orderId: String, at: Timestamp, by: CancelledBy, reason: String?)
+    /// The pickup deadline of a ready order passed: Relais's own event, never a producer's.
+    case expired(orderId: String, at: Timestamp)
 
     /// The order the event is about.
     public var orderId: String {
         switch self {
         case .placed(let order): order.orderId
-        case .confirmed(let id, _), .ready(let id, _, _), .collected(let id, _), .cancelled(let id, _, _, _): id
+        case .confirmed(let id, _), .ready(let id, _, _), .collected(let id, _), .cancelled(let id, _, _, _), .expired(let id, _): id
         }
     }
 
@@ -25,7 +27,7 @@ public enum OrderJob: Sendable, Equatable {
     public var at: Timestamp {
         switch self {
         case .placed(let order): order.placedAt
-        case .confirmed(_, let at), .ready(_, let at, _), .collected(_, let at), .cancelled(_, let at, _, _): at
+        case .confirmed(_, let at), .ready(_, let at, _), .collected(_, let at), .cancelled(_, let at, _, _), .expired(_, let at): at
         }
     }
 
@@ -37,6 +39,7 @@ public enum OrderJob: Sendable, Equatable {
         case .ready: .ready
         case .collected: .collected
         case .cancelled(_, _, let by, _): .cancelled(by: by)
+        case .expired: .expired
         }
     }
 }

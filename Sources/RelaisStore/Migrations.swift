@@ -74,6 +74,7 @@ public enum Schema {
                 slot_end        timestamptz
             );
             CREATE INDEX orders_by_shop ON relais.orders (shop_id, placed_at);
+            CREATE INDEX orders_to_expire ON relais.orders (pickup_deadline) WHERE status = 'ready';
             COMMENT ON COLUMN relais.orders.details IS
                 'The order as order.placed gave it (shop, customer, items), with the wire''s field names.';
 

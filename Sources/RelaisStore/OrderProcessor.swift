@@ -78,6 +78,27 @@ public final class OrderProcessor: JobProcessor {
         return results
     }
 
+    /// Expires ready orders whose pickup deadline has passed, oldest deadline first:
+    /// status `expired`, reservations released, both sides told. Returns how many.
+    ///
+    /// Several instances may run this at once: the per-order locks of `process` make one
+    /// of them apply each expiry, and the others find the order expired already.
+    public func expireDue(limit: Int = 200) throws -> Int {
+        try db.transaction {
+            let due = try db.run(OrderSQL.due, [String(limit)]).rows.compactMap { row -> (String, Timestamp)? in
+                guard let id = row[0], let deadline = row[1].flatMap(Int64.init) else { return nil }
+                return (id, Timestamp(microseconds: deadline))
+            }
+            guard !due.isEmpty else { return 0 }
+            try db.run(OrderSQL.lock, [PgArray.text(due.map(\.0))])
+            let stored = try load(Set(due.map(\.0)))
+            var plan = OrderPlan.make(due.map { ("expiry", "order.expired", OrderJob.expired(orderId: $0.0, at: $0.1)) },
+                                      stored: stored, channels: channels)
+            try write(&plan)
+            return plan.outcomes.filter { $0 == .applied }.count
+        }
+    }
+
     /// The orders with these ids that exist, with their current deadline.
     private func load(_ ids: Set<String>) throws -> [String: StoredOrder] {
         guard !ids.isEmpty else { return [:] }
@@ -154,6 +175,13 @@ enum OrderSQL {
     static let lock = PgStatement("orders.lock", """
         SELECT count(pg_advisory_xact_lock(7235, k))
         FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys
+        """)
+
+    /// Ready orders past their pickup deadline. $1 how many.
+    static let due = PgStatement("orders.due", """
+        SELECT order_id, (extract(epoch FROM pickup_deadline) * 1000000)::int8
+        FROM relais.orders WHERE status = 'ready' AND pickup_deadline <= now()
+        ORDER BY pickup_deadline LIMIT $1::int
         """)
 
     /// $1 text[] order ids.

@@ -37,13 +37,16 @@ struct Deployment {
             .map { ($0[0]!, Int($0[1]!)!) })
     }
 
-    /// Waits until the queue's stream and retry set are empty and nothing is pending.
+    /// Waits until every queue's stream and retry set are empty and nothing is pending.
     func waitUntilDrained(timeout: Duration = .seconds(60)) throws -> Bool {
         try eventually(timeout: timeout, every: .milliseconds(200)) {
-            let length = try producer.run(["XLEN", "\(prefix):stock"])
-            let retrying = try producer.run(["ZCARD", "\(prefix):stock:retry"])
-            let pending = try producer.run(["XPENDING", "\(prefix):stock", "relais"]).split(separator: "\n").first ?? ""
-            return length == "0" && retrying == "0" && pending == "0"
+            for queue in ["orders", "stock"] {
+                let length = try producer.run(["XLEN", "\(prefix):\(queue)"])
+                let retrying = try producer.run(["ZCARD", "\(prefix):\(queue):retry"])
+                let pending = try producer.run(["XPENDING", "\(prefix):\(queue)", "relais"]).split(separator: "\n").first ?? ""
+                guard length == "0" && retrying == "0" && pending == "0" else { return false }
+            }
+            return true
         }
     }
 

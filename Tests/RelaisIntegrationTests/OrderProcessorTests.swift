@@ -111,6 +111,31 @@ struct OrderProcessorTests {
         #expect(try orderStatus(url, "o1") == "confirmed")
     }
 
+    @Test func aReadyOrderPastItsDeadlineExpiresOnceAndReleasesItsStock() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try OrderProcessor(conninfo: url, channels: [.log])
+        let rival = try OrderProcessor(conninfo: url, channels: [.log])
+        defer {
+            processor.close()
+            rival.close()
+        }
+        _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 2)]), try placedJob("p2", order: "o2", items: [("a", 1)])])
+        _ = try processor.process([
+            try eventJob("r1", "order.ready", order: "o1", extra: #","pickup_deadline":"2026-01-01T00:00:00Z""#),
+            try eventJob("r2", "order.ready", order: "o2", extra: #","pickup_deadline":"2999-01-01T00:00:00Z""#),
+        ])
+        #expect(try processor.expireDue() == 1, "only the order whose deadline passed")
+        #expect(try rival.expireDue() == 0, "an expired order is not expired twice")
+        #expect(try orderStatus(url, "o1") == "expired")
+        #expect(try orderStatus(url, "o2") == "ready")
+        #expect(try stock(url, shop: "s1") == ["a": [0, 1, -1]])
+        let templates = try TestServers.withDatabase(url) { db throws in
+            try db.query("SELECT template FROM relais.outbox WHERE order_id = 'o1' AND template LIKE 'order-expired%' ORDER BY template",
+                         name: "expired").rows.map { $0[0]! }
+        }
+        #expect(templates == ["order-expired-customer", "order-expired-shop"])
+    }
+
     @Test func twoProcessorsRacingOnOneOrderApplyEachEventOnce() throws {
         let url = try TestServers.makeDatabase()
         let jobs = try (0..<200).map { try placedJob("p\($0)", order: "o\($0 % 50)", items: [("a", 1)]) }

@@ -1,0 +1,245 @@
+import Foundation
+import RelaisTestSupport
+import Testing
+
+/// The sinks every channel delivers to, and the daemon settings that point at them.
+final class Channels {
+    let smtp: SmtpSink
+    let http: HttpSink
+    let secret = "whsec_" + Data((0..<24).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+
+    init() throws {
+        smtp = try SmtpSink(auth: "relais:s3cret")
+        http = try HttpSink(webhookSecret: secret)
+    }
+
+    var settings: [String: String] {
+        [
+            "RELAIS_SMTP_URL": smtp.url(credentials: "relais:s3cret"), "RELAIS_SMTP_FROM": "commandes@relais.test",
+            "RELAIS_SMS_URL": http.url("/sms"), "RELAIS_SMS_TOKEN": "sms-token-42",
+            "RELAIS_WEBHOOK_SECRET": secret,
+            "RELAIS_DELIVERY_RETRY_BASE": "300ms", "RELAIS_DELIVERY_RETRY_MAX": "1s", "RELAIS_DELIVERY_MAX_ATTEMPTS": "4",
+        ]
+    }
+
+    func stop() {
+        smtp.stop()
+        http.stop()
+    }
+}
+
+func placed(_ order: String, shop: String = "boul", items: [(String, String, Int, Int)], customer: String = "Léa Dubois",
+            email: String? = "lea@example.fr", phone: String? = "+33612345678", deadline: String? = nil, webhook: String? = nil) -> String {
+    let lines = items.map { #"{"sku":"\#($0.0)","name":"\#($0.1)","quantity":\#($0.2),"unit_price_cents":\#($0.3)}"# }.joined(separator: ",")
+    let total = items.reduce(0) { $0 + $1.2 * $1.3 }
+    var shopJSON = #"{"id":"\#(shop)","name":"Boulangerie Martin","email":"boutique@example.fr""#
+    if let webhook { shopJSON += #","webhook_url":"\#(webhook)""# }
+    shopJSON += "}"
+    var customerJSON = #"{"name":"\#(customer)""#
+    if let email { customerJSON += #","email":"\#(email)""# }
+    if let phone { customerJSON += #","phone":"\#(phone)""# }
+    customerJSON += "}"
+    let deadlineJSON = deadline.map { #","pickup_deadline":"\#($0)""# } ?? ""
+    return #"{"id":"\#(order)-placed","type":"order.placed","data":{"order_id":"\#(order)","shop":\#(shopJSON),"customer":\#(customerJSON),"items":[\#(lines)],"total_cents":\#(total),"currency":"EUR","placed_at":"2026-11-28T09:00:00+01:00"\#(deadlineJSON)}}"#
+}
+
+func event(_ order: String, _ kind: String, extra: String = "") -> String {
+    #"{"id":"\#(order)-\#(kind)","type":"order.\#(kind)","data":{"order_id":"\#(order)","at":"2026-11-28T10:00:00+01:00"\#(extra)}}"#
+}
+
+extension Deployment {
+    func status(_ order: String) throws -> String? {
+        try query("SELECT status FROM relais.order_status WHERE order_id = '\(order)'").first?[0] ?? nil
+    }
+
+    /// `sku → [on_hand, reserved, available]` for a shop.
+    func stock(shop: String) throws -> [String: [Int]] {
+        Dictionary(uniqueKeysWithValues: try query("SELECT sku, on_hand, reserved, available FROM relais.stock_available WHERE shop_id = '\(shop)'")
+            .map { ($0[0]!, [Int($0[1]!)!, Int($0[2]!)!, Int($0[3]!)!]) })
+    }
+
+    /// `template:channel:status` of an order's messages, oldest first.
+    func messages(_ order: String) throws -> [String] {
+        try query("SELECT template || ':' || channel || ':' || status FROM relais.notification_log WHERE order_id = '\(order)' ORDER BY id")
+            .map { $0[0]! }
+    }
+
+    /// Waits until no message is pending in the outbox.
+    func waitUntilDelivered(timeout: Duration = .seconds(30)) throws -> Bool {
+        try eventually(timeout: timeout, every: .milliseconds(100)) {
+            try query("SELECT count(*) FROM relais.outbox WHERE status = 'pending'")[0][0] == "0"
+        }
+    }
+}
+
+@Suite("Orders end to end, through the binary and real channels", .serialized)
+struct OrdersEndToEndTests {
+    @Test func ordersWalkEveryPathAndEveryMessageGoesOut() throws {
+        let deployment = try Deployment()
+        let channels = try Channels()
+        defer { channels.stop() }
+        let daemon = try deployment.start(channels.settings)
+        defer { daemon.stop() }
+        let webhook = channels.http.url("/webhook")
+
+        try deployment.producer.xadd(queue: "stock", payload: levels("count", shop: "boul", at: "2026-11-28T07:00:00Z",
+                                                                      [("baguette", 10), ("croissant", 1)]))
+        #expect(try deployment.waitUntilDrained())
+
+        // Placed: reserved (the croissants are short), the shop hears by e-mail and webhook, the customer by e-mail.
+        try deployment.producer.xadd(queue: "orders", payload: placed(
+            "cmd-1", items: [("baguette", "Baguette tradition", 2, 120), ("croissant", "Croissant", 3, 110)], webhook: webhook))
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.status("cmd-1") == "placed")
+        #expect(try deployment.stock(shop: "boul") == ["baguette": [10, 2, 8], "croissant": [1, 3, -2]])
+        #expect(try deployment.waitUntilDelivered())
+        #expect(try deployment.messages("cmd-1") == ["order-placed-shop:email:sent", "order-placed-shop:webhook:sent",
+                                                     "order-placed-customer:email:sent"])
+        let mails = channels.smtp.waitForMessages(2)
+        try #require(mails.count == 2)
+        let shopMail = try #require(mails.first { $0.recipients == ["boutique@example.fr"] })
+        let customerMail = try #require(mails.first { $0.recipients == ["lea@example.fr"] })
+        #expect(shopMail.mailFrom == "commandes@relais.test")
+        #expect(shopMail.authenticated)
+        #expect(shopMail.charset?.lowercased() == "utf-8")
+        #expect(shopMail.headers["Message-ID"]?.contains("relais-") == true, "\(shopMail.headers)")
+        #expect(shopMail.body?.contains("Léa Dubois") == true, "the shop hears who ordered: \(shopMail.body ?? "")")
+        #expect(shopMail.body?.contains("Croissant") == true)
+        #expect(shopMail.body?.contains("5,70 €") == true, "the total in euros with a comma: \(shopMail.body ?? "")")
+        #expect(shopMail.body?.lowercased().contains("rupture") == true || shopMail.body?.lowercased().contains("insuffisant") == true,
+                "the shop's message names the short item: \(shopMail.body ?? "")")
+        #expect(customerMail.subject?.isEmpty == false)
+        #expect(customerMail.body?.contains("cmd-1") == true, "\(customerMail.body ?? "")")
+        let hooks = channels.http.requests(path: "/webhook")
+        try #require(hooks.count == 1)
+        #expect(hooks[0].verified == true, "standardwebhooks verified the signature: \(hooks[0].error ?? "")")
+        #expect(hooks[0].headers["webhook-id"]?.hasPrefix("relais-") == true)
+        #expect(hooks[0].body.contains(#""order.placed""#))
+
+        // Confirmed, ready (the customer also gets an SMS), collected (stock leaves the shelf, no message).
+        try deployment.producer.xadd(queue: "orders", payload: event("cmd-1", "confirmed"))
+        try deployment.producer.xadd(queue: "orders", payload: event("cmd-1", "ready", extra: #","pickup_deadline":"2026-12-01T18:00:00+01:00""#))
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.status("cmd-1") == "ready")
+        #expect(try deployment.waitUntilDelivered())
+        let sms = channels.http.requests(path: "/sms")
+        try #require(sms.count == 1)
+        #expect(sms[0].headers["authorization"] == "Bearer sms-token-42")
+        let smsBody = try JSONSerialization.jsonObject(with: Data(sms[0].body.utf8)) as? [String: String]
+        #expect(smsBody?["to"] == "+33612345678")
+        #expect((smsBody?["text"]?.count ?? 999) <= 160, "one SMS segment: \(smsBody?["text"] ?? "")")
+        let readyMail = channels.smtp.waitForMessages(4).last
+        #expect(readyMail?.body?.contains("18h00") == true || readyMail?.body?.contains("18:00") == true,
+                "the deadline in the shop's time zone: \(readyMail?.body ?? "")")
+        try deployment.producer.xadd(queue: "orders", payload: event("cmd-1", "collected"))
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.status("cmd-1") == "collected")
+        #expect(try deployment.stock(shop: "boul") == ["baguette": [8, 0, 8], "croissant": [-2, 0, -2]])
+
+        // Cancelled by the customer: released, the shop is told; by the shop: the customer is told.
+        try deployment.producer.xadd(queue: "orders", payload: placed("cmd-2", items: [("baguette", "Baguette", 3, 120)], phone: nil))
+        try deployment.producer.xadd(queue: "orders", payload: placed("cmd-3", items: [("baguette", "Baguette", 1, 120)], phone: nil))
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.stock(shop: "boul")["baguette"] == [8, 4, 4])
+        try deployment.producer.xadd(queue: "orders", payload: event("cmd-2", "cancelled", extra: #","by":"customer","reason":"Empêchement""#))
+        try deployment.producer.xadd(queue: "orders", payload: event("cmd-3", "cancelled", extra: #","by":"shop","reason":"Fermeture exceptionnelle""#))
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.status("cmd-2") == "cancelled")
+        #expect(try deployment.status("cmd-3") == "cancelled")
+        #expect(try deployment.stock(shop: "boul")["baguette"] == [8, 0, 8])
+        #expect(try deployment.waitUntilDelivered())
+        #expect(try deployment.messages("cmd-2").last == "order-cancelled-shop:email:sent")
+        #expect(try deployment.messages("cmd-3").last == "order-cancelled-customer:email:sent")
+        let cancelMail = channels.smtp.messages().last { $0.recipients == ["lea@example.fr"] }
+        #expect(cancelMail?.body?.contains("Fermeture exceptionnelle") == true, "the shop's reason: \(cancelMail?.body ?? "")")
+
+        // Expired: a ready order past its deadline goes back on the shelf and both sides hear of it.
+        try deployment.producer.xadd(queue: "orders", payload: placed("cmd-4", items: [("baguette", "Baguette", 2, 120)], phone: nil))
+        try deployment.producer.xadd(queue: "orders", payload: event("cmd-4", "ready", extra: #","pickup_deadline":"2026-01-01T18:00:00+01:00""#))
+        #expect(try eventually(timeout: .seconds(15)) { try deployment.status("cmd-4") == "expired" })
+        #expect(try deployment.stock(shop: "boul")["baguette"] == [8, 0, 8])
+        #expect(try deployment.waitUntilDelivered())
+        #expect(try Set(deployment.messages("cmd-4").suffix(2)) == ["order-expired-shop:email:sent", "order-expired-customer:email:sent"])
+
+        // English when the customer's locale says so.
+        let english = placed("cmd-5", items: [("baguette", "Baguette", 1, 120)], customer: "John Smith", email: "john@example.com", phone: nil)
+            .replacingOccurrences(of: #""name":"John Smith""#, with: #""name":"John Smith","locale":"en""#)
+        try deployment.producer.xadd(queue: "orders", payload: english)
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.waitUntilDelivered())
+        let johnMail = channels.smtp.messages().last { $0.recipients == ["john@example.com"] }
+        #expect(johnMail?.body?.contains("1,20 €") == false, "English shows €1.20, not the French format: \(johnMail?.body ?? "")")
+        #expect(johnMail?.body?.contains("John Smith") == true)
+
+        #expect(try deployment.deadLetters().isEmpty)
+        #expect(!daemon.log.contains("lea@example.fr"), "no e-mail address in the log")
+        #expect(!daemon.log.contains("+33612345678"), "no phone number in the log")
+        #expect(!daemon.log.contains("s3cret"), "no SMTP password in the log")
+    }
+
+    @Test func anUnreachableChannelIsRetriedAndNothingIsLost() throws {
+        let deployment = try Deployment()
+        let channels = try Channels()
+        defer { channels.stop() }
+        channels.smtp.stop()
+        try channels.http.setStatus(path: "/webhook", status: 500)
+        let daemon = try deployment.start(channels.settings)
+        defer { daemon.stop() }
+
+        try deployment.producer.xadd(queue: "orders", payload: placed("down-1", items: [("a", "A", 1, 100)], phone: nil,
+                                                                       webhook: channels.http.url("/webhook")))
+        #expect(try deployment.waitUntilDrained())
+        // The webhook answers 500 every time: retried with backoff, then failed with the status.
+        #expect(try eventually(timeout: .seconds(30)) {
+            try deployment.messages("down-1").contains("order-placed-shop:webhook:failed")
+        })
+        let webhookRow = try deployment.query("SELECT attempts, last_error FROM relais.notification_log WHERE channel = 'webhook'")
+        #expect(webhookRow.first?[0] == "4", "every attempt was made")
+        #expect(webhookRow.first?[1]??.contains("500") == true, "\(webhookRow)")
+        #expect(channels.http.requests(path: "/webhook").count == 4)
+        // The SMTP server is down: e-mails wait, retried, while the webhook's failure did not hold them up.
+        let pendingMail = try deployment.query("SELECT status, attempts FROM relais.notification_log WHERE channel = 'email'")
+        #expect(pendingMail.allSatisfy { $0[0] == "pending" || $0[0] == "failed" } && pendingMail.count == 2)
+        // When it comes back (before the last attempt), every e-mail is delivered, once.
+        try channels.smtp.start()
+        #expect(try deployment.waitUntilDelivered())
+        #expect(try deployment.messages("down-1").filter { $0.hasSuffix(":email:sent") }.count == 2, "\(try deployment.messages("down-1"))")
+        #expect(channels.smtp.waitForMessages(2).count == 2)
+        #expect(daemon.process.isRunning)
+    }
+
+    @Test func killDashNineDuringABurstOfOrdersLosesAndDuplicatesNothing() throws {
+        let deployment = try Deployment()
+        let channels = try Channels()
+        defer { channels.stop() }
+        var daemon = try deployment.start(channels.settings.merging(["RELAIS_BATCH_SIZE": "20"]) { $1 })
+        let total = 600
+        try deployment.producer.xadd(queue: "stock", payload: levels("shelf", shop: "boul", at: "2026-11-28T07:00:00Z", [("pain", 10_000)]))
+        let payloads = (0..<total).map { placed("burst-\($0)", items: [("pain", "Pain", 1, 100), ("pain", "Pain", 2, 100)], phone: nil) }
+        let produced = DispatchSemaphore(value: 0)
+        Thread {
+            try? deployment.producer.xaddMany(queue: "orders", payloads: payloads)
+            produced.signal()
+        }.start()
+        let placedCount = { try Int(deployment.query("SELECT count(*) FROM relais.orders")[0][0]!)! }
+        #expect(try eventually(timeout: .seconds(30), every: .milliseconds(5)) { try placedCount() >= 60 })
+        daemon.send(SIGKILL)
+        _ = daemon.waitForExit()
+        let atKill = try placedCount()
+        #expect(atKill < total, "killed in the middle of the burst (\(atKill) of \(total) placed)")
+        produced.wait()
+
+        daemon = try deployment.start(channels.settings)
+        defer { daemon.stop() }
+        #expect(try deployment.waitUntilDrained(timeout: .seconds(120)))
+        #expect(try placedCount() == total, "every order once")
+        #expect(try deployment.stock(shop: "boul")["pain"] == [10_000, 3 * total, 10_000 - 3 * total], "every reservation once")
+        let messages = try deployment.query("SELECT count(*), count(DISTINCT (order_id, template)) FROM relais.outbox")[0]
+        #expect(messages[0] == String(2 * total) && messages[1] == String(2 * total), "two messages per order, once each: \(messages)")
+        #expect(try deployment.waitUntilDelivered(timeout: .seconds(120)))
+        // A message whose send was cut by the kill may reach the server twice, with the same Message-ID.
+        let ids = Set(channels.smtp.messages().compactMap { $0.headers["Message-ID"] })
+        #expect(ids.count == 2 * total, "every message reached the SMTP server (\(ids.count) distinct of \(2 * total))")
+        #expect(try deployment.deadLetters().isEmpty)
+    }
+}
