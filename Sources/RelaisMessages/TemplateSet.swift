@@ -29,17 +29,28 @@ public struct TemplateError: Error, CustomStringConvertible, Sendable {
         self.problem = problem
     }
 
+    /// A required file is in neither folder.
     static func missing(_ file: String) -> TemplateError { .init(file: file, .missing) }
+    /// The file is not UTF-8 text.
     static func notUTF8(_ file: String) -> TemplateError { .init(file: file, .notUTF8) }
+    /// The file exists but cannot be read.
     static func unreadable(_ file: String) -> TemplateError { .init(file: file, .unreadable) }
+    /// An e-mail file does not start with `Subject: …` and a blank line.
     static func noSubject(_ file: String) -> TemplateError { .init(file: file, line: 1, .noSubject) }
+    /// The file (or an e-mail's body) has nothing but white space.
     static func empty(_ file: String) -> TemplateError { .init(file: file, .empty) }
+    /// Mustache cannot compile the file.
     static func syntax(_ file: String, line: Int, _ what: String) -> TemplateError { .init(file: file, line: line, .syntax(what)) }
+    /// A file of the override folder is not one of the set.
     static func unknownFile(_ file: String) -> TemplateError { .init(file: file, .unknownFile) }
+    /// A template folder does not exist.
     static func notAFolder(_ file: String) -> TemplateError { .init(file: file, .notAFolder) }
+    /// A message was asked for by a name the set does not have.
     static func unknownTemplate(_ file: String) -> TemplateError { .init(file: file, .unknownTemplate) }
+    /// A message was asked for on the webhook channel.
     static func webhookChannel(_ template: String) -> TemplateError { .init(file: template, .webhookChannel) }
 
+    /// The file, the line when known, and the problem in an operator's words.
     public var description: String {
         let place = line.map { "\(file):\($0)" } ?? file
         switch problem {
@@ -82,6 +93,7 @@ public struct TemplateSet: Sendable {
         let file: String
         /// The e-mail subject line (after `Subject:`), nil for an SMS.
         let subject: MustacheTemplate?
+        /// The e-mail body or the SMS text.
         let body: MustacheTemplate
     }
 

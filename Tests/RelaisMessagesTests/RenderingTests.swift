@@ -62,8 +62,22 @@ import RelaisDomain
                                           facts: Fixtures.facts(language: .en))
         #expect(message.subject == "Your order CMD-2026-0042 is ready at Boulangerie Martin")
         #expect(message.text.contains("Total: €16.40"))
-        #expect(message.text.contains("Your pickup slot: Saturday 28 November at 18:00–18:30."), "\(message.text)")
+        #expect(message.text.contains("Your pickup slot: Saturday 28 November, 18:00–18:30."), "\(message.text)")
         #expect(message.text.contains("until Sunday 29 November at 18:00"))
+    }
+
+    @Test func optionalSectionsFollowTheFacts() throws {
+        let booked = try renderer.render("order-ready-customer", channel: .email, recipient: .customer, facts: Fixtures.facts())
+        #expect(booked.text.contains("Votre créneau de retrait : samedi 28 novembre, de 18h00 à 18h30.\n"), "\(booked.text)")
+        #expect(booked.text.contains("gardée jusqu’au dimanche 29 novembre à 18h00"))
+        var facts = Fixtures.facts()
+        facts.slotStart = nil
+        facts.slotEnd = nil
+        facts.pickupDeadline = nil
+        let open = try renderer.render("order-ready-customer", channel: .email, recipient: .customer, facts: facts)
+        #expect(!open.text.contains("créneau") && !open.text.contains("gardée"), "\(open.text)")
+        let sms = try renderer.render("order-ready-customer", channel: .sms, recipient: .customer, facts: facts)
+        #expect(sms.text == "Boulangerie Martin : votre commande CMD-2026-0042 est disponible au retrait. Donnez ce numéro en magasin.")
     }
 
     @Test func shopsReadFrenchWhateverTheCustomerSpeaks() throws {
