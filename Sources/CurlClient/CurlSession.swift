@@ -242,10 +242,7 @@ public final class CurlSession {
     private func perform(_ h: UnsafeMutableRawPointer, operation: String, secrets: [String]) throws(CurlError) {
         let result = curl_easy_perform(h)
         guard result != CURLE_OK else { return }
-        var detail = String(cString: errorBuffer).trimmingCharacters(in: .whitespacesAndNewlines)
-        for secret in secrets where !secret.isEmpty {
-            detail = detail.replacingOccurrences(of: secret, with: "***")
-        }
+        let detail = redacting(secrets, in: String(cString: errorBuffer).trimmingCharacters(in: .whitespacesAndNewlines))
         throw CurlError(code: CurlError.Code(result), operation: operation, responseCode: responseCode(h), detail: detail)
     }
 
@@ -313,11 +310,11 @@ private func bracketed(_ address: String) -> String {
     address.hasPrefix("<") ? address : "<\(address)>"
 }
 
-/// The user name and password in `url`, to be blanked out of error texts.
+/// The user name and password in `url` (as written and decoded), to be blanked out of error texts.
 private func userInfo(of url: String) -> [String] {
     guard let components = URLComponents(string: url) else { return [] }
-    let raw = [components.percentEncodedUser, components.percentEncodedPassword, components.user, components.password]
-    return raw.compactMap { $0 }.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
+    return [components.percentEncodedUser, components.percentEncodedPassword, components.user, components.password]
+        .compactMap { $0 }
 }
 
 private func milliseconds(_ duration: Duration) -> Int {

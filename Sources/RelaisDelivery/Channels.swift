@@ -64,29 +64,10 @@ enum HTTPOutcome {
     }
 }
 
-/// `text` with every occurrence of each non-empty secret replaced by `***`.
-///
-/// A second line of defence: reasons are built without personal data, and libcurl's
-/// texts do not quote addresses or passwords, but a library's wording can change.
-func redacting(_ secrets: [String], in text: String) -> String {
-    var text = text
-    for secret in secrets.filter({ !$0.isEmpty }).sorted(by: { $0.count > $1.count }) {
-        text = text.replacingOccurrences(of: secret, with: "***")
-    }
-    return text
-}
-
 /// Whether `value` can go into a header line as is: no control characters, so no
 /// CR or LF that would start a header of its own.
 func isHeaderSafe(_ value: String) -> Bool {
     !value.unicodeScalars.contains { $0.properties.generalCategory == .control }
-}
-
-/// The user name and password of a URL, to be kept out of failure reasons.
-func userInfo(of url: String) -> [String] {
-    guard let components = URLComponents(string: url) else { return [] }
-    return [components.percentEncodedUser, components.percentEncodedPassword, components.user, components.password]
-        .compactMap { $0 }
 }
 
 /// Checks that `url` is an absolute http(s) URL with a host.

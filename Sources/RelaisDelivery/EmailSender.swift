@@ -82,7 +82,7 @@ public struct EmailSender: Sendable {
             try session.sendMail(url: settings.url, from: message.from, to: [message.to], message: message.rfc5322,
                                  requireTLS: settings.requireTLS, caFile: settings.caFile, timeout: settings.timeout)
         } catch {
-            throw failure(error, hiding: userInfo(of: settings.url) + [message.from, message.to])
+            throw failure(error, hiding: [message.from, message.to])
         }
     }
 

@@ -48,7 +48,7 @@ public struct SMSSender: Sendable {
         do {
             response = try session.post(url: url, headers: headers, body: body, timeout: timeout)
         } catch {
-            throw HTTPOutcome.failure(error, endpoint: "SMS gateway", hiding: [token, phone] + userInfo(of: url))
+            throw HTTPOutcome.failure(error, endpoint: "SMS gateway", hiding: [token, phone])
         }
         if let failure = HTTPOutcome.failure(status: response.status, endpoint: "SMS gateway", credentialsAreOurs: true) {
             throw failure

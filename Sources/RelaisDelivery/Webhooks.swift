@@ -64,7 +64,7 @@ public struct WebhookSender: Sendable {
         do {
             response = try session.post(url: url, headers: headers, body: body, timeout: timeout)
         } catch {
-            throw HTTPOutcome.failure(error, endpoint: "webhook endpoint", hiding: userInfo(of: url))
+            throw HTTPOutcome.failure(error, endpoint: "webhook endpoint", hiding: [])
         }
         if let failure = HTTPOutcome.failure(status: response.status, endpoint: "webhook endpoint") {
             throw failure

@@ -172,6 +172,8 @@ public struct ReceivedRequest: Decodable, Sendable {
     public let headers: [String: String]
     /// The body as UTF-8 text.
     public let body: String
+    /// The client's `address:port`: two requests with the same peer came over one connection.
+    public let peer: String
     /// For `/webhook`: whether the `standardwebhooks` package verified the signature.
     public let verified: Bool?
     /// For `/webhook`: why verification failed.
@@ -204,10 +206,13 @@ public final class HttpSink {
         readLines(outPath, as: ReceivedRequest.self).filter { $0.path == path }
     }
 
-    /// Makes `path` answer `status` from now on (200 to go back to normal).
-    public func setStatus(path: String, status: Int) throws {
-        let order = try JSONSerialization.data(withJSONObject: ["path": path, "status": status])
-        try Command.run("curl", ["-sS", "-f", "-m", "5", "-X", "POST", "--data-binary", String(decoding: order, as: UTF8.self),
+    /// Makes `path` answer `status` from now on (200 to go back to normal), with a body
+    /// of `bodySize` bytes when given.
+    public func setStatus(path: String, status: Int, bodySize: Int? = nil) throws {
+        var order: [String: Any] = ["path": path, "status": status]
+        if let bodySize { order["body_size"] = bodySize }
+        let json = try JSONSerialization.data(withJSONObject: order)
+        try Command.run("curl", ["-sS", "-f", "-m", "5", "-X", "POST", "--data-binary", String(decoding: json, as: UTF8.self),
                                  url("/_control/status")])
     }
 
