@@ -1,1 +1,323 @@
 import CCurl
+import Foundation
+
+/// A failed libcurl transfer, with the operation it happened in.
+///
+/// `description` carries libcurl's texts and the server's reply code, never the URL
+/// (it may hold a password) nor the transfer's payload; user name and password of
+/// the URL are blanked out of libcurl's texts should they appear there.
+public struct CurlError: Error, CustomStringConvertible, Sendable {
+    /// A libcurl result code (`CURLcode`), named for the cases callers tell apart.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The `CURLcode` number.
+        public let rawValue: Int
+        /// Wraps a `CURLcode` number.
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        init(_ code: CURLcode) { rawValue = Int(code.rawValue) }
+
+        /// The URL's scheme is not one this transfer allows.
+        public static let unsupportedProtocol = Code(CURLE_UNSUPPORTED_PROTOCOL)
+        /// The URL could not be parsed.
+        public static let malformedURL = Code(CURLE_URL_MALFORMAT)
+        /// The host name did not resolve.
+        public static let couldNotResolveHost = Code(CURLE_COULDNT_RESOLVE_HOST)
+        /// Nothing accepted the connection.
+        public static let couldNotConnect = Code(CURLE_COULDNT_CONNECT)
+        /// The server's reply made no sense, or (SMTP) rejected the message after DATA.
+        public static let weirdServerReply = Code(CURLE_WEIRD_SERVER_REPLY)
+        /// The connect or total timeout fired.
+        public static let timedOut = Code(CURLE_OPERATION_TIMEDOUT)
+        /// Sending failed, or (SMTP) the server rejected MAIL FROM, RCPT TO or DATA.
+        public static let sendError = Code(CURLE_SEND_ERROR)
+        /// Receiving failed.
+        public static let receiveError = Code(CURLE_RECV_ERROR)
+        /// The server closed the connection without answering.
+        public static let gotNothing = Code(CURLE_GOT_NOTHING)
+        /// The server refused the credentials.
+        public static let loginDenied = Code(CURLE_LOGIN_DENIED)
+        /// TLS was required (STARTTLS) and the server does not offer it.
+        public static let tlsRequiredButUnavailable = Code(CURLE_USE_SSL_FAILED)
+        /// The TLS handshake failed.
+        public static let tlsConnectError = Code(CURLE_SSL_CONNECT_ERROR)
+        /// The server's certificate did not verify against the trusted CAs or the host name.
+        public static let peerFailedVerification = Code(CURLE_PEER_FAILED_VERIFICATION)
+        /// The CA file could not be read.
+        public static let badCAFile = Code(CURLE_SSL_CACERT_BADFILE)
+
+        /// libcurl's fixed text for this code (`curl_easy_strerror`).
+        public var description: String { String(cString: curl_easy_strerror(CURLcode(rawValue: UInt32(rawValue)))) }
+    }
+
+    /// libcurl's result code.
+    public let code: Code
+    /// What was being done: "SMTP send", "HTTP POST", "init"…
+    public let operation: String
+    /// The last reply code the server sent (SMTP or HTTP), 0 if none was read.
+    public let responseCode: Int
+    /// libcurl's detailed message (its error buffer), possibly empty.
+    public let detail: String
+
+    /// Creates an error from its parts; `detail` must already be free of secrets.
+    public init(code: Code, operation: String, responseCode: Int = 0, detail: String = "") {
+        self.code = code
+        self.operation = operation
+        self.responseCode = responseCode
+        self.detail = detail
+    }
+
+    public var description: String {
+        var text = "\(operation) failed: \(code) (curl \(code.rawValue))"
+        if !detail.isEmpty { text += ": \(detail)" }
+        if responseCode != 0 { text += " [server replied \(responseCode)]" }
+        return text
+    }
+}
+
+/// An HTTP response: its status and the start of its body.
+public struct HTTPResponse: Sendable {
+    /// The HTTP status code.
+    public let status: Int
+    /// The body, truncated to `CurlSession.maximumResponseBody` bytes.
+    public let body: [UInt8]
+
+    /// Creates a response.
+    public init(status: Int, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// One libcurl easy handle, reused across transfers so that connections are kept alive.
+///
+/// Deliberately not `Sendable`: an easy handle must only be used by one thread at a
+/// time, so give each delivery thread its own session. Every call blocks the calling
+/// thread until the transfer ends or times out; never call it from an async task.
+///
+/// Each transfer starts with `curl_easy_reset`, which forgets the previous transfer's
+/// options (recipients, headers, upload) but keeps the connection cache, so the next
+/// mail to the same server or POST to the same host reuses the open connection.
+public final class CurlSession {
+    /// The most bytes of an HTTP response body kept; the rest is read and dropped.
+    public static let maximumResponseBody = 64 * 1024
+    /// The most time spent connecting (TCP and TLS), whatever the total timeout.
+    public static let maximumConnectTimeout: Duration = .seconds(5)
+
+    private var handle: UnsafeMutableRawPointer?
+    /// libcurl writes its detailed message here (CURLOPT_ERRORBUFFER); lives as long as the handle.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    /// Creates a session with a fresh easy handle.
+    public init() throws(CurlError) {
+        let global = CurlGlobal.initResult
+        guard global == 0 else {
+            throw CurlError(code: CurlError.Code(rawValue: Int(global)), operation: "curl_global_init")
+        }
+        guard let handle = curl_easy_init() else {
+            throw CurlError(code: CurlError.Code(CURLE_FAILED_INIT), operation: "curl_easy_init")
+        }
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        close()
+        errorBuffer.deallocate()
+    }
+
+    /// Closes the handle and its cached connections (an SMTP connection gets its QUIT).
+    /// Using the session afterwards throws.
+    public func close() {
+        if let handle { curl_easy_cleanup(handle) }
+        handle = nil
+    }
+
+    /// Sends one e-mail over SMTP and waits for the server to accept it.
+    ///
+    /// - Parameters:
+    ///   - url: `smtp://[user:pass@]host:port` or `smtps://…` for implicit TLS; with a
+    ///     user name libcurl authenticates (PLAIN, LOGIN… whatever the server offers).
+    ///   - from: the envelope sender (MAIL FROM), a bare address.
+    ///   - to: the envelope recipients (RCPT TO), bare addresses; one rejection fails the send.
+    ///   - message: the whole RFC 5322 message with CRLF line endings. libcurl dot-stuffs
+    ///     it and appends the final `.`; do not do it here.
+    ///   - requireTLS: for `smtp://`, fail unless STARTTLS succeeds; otherwise STARTTLS is
+    ///     used when the server offers it (a certificate that does not verify still fails).
+    ///   - caFile: a PEM file of trusted CAs instead of the system's (tests' self-signed certificates).
+    ///   - timeout: the whole transfer's limit; connecting alone is capped at `maximumConnectTimeout`.
+    public func sendMail(url: String, from: String, to: [String], message: [UInt8], requireTLS: Bool,
+                         caFile: String?, timeout: Duration) throws(CurlError) {
+        let operation = "SMTP send"
+        let h = try prepare(operation: operation, timeout: timeout)
+        let secrets = userInfo(of: url)
+        var recipients: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(recipients) }
+        for address in to {
+            guard let appended = curl_slist_append(recipients, bracketed(address)) else {
+                throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: operation)
+            }
+            recipients = appended
+        }
+        try setString(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps", operation)
+        try setString(h, CURLOPT_URL, url, operation)
+        try setLong(h, CURLOPT_USE_SSL, Int(requireTLS ? CURLUSESSL_ALL.rawValue : CURLUSESSL_TRY.rawValue), operation)
+        if let caFile { try setString(h, CURLOPT_CAINFO, caFile, operation) }
+        try setString(h, CURLOPT_MAIL_FROM, bracketed(from), operation)
+        try check(relais_curl_setopt_pointer(h, CURLOPT_MAIL_RCPT, recipients), operation)
+        try setLong(h, CURLOPT_UPLOAD, 1, operation)
+        try check(relais_curl_setopt_off_t(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(message.count)), operation)
+        try check(relais_curl_setopt_read_function(h) { buffer, size, count, context in
+            guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
+            return Unmanaged<UploadSource>.fromOpaque(context).takeUnretainedValue().read(into: buffer, capacity: size * count)
+        }, operation)
+        let source = UploadSource(message)
+        try withExtendedLifetime(source) { () throws(CurlError) in
+            try check(relais_curl_setopt_pointer(h, CURLOPT_READDATA, Unmanaged.passUnretained(source).toOpaque()), operation)
+            try perform(h, operation: operation, secrets: secrets)
+        }
+    }
+
+    /// POSTs `body` and returns the status and the first `maximumResponseBody` bytes of the answer.
+    ///
+    /// Any HTTP status is a response, not an error; only transport failures throw.
+    /// Redirects are not followed.
+    ///
+    /// - Parameters:
+    ///   - url: an `http://` or `https://` URL.
+    ///   - headers: `"Name: value"` lines, sent as given.
+    ///   - timeout: the whole exchange's limit; connecting alone is capped at `maximumConnectTimeout`.
+    public func post(url: String, headers: [String], body: [UInt8], timeout: Duration) throws(CurlError) -> HTTPResponse {
+        let operation = "HTTP POST"
+        let h = try prepare(operation: operation, timeout: timeout)
+        let secrets = userInfo(of: url)
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+        // "Expect:" stops libcurl from waiting for a 100 Continue before larger bodies.
+        for line in headers + ["Expect:"] {
+            guard let appended = curl_slist_append(headerList, line) else {
+                throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: operation)
+            }
+            headerList = appended
+        }
+        try setString(h, CURLOPT_PROTOCOLS_STR, "http,https", operation)
+        try setString(h, CURLOPT_URL, url, operation)
+        try check(relais_curl_setopt_pointer(h, CURLOPT_HTTPHEADER, headerList), operation)
+        // COPYPOSTFIELDS copies the bytes, so nothing points into `body` after this call.
+        try check(relais_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), operation)
+        let copied = body.isEmpty
+            ? relais_curl_setopt_string(h, CURLOPT_COPYPOSTFIELDS, "")
+            : body.withUnsafeBytes { raw in
+                relais_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress))
+            }
+        try check(copied, operation)
+        try check(relais_curl_setopt_write_function(h, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let context else { return 0 }
+            return Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue().write(data, count: size * count)
+        }, operation)
+        let sink = ResponseSink(limit: Self.maximumResponseBody)
+        try withExtendedLifetime(sink) { () throws(CurlError) in
+            try check(relais_curl_setopt_pointer(h, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()), operation)
+            try perform(h, operation: operation, secrets: secrets)
+        }
+        return HTTPResponse(status: responseCode(h), body: sink.bytes)
+    }
+
+    // MARK: - Transfers
+
+    /// Forgets the previous transfer's options and sets the ones every transfer needs.
+    private func prepare(operation: String, timeout: Duration) throws(CurlError) -> UnsafeMutableRawPointer {
+        guard let h = handle else {
+            throw CurlError(code: CurlError.Code(CURLE_FAILED_INIT), operation: operation, detail: "session is closed")
+        }
+        curl_easy_reset(h)
+        errorBuffer[0] = 0
+        try check(relais_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer), operation)
+        // Signals are process-wide: a timeout must not raise SIGALRM in a threaded daemon.
+        try setLong(h, CURLOPT_NOSIGNAL, 1, operation)
+        try setLong(h, CURLOPT_TIMEOUT_MS, milliseconds(timeout), operation)
+        try setLong(h, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(min(timeout, Self.maximumConnectTimeout)), operation)
+        return h
+    }
+
+    private func perform(_ h: UnsafeMutableRawPointer, operation: String, secrets: [String]) throws(CurlError) {
+        let result = curl_easy_perform(h)
+        guard result != CURLE_OK else { return }
+        let detail = redacting(secrets, in: String(cString: errorBuffer).trimmingCharacters(in: .whitespacesAndNewlines))
+        throw CurlError(code: CurlError.Code(result), operation: operation, responseCode: responseCode(h), detail: detail)
+    }
+
+    private func responseCode(_ h: UnsafeMutableRawPointer) -> Int {
+        var code = 0
+        return relais_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK ? code : 0
+    }
+
+    private func setLong(_ h: UnsafeMutableRawPointer, _ option: CURLoption, _ value: Int, _ operation: String) throws(CurlError) {
+        try check(relais_curl_setopt_long(h, option, value), operation)
+    }
+
+    private func setString(_ h: UnsafeMutableRawPointer, _ option: CURLoption, _ value: String, _ operation: String) throws(CurlError) {
+        try check(relais_curl_setopt_string(h, option, value), operation)
+    }
+
+    private func check(_ result: CURLcode, _ operation: String) throws(CurlError) {
+        guard result == CURLE_OK else { throw CurlError(code: CurlError.Code(result), operation: operation + " setup") }
+    }
+}
+
+/// `curl_global_init` runs once per process, before the first handle: a `static let`
+/// is initialised exactly once even when threads race to it.
+private enum CurlGlobal {
+    static let initResult: UInt32 = relais_curl_global_init().rawValue
+}
+
+/// The message being uploaded, read by libcurl through the read callback.
+private final class UploadSource {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        let count = min(capacity, bytes.count - offset)
+        guard count > 0 else { return 0 }
+        bytes.withUnsafeBytes { raw in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + offset, byteCount: count)
+        }
+        offset += count
+        return count
+    }
+}
+
+/// Collects a response body up to a limit; beyond it the bytes are read and dropped
+/// (refusing them would abort the transfer and lose the status).
+private final class ResponseSink {
+    private(set) var bytes: [UInt8] = []
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func write(_ data: UnsafeMutablePointer<CChar>?, count: Int) -> Int {
+        let room = limit - bytes.count
+        if let data, room > 0 {
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: min(room, count)))
+        }
+        return count
+    }
+}
+
+/// `<address>`, as MAIL FROM and RCPT TO want it.
+private func bracketed(_ address: String) -> String {
+    address.hasPrefix("<") ? address : "<\(address)>"
+}
+
+/// The user name and password in `url` (as written and decoded), to be blanked out of error texts.
+private func userInfo(of url: String) -> [String] {
+    guard let components = URLComponents(string: url) else { return [] }
+    return [components.percentEncodedUser, components.percentEncodedPassword, components.user, components.password]
+        .compactMap { $0 }
+}
+
+private func milliseconds(_ duration: Duration) -> Int {
+    let (seconds, attoseconds) = duration.components
+    return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+}

@@ -1,2 +1,132 @@
+import CurlClient
+import Foundation
 import Testing
-import RelaisDelivery
+@testable import RelaisDelivery
+
+/// The pure parts of delivery: message format, signatures, outcome rules. No servers.
+@Suite struct MessageFormatTests {
+    @Test func accentedSubjectBecomesUTF8EncodedWordsThatNeverSplitACharacter() {
+        // Expected value computed independently with Python's base64 on 39-byte chunks.
+        let encoded = MailHeader.encodedWords("Votre commande n°42 est prête à être retirée")
+        #expect(encoded == "=?UTF-8?B?Vm90cmUgY29tbWFuZGUgbsKwNDIgZXN0IHByw6p0ZSDDoCDDqnRy?=\r\n =?UTF-8?B?ZSByZXRpcsOpZQ==?=")
+        for line in encoded.components(separatedBy: "\r\n") {
+            #expect(("Subject: " + line).count <= 76, "line too long for RFC 2047: \(line)")
+        }
+    }
+
+    @Test func shortASCIISubjectStaysReadable() {
+        #expect(MailHeader.encodedWords("Order 42 is ready") == "Order 42 is ready")
+    }
+
+    @Test func subjectCannotInjectAHeader() {
+        let message = EmailMessage(messageId: "<relais-1@example.org>", from: "shop@example.org", to: "client@example.fr",
+                                   subject: "Hello\r\nBcc: victim@example.com", text: "x", date: Date(timeIntervalSince1970: 0))
+        let text = String(decoding: message.rfc5322, as: UTF8.self)
+        #expect(!text.contains("\r\nBcc:"), "a CRLF in the subject started a header:\n\(text)")
+    }
+
+    @Test func bodyIsQuotedPrintableWithCRLFAndSoftBreaks() {
+        let long = String(repeating: "é", count: 40)
+        let encoded = String(decoding: QuotedPrintable.encode("Bonjour Éloïse,\nvotre commande est prête. \n\(long)\n"), as: UTF8.self)
+        let lines = encoded.components(separatedBy: "\r\n")
+        #expect(lines[0] == "Bonjour =C3=89lo=C3=AFse,")
+        #expect(lines[1] == "votre commande est pr=C3=AAte.=20", "a trailing blank must be escaped")
+        #expect(lines.allSatisfy { $0.count <= 76 }, "a line is longer than 76: \(lines)")
+        #expect(lines.count == 7 && lines.last == "", "40 é are 240 characters: four lines, three soft breaks: \(lines)")
+        #expect(lines[2...5].joined().replacingOccurrences(of: "=", with: "") == String(repeating: "C3A9", count: 40))
+        #expect(!encoded.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "bare LF in \(encoded)")
+    }
+
+    @Test func messageHasTheHeadersMailClientsNeed() {
+        let message = EmailMessage(messageId: EmailMessage.messageId(outboxId: "42", from: "noreply@commerces.example"),
+                                   from: "noreply@commerces.example", to: "client@example.fr", subject: "Prête",
+                                   text: "Texte", date: Date(timeIntervalSince1970: 1_715_675_400))
+        let text = String(decoding: message.rfc5322, as: UTF8.self)
+        #expect(text.hasPrefix("Date: Tue, 14 May 2024 08:30:00 +0000\r\nFrom: noreply@commerces.example\r\nTo: client@example.fr\r\n"))
+        #expect(text.contains("\r\nMessage-ID: <relais-42@commerces.example>\r\n"))
+        #expect(text.contains("\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"))
+    }
+
+    @Test(arguments: [
+        ("42", "noreply@shop.example", "<relais-42@shop.example>"),
+        ("a b<c>", "noreply@shop.example", "<relais-a-b-c-@shop.example>"),
+        ("7", "no-domain", "<relais-7@relais.local>"),
+    ])
+    func messageIdComesFromTheOutboxIdAndTheSenderDomain(id: String, from: String, expected: String) {
+        #expect(EmailMessage.messageId(outboxId: id, from: from) == expected)
+    }
+}
+
+@Suite struct WebhookSignerTests {
+    @Test func matchesTheStandardWebhooksSpecificationExample() throws {
+        // The example of the Standard Webhooks specification, also what its Python library computes.
+        let signer = try WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let signature = signer.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+                                         body: Array(#"{"test": 2432232314}"#.utf8))
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+    }
+
+    @Test func matchesPythonHMACOnAUTF8Body() throws {
+        // python3 -c 'hmac.new(b64decode(secret), b"evt_42.1700000000." + body, sha256)'
+        let signer = try WebhookSigner(secret: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let signature = signer.signature(id: "evt_42", timestamp: 1_700_000_000, body: Array(#"{"commande":"n°42 prête"}"#.utf8))
+        #expect(signature == "v1,T1phBckL3mcfUFKo5XKy6Qe5ZZ8K983hSTxAp6LMChw=")
+    }
+
+    @Test func acceptsASecretWithoutPadding() throws {
+        let padded = try WebhookSigner(secret: "whsec_AAECAw==").signature(id: "a", timestamp: 1, body: [])
+        let unpadded = try WebhookSigner(secret: "whsec_AAECAw").signature(id: "a", timestamp: 1, body: [])
+        #expect(padded == unpadded)
+    }
+
+    @Test(arguments: ["", "whsec_", "not base64!"])
+    func rejectsASecretThatIsNotBase64(secret: String) {
+        #expect(throws: DeliveryConfigurationError.self) { try WebhookSigner(secret: secret) }
+    }
+}
+
+@Suite struct OutcomeRuleTests {
+    @Test(arguments: [
+        (200, nil), (202, nil), (204, nil),
+        (408, false), (425, false), (429, false), (500, false), (502, false), (503, false),
+        (400, true), (401, true), (403, true), (404, true), (410, true), (422, true), (301, true),
+    ] as [(Int, Bool?)])
+    func webhookStatusDecidesTheOutcome(status: Int, permanent: Bool?) {
+        let failure = HTTPOutcome.failure(status: status, endpoint: "webhook endpoint")
+        #expect(failure?.permanent == permanent, "HTTP \(status)")
+        if let failure { #expect(failure.reason.contains("HTTP \(status)"), "\(failure.reason)") }
+    }
+
+    @Test(arguments: [401, 403])
+    func refusedGatewayTokenIsTransient(status: Int) {
+        #expect(HTTPOutcome.failure(status: status, endpoint: "SMS gateway", credentialsAreOurs: true)?.permanent == false)
+    }
+
+    @Test func redactionHidesEverySecret() {
+        #expect(redacting(["pw", "a@b.fr", ""], in: "login pw for a@b.fr") == "login *** for ***")
+        #expect(redacting(["p"], in: "smtp://u:p@host port 25") == "smtp://u:***@host port 25", "a short secret mangled a word")
+        #expect(redacting(["x9"], in: "x9x9 x9") == "x9x9 ***")
+    }
+}
+
+@Suite struct SettingsTests {
+    @Test(arguments: ["http://mail.example:25", "smtp://", "mail.example:25", "smtp:///nohost"])
+    func smtpURLMustBeSMTPWithAHost(url: String) {
+        #expect(throws: DeliveryConfigurationError.self) { try SMTPSettings(url: url, from: "noreply@example.org") }
+    }
+
+    @Test(arguments: ["", "no-at-sign", "Relais <noreply@example.org>", "a@b\r\nBcc: x@y"])
+    func senderMustBeABareAddress(from: String) {
+        #expect(throws: DeliveryConfigurationError.self) { try SMTPSettings(url: "smtp://mail.example", from: from) }
+    }
+
+    @Test func redactedURLHasNoPassword() throws {
+        let settings = try SMTPSettings(url: "smtps://relais:Sup3r-Secret@mail.example:465", from: "noreply@example.org")
+        #expect(settings.redactedURL == "smtps://relais@mail.example:465")
+    }
+
+    @Test func smsSettingsRejectABadURLOrToken() {
+        #expect(throws: DeliveryConfigurationError.self) { try SMSSender(url: "ftp://gw.example/sms", token: "t") }
+        #expect(throws: DeliveryConfigurationError.self) { try SMSSender(url: "https://gw.example/sms", token: "a\r\nX-Evil: 1") }
+    }
+}

@@ -1,0 +1,113 @@
+import CurlClient
+import Foundation
+
+/// Where and how e-mail goes out: `RELAIS_SMTP_URL` and `RELAIS_SMTP_FROM`, checked once.
+public struct SMTPSettings: Sendable {
+    /// `smtp://[user:pass@]host[:port]` (STARTTLS when offered) or `smtps://…` (implicit TLS).
+    public let url: String
+    /// The sender's bare address, for `From` and MAIL FROM.
+    public let from: String
+    /// For `smtp://`: refuse to send unless STARTTLS succeeds.
+    public let requireTLS: Bool
+    /// A PEM file of trusted CAs instead of the system's (self-signed test servers).
+    public let caFile: String?
+    /// The limit for one message's whole SMTP exchange.
+    public let timeout: Duration
+
+    /// Checks the settings; the error names the one that is wrong, never its value.
+    public init(url: String, from: String, requireTLS: Bool = false, caFile: String? = nil,
+                timeout: Duration = .seconds(30)) throws(DeliveryConfigurationError) {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
+            throw DeliveryConfigurationError(setting: "SMTP URL", problem: "expected smtp://[user:pass@]host:port or smtps://…")
+        }
+        guard scheme == "smtp" || scheme == "smtps" else {
+            throw DeliveryConfigurationError(setting: "SMTP URL", problem: "scheme must be smtp or smtps, not \(scheme)")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw DeliveryConfigurationError(setting: "SMTP URL", problem: "no host")
+        }
+        guard isMailAddress(from) else {
+            throw DeliveryConfigurationError(setting: "SMTP sender", problem: "expected a bare ASCII address like noreply@example.org")
+        }
+        guard timeout > .zero else {
+            throw DeliveryConfigurationError(setting: "SMTP timeout", problem: "must be positive")
+        }
+        self.url = url
+        self.from = from
+        self.requireTLS = requireTLS
+        self.caFile = caFile
+        self.timeout = timeout
+    }
+
+    /// The URL without its password, for logs: `smtp://user@host:587`.
+    public var redactedURL: String {
+        guard var components = URLComponents(string: url) else { return "smtp://?" }
+        components.password = nil
+        return components.string ?? "smtp://?"
+    }
+}
+
+/// Sends e-mail through the configured SMTP server with libcurl.
+public struct EmailSender: Sendable {
+    /// The server, sender and limits.
+    public let settings: SMTPSettings
+
+    /// A sender for `settings`.
+    public init(settings: SMTPSettings) {
+        self.settings = settings
+    }
+
+    /// A message from the configured sender, its Message-ID made from `outboxId`.
+    public func compose(outboxId: String, to: String, subject: String, text: String, date: Date) -> EmailMessage {
+        EmailMessage(messageId: EmailMessage.messageId(outboxId: outboxId, from: settings.from),
+                     from: settings.from, to: to, subject: subject, text: text, date: date)
+    }
+
+    /// Sends `message` and returns once the server has accepted it.
+    ///
+    /// Throws a permanent failure when the server rejects the sender, the recipient or
+    /// the message with a 5xx reply, or when an address is not one we can send to;
+    /// anything else (server down, timeout, TLS, login refused) is transient.
+    public func send(_ message: EmailMessage, over session: CurlSession) throws(DeliveryFailure) {
+        guard isMailAddress(message.to) else {
+            throw DeliveryFailure(reason: "recipient address is not a bare ASCII address", permanent: true)
+        }
+        guard isMailAddress(message.from) else {
+            throw DeliveryFailure(reason: "sender address is not a bare ASCII address", permanent: true)
+        }
+        guard isHeaderSafe(message.messageId) else {
+            throw DeliveryFailure(reason: "Message-ID contains control characters", permanent: true)
+        }
+        do {
+            try session.sendMail(url: settings.url, from: message.from, to: [message.to], message: message.rfc5322,
+                                 requireTLS: settings.requireTLS, caFile: settings.caFile, timeout: settings.timeout)
+        } catch {
+            throw failure(error, hiding: [message.from, message.to])
+        }
+    }
+
+    /// SMTP's verdict: a 5xx reply to MAIL FROM, RCPT TO or the message itself is final;
+    /// a 5xx to AUTH (login refused) or STARTTLS is the operator's to fix, so transient.
+    private func failure(_ error: CurlError, hiding secrets: [String]) -> DeliveryFailure {
+        let rejectionCodes: Set<CurlError.Code> = [.sendError, .receiveError, .weirdServerReply]
+        if rejectionCodes.contains(error.code) && (500..<600).contains(error.responseCode) {
+            return DeliveryFailure(reason: redacting(secrets, in: "SMTP server rejected the message with reply \(error.responseCode): \(error)"),
+                                   permanent: true)
+        }
+        let what = switch error.code {
+        case .loginDenied: "SMTP server refused the login (check the user and password of the SMTP URL)"
+        case .tlsRequiredButUnavailable: "SMTP server does not offer STARTTLS and TLS is required"
+        case .peerFailedVerification: "SMTP server's certificate did not verify"
+        default: "SMTP delivery failed"
+        }
+        return DeliveryFailure(reason: redacting(secrets, in: "\(what): \(error)"), permanent: false)
+    }
+}
+
+/// A bare ASCII address `local@domain` with nothing that could break a header or an
+/// SMTP command (no spaces, angle brackets or control characters).
+func isMailAddress(_ address: String) -> Bool {
+    let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return false }
+    return address.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && !"<>(),;:\\\"[]".unicodeScalars.contains($0) }
+}
