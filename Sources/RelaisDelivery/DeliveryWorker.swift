@@ -59,12 +59,26 @@ public final class DeliveryWorker: Sendable {
     private let settings: DeliverySettings
     private let renderer: MessageRenderer
     private let logger: Logger
+    private let senders: Senders
+
+    /// The configured senders; settings were validated when the configuration was read.
+    private struct Senders: Sendable {
+        var email: EmailSender?
+        var sms: SMSSender?
+        var webhook: WebhookSender?
+    }
 
     public init(channel: Channel, databaseURL: String, settings: DeliverySettings, renderer: MessageRenderer, logger: Logger) {
         self.channel = channel
         self.databaseURL = databaseURL
         self.settings = settings
         self.renderer = renderer
+        senders = Senders(
+            email: settings.email.map(EmailSender.init(settings:)),
+            sms: settings.sms.flatMap { try? SMSSender(url: $0.url, token: $0.token, timeout: settings.timeout) },
+            webhook: settings.webhookSecret.flatMap { secret in
+                (try? WebhookSigner(secret: secret)).map { WebhookSender(signer: $0, timeout: settings.timeout) }
+            })
         var logger = logger
         logger[metadataKey: "channel"] = "\(channel.rawValue)"
         self.logger = logger
@@ -147,23 +161,18 @@ public final class DeliveryWorker: Sendable {
                 "recipient": "\(message.recipient.rawValue)", "subject": "\(rendered.subject ?? "")", "text": "\(rendered.text)",
             ])
         case .email:
-            guard let smtp = settings.email, let session, let to = message.destination else { throw notConfigured }
+            guard let email = senders.email, let session, let to = message.destination else { throw notConfigured }
             let rendered = try renderer.render(message.template, channel: .email, recipient: message.recipient, facts: message.facts)
-            let mail = EmailMessage(
-                messageId: EmailMessage.messageId(for: "relais-\(message.id)", from: smtp.from), from: smtp.from, to: to,
-                subject: rendered.subject ?? message.template, text: rendered.text, date: Date())
-            try EmailSender(settings: smtp).send(mail, over: session)
+            try email.send(email.compose(outboxId: String(message.id), to: to, subject: rendered.subject ?? message.template,
+                                         text: rendered.text, date: Date()), over: session)
         case .sms:
-            guard let gateway = settings.sms, let session, let to = message.destination else { throw notConfigured }
+            guard let sms = senders.sms, let session, let to = message.destination else { throw notConfigured }
             let rendered = try renderer.render(message.template, channel: .sms, recipient: message.recipient, facts: message.facts)
-            try SMSSender(url: gateway.url, token: gateway.token, timeout: settings.timeout)
-                .send(to: to, text: rendered.text, messageId: "relais-\(message.id)", over: session)
+            try sms.send(to: to, text: rendered.text, messageId: "relais-\(message.id)", over: session)
         case .webhook:
-            guard let secret = settings.webhookSecret, let session, let url = message.destination else { throw notConfigured }
-            let signer = try WebhookSigner(secret: secret)
-            try WebhookSender(signer: signer, timeout: settings.timeout)
-                .send(url: url, id: "relais-\(message.id)", body: WebhookEvent.body(template: message.template, facts: message.facts),
-                      now: Date(), over: session)
+            guard let webhook = senders.webhook, let session, let url = message.destination else { throw notConfigured }
+            try webhook.send(url: url, id: "relais-\(message.id)", body: WebhookEvent.body(template: message.template, facts: message.facts),
+                             now: Date(), over: session)
         }
     }
 
