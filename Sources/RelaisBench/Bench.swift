@@ -78,6 +78,10 @@ struct RelaisBench {
         daemonEnv["RELAIS_HTTP_ADDRESS"] = "127.0.0.1:\(httpPort)"
         daemonEnv["RELAIS_INSTANCE"] = "bench"
         daemonEnv["RELAIS_LOG_LEVEL"] = "info"
+        if let smtp = ProcessInfo.processInfo.environment["BENCH_SMTP_URL"], !smtp.isEmpty {
+            daemonEnv["RELAIS_SMTP_URL"] = smtp
+            daemonEnv["RELAIS_SMTP_FROM"] = "bench@relais.test"
+        }
         _ = try run(relaisBin, ["migrate"], environment: daemonEnv)
 
         // The daemon, logging one line per job to a file as it would to the journal.
@@ -200,6 +204,37 @@ struct RelaisBench {
         db.close()
 
         let (peakRSS, currentRSS) = rss(daemon.processIdentifier)
+
+        // 5. 100,000 reminders due at once, as after an outage: claimed, checked and turned
+        // into outbox messages by the scheduler. The peak RSS is reset first to see what it takes.
+        let reminderCount = Int(100_000 * scale)
+        try? "5".write(toFile: "/proc/\(daemon.processIdentifier)/clear_refs", atomically: false, encoding: .utf8)
+        let rssBeforeReminders = rss(daemon.processIdentifier).current
+        let schedule = try PgConnection(dbURL)
+        try schedule.execute("""
+            BEGIN;
+            INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at)
+            SELECT 'due-' || g, 'shop-' || (g % 80), 'ready',
+                   jsonb_build_object('order_id', 'due-' || g,
+                       'shop', jsonb_build_object('id', 'shop-' || (g % 80), 'name', 'Boutique ' || (g % 80), 'timezone', 'Europe/Paris'),
+                       'customer', jsonb_build_object('name', 'Client ' || g, 'email', 'client' || g || '@example.fr', 'locale', 'fr'),
+                       'items', jsonb_build_array(jsonb_build_object('sku', 'sku-1', 'name', 'Article', 'quantity', 1, 'unit_price_cents', 250)),
+                       'total_cents', 250, 'currency', 'EUR', 'placed_at', '2026-11-28T09:00:00Z'),
+                   now()
+            FROM generate_series(1, \(reminderCount)) g;
+            INSERT INTO relais.reminders (order_id, kind, due_at)
+            SELECT 'due-' || g, 'uncollected', now() - interval '1 hour' FROM generate_series(1, \(reminderCount)) g;
+            COMMIT;
+            """, name: "due reminders")
+        t0 = now()
+        var remaining = reminderCount
+        while remaining > 0 && now() < t0 + .seconds(600) {
+            remaining = Int(try schedule.query("SELECT count(*) FROM relais.reminders WHERE status = 'pending'", name: "left").scalar ?? "0") ?? 0
+            if remaining > 0 { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        let reminderRate = Double(reminderCount - remaining) / seconds(now() - t0)
+        let reminderPeak = rss(daemon.processIdentifier).peak
+        schedule.close()
         Thread.sleep(forTimeInterval: 0.3)
         let log = try String(contentsOfFile: logPath, encoding: .utf8)
         var latencies: [Double] = []
@@ -277,7 +312,9 @@ struct RelaisBench {
         row("order.placed (3 items) into PostgreSQL", String(format: "%.0f orders/s", orderRate), ">= 5000 orders/s", orderRate >= 5000)
         row("messages delivered (\(channels)), from enqueue", String(format: "%.0f msgs/s", deliveryRate), "", nil)
         if unsent > 0 { print("  \(unsent) of \(messageCount) messages were still pending after 600 s") }
-        row("relais serve peak RSS (VmHWM)", String(format: "%.1f MB", peakRSS), "< 100 MB", peakRSS < 100)
+        row("due reminders into the outbox (100k at once)", String(format: "%.0f reminders/s", reminderRate), ">= 5000 /s", reminderRate >= 5000)
+        row("  RSS before / peak while firing them", String(format: "%.1f / %.1f MB", rssBeforeReminders, reminderPeak), "", nil)
+        row("relais serve peak RSS before reminders", String(format: "%.1f MB", peakRSS), "< 100 MB", peakRSS < 100)
         row("relais serve RSS at the end", String(format: "%.1f MB", currentRSS), "", nil)
         print("")
         print("limits on the same servers, same run:")

@@ -23,6 +23,8 @@ struct RelaisConfiguration: Sendable {
     var delivery: DeliverySettings
     /// A folder of templates that replace the shipped ones, file by file.
     var templateOverrides: String?
+    /// When pickup reminders are due.
+    var reminders: ReminderRules
 
     /// The settings, their environment variables and defaults (documented in docs/configuration.md).
     enum Setting: String, CaseIterable {
@@ -55,6 +57,9 @@ struct RelaisConfiguration: Sendable {
         case deliveryRetryBase = "RELAIS_DELIVERY_RETRY_BASE"
         case deliveryRetryMax = "RELAIS_DELIVERY_RETRY_MAX"
         case deliveryTimeout = "RELAIS_DELIVERY_TIMEOUT"
+        case quietHours = "RELAIS_QUIET_HOURS"
+        case reminderDelay = "RELAIS_REMINDER_DELAY"
+        case reminderBeforeSlot = "RELAIS_REMINDER_BEFORE_SLOT"
 
         /// Settings whose values are secrets: never printed, read from credentials first in docs.
         static let secrets: Set<Setting> = [.redisURL, .databaseURL, .smtpURL, .smsToken, .webhookSecret]
@@ -84,6 +89,9 @@ struct RelaisConfiguration: Sendable {
             case .deliveryRetryBase: "30s"
             case .deliveryRetryMax: "1h"
             case .deliveryTimeout: "15s"
+            case .quietHours: "20:00-08:00"
+            case .reminderDelay: "24h"
+            case .reminderBeforeSlot: "1h"
             }
         }
     }
@@ -236,11 +244,18 @@ struct RelaisConfiguration: Sendable {
             delivery.webhookSecret = secret
         }
         let templates = value(.templateDir)
+        var reminders = ReminderRules()
+        guard let quiet = QuietHours(parsing: value(.quietHours)) else {
+            throw ConfigurationError(.quietHours, "must read like 20:00-08:00 (shop time; equal times for none)")
+        }
+        reminders.quietHours = quiet
+        reminders.uncollectedDelay = try duration(.reminderDelay, .seconds(1)...(.seconds(30 * 86_400)))
+        reminders.soonBefore = try duration(.reminderBeforeSlot, .seconds(1)...(.seconds(86_400)))
 
         return RelaisConfiguration(
             redis: redis, databaseURL: database, httpHost: host, httpPort: port, queue: queue, logLevel: level,
             shutdownTimeout: try duration(.shutdownTimeout, .seconds(1)...(.seconds(3600))), ledgerRetention: retention,
-            delivery: delivery, templateOverrides: templates.isEmpty ? nil : templates)
+            delivery: delivery, templateOverrides: templates.isEmpty ? nil : templates, reminders: reminders)
     }
 
     private static func parseAddress(_ text: String) throws(ConfigurationError) -> (String, Int) {

@@ -54,7 +54,8 @@ struct Serve: AsyncParsableCommand {
         }
         let delivery = configuration.delivery
         let engine = QueueEngine(redis: configuration.redis, settings: configuration.queue,
-                                 queues: RelaisQueues.definitions(databaseURL: databaseURL, channels: delivery.channels),
+                                 queues: RelaisQueues.definitions(databaseURL: databaseURL, channels: delivery.channels,
+                                                                  rules: configuration.reminders),
                                  logger: logger)
         let senders = delivery.channels.sorted { $0.rawValue < $1.rawValue }.map { channel in
             let worker = DeliveryWorker(channel: channel, databaseURL: databaseURL, settings: delivery, renderer: renderer, logger: logger)
@@ -65,8 +66,8 @@ struct Serve: AsyncParsableCommand {
         let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
                                             registry: registry, logger: logger)
         let consumers = ConsumerService(engine: engine)
-        let expiry = ExpiryLoop(databaseURL: databaseURL, channels: delivery.channels, logger: logger)
-        let expirer = ThreadService(name: "expiry") { isStopping in expiry.run(isStopping: isStopping) }
+        let schedule = ScheduleLoop(databaseURL: databaseURL, channels: delivery.channels, rules: configuration.reminders, logger: logger)
+        let scheduler = ThreadService(name: "scheduler") { isStopping in schedule.run(isStopping: isStopping) }
         let monitor = ThreadService(name: "health") { isStopping in health.run(isStopping: isStopping) }
         let reload = ReloadService(initial: configuration, engine: engine, logger: logger)
 
@@ -80,7 +81,7 @@ struct Serve: AsyncParsableCommand {
         // finish the round in hand), then HTTP, then the monitor.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: monitor), .init(service: http), .init(service: reload)] + senders
-                + [.init(service: expirer), .init(service: consumers)],
+                + [.init(service: scheduler), .init(service: consumers)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout

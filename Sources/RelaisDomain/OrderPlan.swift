@@ -4,10 +4,46 @@ public struct StoredOrder: Sendable, Equatable {
     public var order: PlacedOrder
     /// Where the order stands.
     public var status: OrderStatus
+    /// The booked pickup slot, if any.
+    public var slotStart: Timestamp?
+    public var slotEnd: Timestamp?
 
-    public init(order: PlacedOrder, status: OrderStatus) {
+    public init(order: PlacedOrder, status: OrderStatus, slotStart: Timestamp? = nil, slotEnd: Timestamp? = nil) {
         self.order = order
         self.status = status
+        self.slotStart = slotStart
+        self.slotEnd = slotEnd
+    }
+}
+
+/// Reminders to plan and to cancel, in the order the events asked.
+public struct ReminderChanges: Sendable, Equatable {
+    /// Pending reminders of these kinds are cancelled (before `planned` are written).
+    public var cancellations: [Cancellation] = []
+    /// Reminders to write, each for an order.
+    public var planned: [Planned] = []
+
+    public struct Cancellation: Sendable, Equatable {
+        public var orderId: String
+        public var kinds: [ReminderKind]
+    }
+
+    public struct Planned: Sendable, Equatable {
+        public var orderId: String
+        public var reminder: PlannedReminder
+    }
+
+    public init() {}
+
+    /// Cancels the order's reminders of `kinds`, stored or planned earlier in the batch.
+    public mutating func cancel(_ orderId: String, _ kinds: [ReminderKind]) {
+        planned.removeAll { $0.orderId == orderId && kinds.contains($0.reminder.kind) }
+        cancellations.append(Cancellation(orderId: orderId, kinds: kinds))
+    }
+
+    /// Plans `reminders` for the order.
+    public mutating func plan(_ orderId: String, _ reminders: [PlannedReminder]) {
+        planned += reminders.map { Planned(orderId: orderId, reminder: $0) }
     }
 }
 
@@ -40,6 +76,8 @@ public struct OrderPlan: Sendable, Equatable {
     public var consumption: [StockChange] = []
     /// The messages the events cause, one per recipient and channel.
     public var messages: [PlannedMessage] = []
+    /// Reminders planned by `order.ready`, cancelled when the order is collected, cancelled or expired.
+    public var reminders = ReminderChanges()
 
     /// An order's new status.
     public struct StatusChange: Sendable, Equatable {
@@ -86,6 +124,15 @@ public struct OrderPlan: Sendable, Equatable {
         public var destination: String?
         public var template: String
         public var facts: MessageFacts
+
+        public init(orderId: String, recipient: Recipient, channel: Channel, destination: String?, template: String, facts: MessageFacts) {
+            self.orderId = orderId
+            self.recipient = recipient
+            self.channel = channel
+            self.destination = destination
+            self.template = template
+            self.facts = facts
+        }
     }
 
     /// Plans `jobs` (id, type and job, in arrival order) against the `stored` orders they name.
@@ -93,7 +140,7 @@ public struct OrderPlan: Sendable, Equatable {
     /// - Parameter channels: the channels that are configured; a message for another
     ///   channel goes to the log instead.
     public static func make(_ jobs: [(id: String, type: String, job: OrderJob)], stored: [String: StoredOrder],
-                            channels: Set<Channel>) -> OrderPlan {
+                            channels: Set<Channel>, rules: ReminderRules = ReminderRules()) -> OrderPlan {
         var plan = OrderPlan()
         var orders = stored
         var changed: [String: Int] = [:]
@@ -121,7 +168,7 @@ public struct OrderPlan: Sendable, Equatable {
                 }
                 plan.history.append(HistoryEntry(orderId: orderId, jobId: id, type: type, at: job.at, applied: true, note: nil))
                 for effect in effects {
-                    plan.apply(effect, order: stored.order, job: job, jobId: id, channels: channels)
+                    plan.apply(effect, stored: stored, job: job, jobId: id, channels: channels, rules: rules)
                 }
                 plan.outcomes.append(.applied)
             }
@@ -129,7 +176,9 @@ public struct OrderPlan: Sendable, Equatable {
         return plan
     }
 
-    private mutating func apply(_ effect: OrderEffect, order: PlacedOrder, job: OrderJob, jobId: String, channels: Set<Channel>) {
+    private mutating func apply(_ effect: OrderEffect, stored: StoredOrder, job: OrderJob, jobId: String, channels: Set<Channel>,
+                                rules: ReminderRules) {
+        let order = stored.order
         switch effect {
         case .reserve, .release:
             let sign: Int64 = effect == .reserve ? 1 : -1
@@ -148,10 +197,15 @@ public struct OrderPlan: Sendable, Equatable {
                 consumption.append(StockChange(shopId: order.shop.id, sku: sku.text, delta: -quantity, at: job.at,
                                                jobId: "orders:\(jobId)"))
             }
-        case .scheduleReminders, .cancelReminders:
-            break
+        case .scheduleReminders:
+            reminders.plan(order.orderId, rules.forReady(readyAt: job.at, pickupDeadline: order.pickupDeadline,
+                                                         timeZone: order.shop.timeZone))
+        case .cancelReminders:
+            reminders.cancel(order.orderId, ReminderKind.allCases)
         case .notify(let recipient, let template):
-            let facts = MessageFacts(order: order, job: job)
+            var facts = MessageFacts(order: order, job: job)
+            facts.slotStart = stored.slotStart
+            facts.slotEnd = stored.slotEnd
             for (channel, destination) in MessageRouting.deliveries(to: recipient, of: order, template: template, channels: channels) {
                 messages.append(PlannedMessage(orderId: order.orderId, recipient: recipient, channel: channel,
                                                destination: destination, template: template, facts: facts))
@@ -205,19 +259,21 @@ public struct ShopSku: Hashable, Sendable {
 }
 
 extension MessageFacts {
-    /// The facts of a message about `order`, caused by `job`.
-    public init(order: PlacedOrder, job: OrderJob) {
-        var by: CancelledBy?
-        var reason: String?
-        if case .cancelled(_, _, let canceller, let why) = job {
-            by = canceller
-            reason = why
-        }
+    /// The facts of a message about `order` at `at`.
+    public init(order: PlacedOrder, at: Timestamp) {
         self.init(orderId: order.orderId, shopId: order.shop.id, shopName: order.shop.name, timeZone: order.shop.timeZone,
                   customerName: order.customer.name, language: order.customer.language,
                   items: order.items.map { Item(sku: $0.sku, name: $0.name, quantity: $0.quantity, unitPriceCents: $0.unitPriceCents) },
-                  totalCents: order.totalCents, currency: order.currency, at: job.at, pickupDeadline: order.pickupDeadline,
-                  cancelledBy: by, cancelReason: reason)
+                  totalCents: order.totalCents, currency: order.currency, at: at, pickupDeadline: order.pickupDeadline)
+    }
+
+    /// The facts of a message about `order`, caused by `job`.
+    public init(order: PlacedOrder, job: OrderJob) {
+        self.init(order: order, at: job.at)
+        if case .cancelled(_, _, let by, let reason) = job {
+            cancelledBy = by
+            cancelReason = reason
+        }
     }
 }
 

@@ -301,3 +301,48 @@ public struct OrderCatalog: JobCatalog {
         }
     }
 }
+
+/// A job of the `pickups` queue: a click-and-collect slot booked or cancelled.
+public enum PickupJob: Sendable, Equatable {
+    /// `pickup.booked`: replaces an earlier booking of the order.
+    case booked(orderId: String, slotStart: Timestamp, slotEnd: Timestamp)
+    /// `pickup.cancelled`: the order's booking is off.
+    case cancelled(orderId: String)
+
+    /// The order the booking is for.
+    public var orderId: String {
+        switch self {
+        case .booked(let id, _, _), .cancelled(let id): id
+        }
+    }
+}
+
+/// The `pickups` queue's job types.
+public struct PickupCatalog: JobCatalog {
+    public let queue = "pickups"
+    public let types = ["pickup.booked", "pickup.cancelled"]
+
+    /// Creates the catalogue.
+    public init() {}
+
+    private enum Keys: String, CodingKey { case order_id, slot_start, slot_end }
+
+    public func decode(type: String, data: any Decoder) throws -> PickupJob {
+        let c: KeyedDecodingContainer<Keys>
+        do { c = try data.container(keyedBy: Keys.self) } catch {
+            throw JobRejection(.invalidField, field: "data", "must be an object")
+        }
+        let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
+        switch type {
+        case "pickup.booked":
+            let start = try c.requiredTimestamp(.slot_start)
+            let end = try c.requiredTimestamp(.slot_end)
+            guard end > start else { throw JobRejection(.invalidField, field: c.path(.slot_end), "must be after slot_start") }
+            return .booked(orderId: orderId, slotStart: start, slotEnd: end)
+        case "pickup.cancelled":
+            return .cancelled(orderId: orderId)
+        default:
+            throw JobRejection(.unknownType, field: "type", "\"\(type)\" is not a pickup job type")
+        }
+    }
+}

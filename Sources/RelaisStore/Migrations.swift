@@ -123,6 +123,22 @@ public enum Schema {
                 FROM relais.outbox;
             COMMENT ON VIEW relais.notification_log IS 'Read model, stable: every message and its fate.';
             """),
+        Migration(version: 3, name: "pickup reminders", sql: """
+            CREATE TABLE relais.reminders (
+                id         bigserial   PRIMARY KEY,
+                order_id   text        NOT NULL,
+                kind       text        NOT NULL CHECK (kind IN ('uncollected', 'evening', 'soon')),
+                due_at     timestamptz NOT NULL,
+                status     text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'cancelled', 'skipped')),
+                created_at timestamptz NOT NULL DEFAULT now(),
+                done_at    timestamptz,
+                note       text
+            );
+            CREATE INDEX reminders_due ON relais.reminders (due_at) WHERE status = 'pending';
+            CREATE INDEX reminders_pending_by_order ON relais.reminders (order_id) WHERE status = 'pending';
+            COMMENT ON TABLE relais.reminders IS
+                'The durable schedule: reminders planned by order.ready and pickup.booked, fired by the scheduler into the outbox.';
+            """),
     ]
 
     /// The schema version this build of Relais expects.

@@ -6,8 +6,9 @@ import RelaisQueue
 /// Applies `orders` jobs to PostgreSQL: the order's state and history, the stock
 /// reservations and the outbox messages, in one transaction per batch, once per job id.
 public final class OrderProcessor: JobProcessor {
-    private let db: PgConnection
-    private let channels: Set<Channel>
+    let db: PgConnection
+    let channels: Set<Channel>
+    let rules: ReminderRules
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -21,9 +22,11 @@ public final class OrderProcessor: JobProcessor {
     ///   - channels: the delivery channels that are configured; messages for the others
     ///     go to the log channel.
     ///   - lockTimeout: how long a statement waits for a lock before the batch is retried.
-    public init(conninfo: String, channels: Set<Channel>, lockTimeout: String = "5s") throws {
+    ///   - rules: when reminders are due.
+    public init(conninfo: String, channels: Set<Channel>, rules: ReminderRules = ReminderRules(), lockTimeout: String = "5s") throws {
         db = try PgConnection(conninfo)
         self.channels = channels
+        self.rules = rules
         do {
             let state = try Migrator().state(db)
             guard case .current = state else { throw MigrationError(state: state) }
@@ -59,7 +62,7 @@ public final class OrderProcessor: JobProcessor {
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
         let stored = try load(Set(effective.map(\.envelope.job.orderId)))
         var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
-                                  stored: stored, channels: channels)
+                                  stored: stored, channels: channels, rules: rules)
         try write(&plan)
 
         var outcomes = plan.outcomes.makeIterator()
@@ -93,14 +96,14 @@ public final class OrderProcessor: JobProcessor {
             try db.run(OrderSQL.lock, [PgArray.text(due.map(\.0))])
             let stored = try load(Set(due.map(\.0)))
             var plan = OrderPlan.make(due.map { ("expiry", "order.expired", OrderJob.expired(orderId: $0.0, at: $0.1)) },
-                                      stored: stored, channels: channels)
+                                      stored: stored, channels: channels, rules: rules)
             try write(&plan)
             return plan.outcomes.filter { $0 == .applied }.count
         }
     }
 
-    /// The orders with these ids that exist, with their current deadline.
-    private func load(_ ids: Set<String>) throws -> [String: StoredOrder] {
+    /// The orders with these ids that exist, with their current deadline and slot.
+    func load(_ ids: Set<String>) throws -> [String: StoredOrder] {
         guard !ids.isEmpty else { return [:] }
         var out: [String: StoredOrder] = [:]
         for row in try db.run(OrderSQL.load, [PgArray.text(ids)]).rows {
@@ -108,12 +111,14 @@ public final class OrderProcessor: JobProcessor {
             else { continue }
             var order = try decoder.decode(PlacedOrder.self, from: Data(details.utf8))
             order.pickupDeadline = row[3].flatMap(Int64.init).map(Timestamp.init(microseconds:))
-            out[id] = StoredOrder(order: order, status: status)
+            out[id] = StoredOrder(order: order, status: status, slotStart: row[4].flatMap(Int64.init).map(Timestamp.init(microseconds:)),
+                                  slotEnd: row[5].flatMap(Int64.init).map(Timestamp.init(microseconds:)))
         }
         return out
     }
 
     private func write(_ plan: inout OrderPlan) throws {
+        try writeHistory(plan.history)
         if !plan.placed.isEmpty {
             let details = try plan.placed.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
             try db.run(OrderSQL.insert, [
@@ -125,13 +130,6 @@ public final class OrderProcessor: JobProcessor {
             try db.run(OrderSQL.update, [
                 PgArray.text(plan.changes.map(\.orderId)), PgArray.text(plan.changes.map(\.status.rawValue)),
                 PgArray.optionalIntegers(plan.changes.map(\.pickupDeadline?.microseconds)),
-            ])
-        }
-        if !plan.history.isEmpty {
-            try db.run(OrderSQL.history, [
-                PgArray.text(plan.history.map(\.orderId)), PgArray.text(plan.history.map(\.jobId)),
-                PgArray.text(plan.history.map(\.type)), PgArray.integers(plan.history.map(\.at.microseconds)),
-                PgArray.booleans(plan.history.map(\.applied)), PgArray.optionalText(plan.history.map(\.note)),
             ])
         }
         if !plan.reservations.isEmpty {
@@ -156,12 +154,45 @@ public final class OrderProcessor: JobProcessor {
                 PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
             ])
         }
-        if !plan.messages.isEmpty {
-            let facts = try plan.messages.map { String(decoding: try encoder.encode($0.facts), as: UTF8.self) }
-            try db.run(OrderSQL.outbox, [
-                PgArray.text(plan.messages.map(\.orderId)), PgArray.text(plan.messages.map(\.recipient.rawValue)),
-                PgArray.text(plan.messages.map(\.channel.rawValue)), PgArray.optionalText(plan.messages.map(\.destination)),
-                PgArray.text(plan.messages.map(\.template)), PgArray.text(facts),
+        try writeMessages(plan.messages)
+        try writeReminders(plan.reminders)
+    }
+
+    func writeHistory(_ history: [OrderPlan.HistoryEntry]) throws {
+        guard !history.isEmpty else { return }
+        try db.run(OrderSQL.history, [
+            PgArray.text(history.map(\.orderId)), PgArray.text(history.map(\.jobId)),
+            PgArray.text(history.map(\.type)), PgArray.integers(history.map(\.at.microseconds)),
+            PgArray.booleans(history.map(\.applied)), PgArray.optionalText(history.map(\.note)),
+        ])
+    }
+
+    func writeMessages(_ messages: [OrderPlan.PlannedMessage]) throws {
+        guard !messages.isEmpty else { return }
+        let facts = try messages.map { String(decoding: try encoder.encode($0.facts), as: UTF8.self) }
+        try db.run(OrderSQL.outbox, [
+            PgArray.text(messages.map(\.orderId)), PgArray.text(messages.map(\.recipient.rawValue)),
+            PgArray.text(messages.map(\.channel.rawValue)), PgArray.optionalText(messages.map(\.destination)),
+            PgArray.text(messages.map(\.template)), PgArray.text(facts),
+        ])
+    }
+
+    /// Cancels, then plans: a cancellation never touches a reminder planned in the same batch.
+    func writeReminders(_ changes: ReminderChanges) throws {
+        if !changes.cancellations.isEmpty {
+            var orders: [String] = [], kinds: [String] = []
+            for cancellation in changes.cancellations {
+                for kind in cancellation.kinds {
+                    orders.append(cancellation.orderId)
+                    kinds.append(kind.rawValue)
+                }
+            }
+            try db.run(ReminderSQL.cancel, [PgArray.text(orders), PgArray.text(kinds)])
+        }
+        if !changes.planned.isEmpty {
+            try db.run(ReminderSQL.plan, [
+                PgArray.text(changes.planned.map(\.orderId)), PgArray.text(changes.planned.map(\.reminder.kind.rawValue)),
+                PgArray.integers(changes.planned.map(\.reminder.due.microseconds)),
             ])
         }
     }
@@ -187,7 +218,9 @@ enum OrderSQL {
     /// $1 text[] order ids.
     static let load = PgStatement("orders.load", """
         SELECT order_id, status, details::text,
-               (extract(epoch FROM pickup_deadline) * 1000000)::int8
+               (extract(epoch FROM pickup_deadline) * 1000000)::int8,
+               (extract(epoch FROM slot_start) * 1000000)::int8,
+               (extract(epoch FROM slot_end) * 1000000)::int8
         FROM relais.orders WHERE order_id = ANY($1::text[])
         """)
 
