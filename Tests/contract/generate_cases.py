@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Writes test jobs for the `stock` queue: N valid and N invalid per job type.
+"""Writes test jobs for the `stock` and `orders` queues: N valid and N invalid per job type.
 
 Usage: python3 Tests/contract/generate_cases.py OUTDIR [-n N] [--seed S] [--shop-prefix P]
 
-Writes OUTDIR/stock.levels.jsonl and OUTDIR/stock.adjust.jsonl, one JSON object a line:
+Writes OUTDIR/<job type>.jsonl for stock.levels, stock.adjust and the five order types,
+one JSON object a line:
 
     {"job": "<the payload, a JSON string to put in the job field of XADD>",
      "type": "stock.levels", "valid": true|false,
@@ -11,8 +12,20 @@ Writes OUTDIR/stock.levels.jsonl and OUTDIR/stock.adjust.jsonl, one JSON object 
      "code": "invalid_field" | null,             # the reason code it must carry
      "rule": "levels.on_hand.too_big",           # which rule the job breaks
      "schema_valid": true|false,                 # what the JSON Schema says of it
-     "id": "<job id>" | null}                    # the dead letter's job_id: null when the id
+     "id": "<job id>" | null,                    # the dead letter's job_id: null when the id
                                                  # is at fault or the job is too large to parse
+     "phase": 1-5,                               # when to send it (see event_plan)
+     "order": i, "applied": true|false}          # valid order events: the valid order.placed
+                                                 # they are about, and whether they change it
+
+- Orders: every valid order.placed has an order and a shop of its own; the valid events
+  of the other four types are about those orders and are sent in phases, each after the
+  previous one has been processed (event_plan below), so that no valid event ever waits
+  for its order (an event before its order is retried, and dead-lettered after the last
+  attempt: live_checks.py tests that once, on purpose) and the final state of every
+  order is known: collected, cancelled or still ready, with late events kept in the
+  history. Invalid order events are rejected before any order is looked up, so they go
+  in phase 1 with everything else.
 
 - A valid job breaks no rule of the contract; the daemon must accept it. Every valid job
   has its own id and its own shop, so after feeding them the expected stock is each job's

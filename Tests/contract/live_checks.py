@@ -1,25 +1,34 @@
 #!/usr/bin/env python3
 """Checks a live `relais serve` against the producer contract (docs/producers.md).
 
-1. Examples: every producer example (shell, python, php, node) enqueues for a shop of
-   its own; once the queue is drained, relais.stock_available shows baguette 37,
-   croissant 60, pain-au-chocolat 30 for that shop and both job ids are in
-   relais.processed_jobs. A second run for the same shop applies the levels job once
-   more (no effect: same id) and the adjustment again: baguette 34.
-2. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
+1. Examples: every producer example (shell, python, php, node; stock and orders)
+   enqueues for a shop of its own; once the queues are drained, relais.stock_available
+   shows baguette 35, croissant 54, pain-au-chocolat 30, reserved 0 for that shop; the
+   order CMD-1042 is collected and CMD-1043 cancelled in relais.order_status, their
+   events are in the history and the ledger, and relais.notification_log has the
+   messages of the events that applied, on channel log. A second run for the same shop
+   applies the levels job and the orders once more (no effect: same ids) and the
+   adjustment again: baguette 32.
+2. Retries: an order.confirmed sent before its order.placed is retried and applied; one
+   for an order never placed is dead-lettered after --max-attempts (attempts_exhausted).
+3. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
    few raw entries JSON Schema cannot describe (no job field, not JSON, not UTF-8, not
-   an object): all are enqueued, the queue is drained, then
-   - every valid job is in relais.processed_jobs (queue stock, its type), is not
-     dead-lettered, and its effect is in relais.stock_available: each job has a shop of
-     its own, so the shop's rows are exactly the job's levels (on_hand, reserved 0,
-     available, observed_at to the microsecond), or for stock.adjust one row whose
-     on_hand is the delta;
+   an object), enqueued in five phases (the valid order events only once their orders
+   are in; see generate_cases.event_plan), each drained before the next, then
+   - every valid job is in relais.processed_jobs (its queue, its type), is not
+     dead-lettered, and has its effect: for stock, each job has a shop of its own, so
+     the shop's rows are exactly the job's levels (on_hand, reserved 0, available,
+     observed_at to the microsecond), or for stock.adjust one row whose on_hand is the
+     delta; for orders, each order's status, placed_at and pickup_deadline in
+     relais.order_status, every event in its history (applied or kept as late), its
+     shop's on_hand/reserved/available (consumed, released or still reserved) and its
+     messages in relais.notification_log;
    - every invalid job is in <prefix>:dead exactly once, with the expected code, a reason
-     that names the expected field, the payload byte for byte, queue stock, job_id and
+     that names the expected field, the payload byte for byte, its queue, job_id and
      job_type as documented, and it had no effect;
    - none dropped silently: processed + dead-lettered == number of cases, and no other
-     ledger row, dead letter or shop exists.
-3. The daemon is still running and GET /readyz answers 200.
+     ledger row, dead letter, shop, order or message exists.
+4. The daemon is still running and GET /readyz answers 200.
 
 Usage:
   python3 Tests/contract/live_checks.py --redis-url URL --database-url URL --prefix P \
