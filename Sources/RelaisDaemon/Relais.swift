@@ -14,7 +14,7 @@ struct Relais: AsyncParsableCommand {
             RELAIS_HTTP_ADDRESS, …); see docs/configuration.md. Exit statuses follow sysexits: \
             64 usage, 65 bad data, 69 a dependency is unavailable, 78 bad configuration.
             """,
-        subcommands: [Serve.self, Migrate.self, Check.self, Enqueue.self, QueuesCommand.self, Dead.self])
+        subcommands: [Serve.self, Migrate.self, Check.self, Enqueue.self, Validate.self, QueuesCommand.self, Dead.self])
 }
 
 /// The exit statuses of sysexits.h that `relais` uses.

@@ -101,7 +101,8 @@ public struct MessageFacts: Codable, Sendable, Equatable {
 }
 
 extension Timestamp: Codable {
-    /// Encoded as its RFC 3339 text in UTC with microseconds, which reads back exactly.
+    /// Encoded as its RFC 3339 text in UTC with microseconds, which reads back exactly
+    /// (UTC can move a contract date-time into 1899 or 3000: those years read back too).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
@@ -110,7 +111,7 @@ extension Timestamp: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
-        guard let value = Timestamp(rfc3339: text) else {
+        guard let value = Timestamp(rfc3339: text, years: Timestamp.utcYears) else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 date-time: \(text)")
         }
         self = value

@@ -6,6 +6,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Microseconds since 1970-01-01T00:00:00Z.
     public let microseconds: Int64
 
+    /// The years a producer's date-time may have (the JSON Schemas say the same).
+    public static let contractYears: ClosedRange<Int64> = 1900...2999
+
+    /// The years of a contract date-time once written in UTC: `1900-01-01T00:00:00+14:00`
+    /// is in 1899, `2999-12-31T23:59:59-14:59` in 3000.
+    public static let utcYears: ClosedRange<Int64> = 1899...3000
+
     /// Creates a timestamp from microseconds since the epoch.
     public init(microseconds: Int64) { self.microseconds = microseconds }
 
@@ -21,7 +28,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// up to ±14:59, a real calendar date. Foundation's ISO 8601 parser was not used
     /// for this: it accepts trailing text, rolls 31 November over to 1 December, and
     /// its `Date` (a `Double`) can be a microsecond off.
-    public init?(rfc3339 text: String) {
+    ///
+    /// - Parameter years: the years accepted; the contract's 1900–2999 unless the text is
+    ///   one Relais wrote itself (see `Codable`).
+    public init?(rfc3339 text: String, years: ClosedRange<Int64> = Timestamp.contractYears) {
         let b = Array(text.utf8)
         func digits(_ from: Int, _ count: Int) -> Int64? {
             guard from + count <= b.count else { return nil }
@@ -37,7 +47,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
               let day = digits(8, 2), b[10] == UInt8(ascii: "T"), let hour = digits(11, 2), b[13] == UInt8(ascii: ":"),
               let minute = digits(14, 2), b[16] == UInt8(ascii: ":"), let second = digits(17, 2)
         else { return nil }
-        guard (1900...2999).contains(year), (1...12).contains(month), hour <= 23, minute <= 59, second <= 59 else { return nil }
+        guard years.contains(year), (1...12).contains(month), hour <= 23, minute <= 59, second <= 59 else { return nil }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let monthDays: Int64 = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][Int(month) - 1]
         guard (1...monthDays).contains(day) else { return nil }
@@ -83,7 +93,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// The instant in UTC, RFC 3339 with microseconds.
     public var description: String {
-        let seconds = Int64((Double(microseconds) / 1_000_000).rounded(.down))
+        // Integer division: a Double holds microseconds exactly only up to 2^53 (year 2255).
+        let (quotient, remainder) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        let seconds = remainder < 0 ? quotient - 1 : quotient
         let fraction = microseconds - seconds * 1_000_000
         let base = Date(timeIntervalSince1970: Double(seconds)).formatted(Timestamp.plain)
         return String(base.dropLast()) + "." + String(fraction + 1_000_000).dropFirst() + "Z"

@@ -14,7 +14,9 @@ from referencing import Registry, Resource
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "docs" / "schemas"
 PAYLOADS = ROOT / "examples" / "payloads"
-JOB_TYPES = ("stock.levels", "stock.adjust")
+STOCK_TYPES = ("stock.levels", "stock.adjust")
+ORDER_TYPES = ("order.placed", "order.confirmed", "order.ready", "order.collected", "order.cancelled")
+JOB_TYPES = STOCK_TYPES + ORDER_TYPES
 MAX_BYTES = 1 << 20  # the daemon's payload limit (EnvelopeRules.maxBytes)
 
 
@@ -32,6 +34,16 @@ def validator(schemas, name):
     """A draft 2020-12 validator for `name` that also asserts `format` (date-time)."""
     return Draft202012Validator(
         schemas[name], registry=registry(schemas), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def queue_of(job_type):
+    """The queue a job type belongs to: `stock.levels` -> `stock`, `order.placed` -> `orders`."""
+    return "orders" if str(job_type).startswith("order.") else "stock"
+
+
+def payloads():
+    """The example payloads, by file stem (`order.placed`, `order.placed.2`, ...)."""
+    return {p.name[:-len(".json")]: json.loads(p.read_text(encoding="utf-8")) for p in sorted(PAYLOADS.glob("*.json"))}
 
 
 def schema_for(job_type):

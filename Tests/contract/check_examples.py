@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs every producer example against a throwaway Redis and checks what it enqueued.
 
-For each example (shell, python, php, node) it starts with its own RELAIS_PREFIX and shop
-id, then checks that it exited 0, printed `<type> <job id> <entry id>` for each job, and
+For each example (shell, python, php, node; enqueue-stock and enqueue-orders) it starts
+with its own RELAIS_PREFIX and shop id, then checks that it exited 0, printed `<type> <job id> <entry id>` for each job, and
 that the entries in <prefix>:stock are exactly those jobs, valid against the schemas and
 equal to examples/payloads/*.json but for the shop, the ids and the times.
 
@@ -25,7 +25,14 @@ import _contract as c
 
 EXAMPLES = c.ROOT / "examples"
 NODE_PATH = os.pathsep.join(p for p in (os.environ.get("NODE_PATH"), "/usr/share/nodejs") if p)
-VOLATILE = {"id", "enqueued_at", "at"}  # differ from run to run
+VOLATILE = {"id", "enqueued_at", "at", "placed_at", "pickup_deadline"}  # differ from run to run
+ORDER_FILES = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.placed.2", "order.cancelled"]
+ORDER_COMMANDS = {
+    "shell": ["sh", str(EXAMPLES / "shell/enqueue-orders.sh")],
+    "python": [sys.executable, str(EXAMPLES / "python/enqueue_orders.py")],
+    "php": ["php", str(EXAMPLES / "php/enqueue_orders.php")],
+    "node": ["node", str(EXAMPLES / "node/enqueue_orders.js")],
+}
 
 passed = failed = skipped = 0
 
@@ -94,7 +101,42 @@ def stable(job, shop):
     out["data"] = {k: v for k, v in job["data"].items() if k not in VOLATILE}
     if out["data"].get("shop_id") == shop:
         out["data"]["shop_id"] = "boulangerie-martin"
+    if isinstance(out["data"].get("shop"), dict) and out["data"]["shop"].get("id") == shop:
+        out["data"]["shop"] = {**out["data"]["shop"], "id": "boulangerie-martin"}
+    if isinstance(out["data"].get("order_id"), str) and out["data"]["order_id"].startswith(shop + "-"):
+        out["data"]["order_id"] = "boulangerie-martin-" + out["data"]["order_id"][len(shop) + 1:]
     return out
+
+
+def check_orders(name, command, extra_env, client, port, schemas, payloads):
+    """The orders example: six jobs on <prefix>:orders, equal to examples/payloads/order.*.json
+    but for the shop, the ids and the times."""
+    prefix = f"check-{name}"
+    shop = f"check-{name}-{os.getpid()}"
+    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
+    done = subprocess.run(command + [shop], env=env, capture_output=True, text=True, timeout=60)
+    report(done.returncode == 0, f"{name} orders: exits 0", done.stderr.strip()[-300:])
+    printed = [line.split(" ") for line in done.stdout.splitlines()]
+    want_types = [payloads[f]["type"] for f in ORDER_FILES]
+    report([p[0] for p in printed] == want_types and all(len(p) == 3 for p in printed),
+           f"{name} orders: prints <type> <job id> <entry id> for {', '.join(want_types)}", repr(done.stdout))
+    entries = client.xrange(f"{prefix}:orders")
+    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
+           f"{name} orders: the printed entry ids are the entries of {prefix}:orders", repr(entries)[:300])
+    for (entry, fields), line, stem in zip(entries, printed, ORDER_FILES):
+        if list(fields) != ["job"]:
+            report(False, f"{name} orders: entry {entry} has one field, job", repr(fields))
+            continue
+        job = json.loads(fields["job"])
+        kind = job.get("type")
+        errors = [e.message for e in c.validator(schemas, c.schema_for(kind)).iter_errors(job)] if kind in c.ORDER_TYPES else ["unknown type"]
+        report(not errors, f"{name} orders: {stem} is valid against its schema", "; ".join(errors))
+        report(len(line) == 3 and job.get("id") == line[1], f"{name} orders: {stem} has the printed job id")
+        order = job.get("data", {}).get("order_id", "")
+        report(job.get("id") == f"{kind.replace('.', '-')}:{order}" and order.startswith(f"{shop}-CMD-"),
+               f"{name} orders: {stem} id is <type with ->:<order id>, the order id <shop>-CMD-<n>", job.get("id"))
+        report(stable(job, shop) == stable(payloads[stem], "boulangerie-martin"),
+               f"{name} orders: {stem} matches examples/payloads/{stem}.json", json.dumps(stable(job, shop)))
 
 
 def check(name, command, extra_env, client, port, schemas, payloads):
@@ -132,7 +174,7 @@ def check(name, command, extra_env, client, port, schemas, payloads):
 
 def main():
     schemas = c.load_schemas()
-    payloads = {json.loads(p.read_text())["type"]: json.loads(p.read_text()) for p in c.PAYLOADS.glob("*.json")}
+    payloads = c.payloads()
     todo = examples()
     if not shutil.which("redis-server") or not runs(sys.executable, "-c", "import redis"):
         for name, *_ in todo:
@@ -146,6 +188,7 @@ def main():
                     skip(name, missing)
                 else:
                     check(name, command, extra_env, client, port, schemas, payloads)
+                    check_orders(name, ORDER_COMMANDS[name], extra_env, client, port, schemas, payloads)
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Writes test jobs for the `stock` queue: N valid and N invalid per job type.
+"""Writes test jobs for the `stock` and `orders` queues: N valid and N invalid per job type.
 
 Usage: python3 Tests/contract/generate_cases.py OUTDIR [-n N] [--seed S] [--shop-prefix P]
 
-Writes OUTDIR/stock.levels.jsonl and OUTDIR/stock.adjust.jsonl, one JSON object a line:
+Writes OUTDIR/<job type>.jsonl for stock.levels, stock.adjust and the five order types,
+one JSON object a line:
 
     {"job": "<the payload, a JSON string to put in the job field of XADD>",
      "type": "stock.levels", "valid": true|false,
@@ -11,8 +12,20 @@ Writes OUTDIR/stock.levels.jsonl and OUTDIR/stock.adjust.jsonl, one JSON object 
      "code": "invalid_field" | null,             # the reason code it must carry
      "rule": "levels.on_hand.too_big",           # which rule the job breaks
      "schema_valid": true|false,                 # what the JSON Schema says of it
-     "id": "<job id>" | null}                    # the dead letter's job_id: null when the id
+     "id": "<job id>" | null,                    # the dead letter's job_id: null when the id
                                                  # is at fault or the job is too large to parse
+     "phase": 1-5,                               # when to send it (see event_plan)
+     "order": i, "applied": true|false}          # valid order events: the valid order.placed
+                                                 # they are about, and whether they change it
+
+- Orders: every valid order.placed has an order and a shop of its own; the valid events
+  of the other four types are about those orders and are sent in phases, each after the
+  previous one has been processed (event_plan below), so that no valid event ever waits
+  for its order (an event before its order is retried, and dead-lettered after the last
+  attempt: live_checks.py tests that once, on purpose) and the final state of every
+  order is known: collected, cancelled or still ready, with late events kept in the
+  history. Invalid order events are rejected before any order is looked up, so they go
+  in phase 1 with everything else.
 
 - A valid job breaks no rule of the contract; the daemon must accept it. Every valid job
   has its own id and its own shop, so after feeding them the expected stock is each job's
@@ -229,8 +242,15 @@ class Gen:
             data["delta"] = float(delta)  # written -3.0: an integer all the same
         return data
 
-    def valid(self, job_type):
-        data = self.levels_data() if job_type == "stock.levels" else self.adjust_data()
+    def valid(self, job_type, order_id=None):
+        if job_type == "stock.levels":
+            data = self.levels_data()
+        elif job_type == "stock.adjust":
+            data = self.adjust_data()
+        elif job_type == "order.placed":
+            data = self.placed_data()
+        else:
+            data = self.event_data(job_type, order_id)
         return self.envelope(job_type, data)
 
     def specials(self, job_type):
@@ -241,7 +261,79 @@ class Gen:
             one["id"] = self.padded(f"gen:{self.seed}:{job_type}:{self.next_serial()}:", 200)
             one["data"]["shop_id"] = self.padded(f"{self.shop_prefix}-{self.next_serial()} ", 200, WIDE_CHARS)
             return [pad_to(big, c.MAX_BYTES), one]
+        if job_type == "order.placed":
+            many = self.envelope(job_type, self.placed_data(items=500))
+            return [pad_to(self.valid(job_type), c.MAX_BYTES), many]
         return [pad_to(self.valid(job_type), c.MAX_BYTES)]
+
+    # Orders -------------------------------------------------------------------
+
+    def order_id(self):
+        """A unique order id: usually ASCII, sometimes any text, once in a while 200 code points."""
+        head = f"{self.shop_prefix}-order-{self.next_serial()}"
+        roll = self.rng.random()
+        if roll < 0.05:
+            return self.long_text(head + " ", 200)
+        if roll < 0.25:
+            return head + " " + self.text(1, 20)
+        return head
+
+    def maybe(self, value, p=0.5, null=0.1):
+        """value with probability p, else null (None) or absent (DELETE)."""
+        roll = self.rng.random()
+        return value if roll < p else None if roll < p + null else DELETE
+
+    def placed_data(self, items=None):
+        shop = {"id": self.shop(), "name": self.rng.choice([self.text(1, 40), self.long_text("", 200)])
+                if self.rng.random() < 0.1 else "Boutique " + self.text(1, 20)}
+        for key, value in (("email", self.maybe(self.rng.choice(VALID_EMAILS))),
+                           ("phone", self.maybe(self.rng.choice(VALID_PHONES), 0.3)),
+                           ("webhook_url", self.maybe(self.rng.choice(VALID_URLS), 0.3)),
+                           ("timezone", self.maybe(self.rng.choice(self.time_zones), 0.6))):
+            if value is not DELETE:
+                shop[key] = value
+        customer = {"name": self.text(1, 40)}
+        for key, value in (("email", self.maybe(self.rng.choice(VALID_EMAILS), 0.6)),
+                           ("phone", self.maybe(self.rng.choice(VALID_PHONES), 0.5)),
+                           ("locale", self.maybe(self.rng.choice(["fr", "en"]), 0.6))):
+            if value is not DELETE:
+                customer[key] = value
+        if items is None:
+            roll = self.rng.random()
+            items = 1 if roll < 0.3 else self.rng.randint(2, 8) if roll < 0.9 else self.rng.randint(9, 60)
+        lines = []
+        for i in range(items):
+            sku = self.sku(i) if self.rng.random() < 0.9 or not lines else lines[-1]["sku"]  # a SKU on two lines
+            quantity = self.rng.choice([1, 1, 2, self.rng.randint(1, 12), 1_000_000])
+            price = self.rng.choice([0, 130, self.rng.randint(1, 5000), 100_000_000])
+            line = {"sku": sku, "name": self.text(1, 30), "quantity": quantity, "unit_price_cents": price}
+            if self.rng.random() < 0.03:
+                line["quantity"] = float(quantity)  # 2.0: an integer all the same
+            if self.rng.random() < 0.05:
+                line["vat_rate"] = 5.5
+            lines.append(line)
+        data = {"order_id": self.order_id(), "shop": shop, "customer": customer, "items": lines,
+                "total_cents": self.rng.choice([0, 100_000_000_000, self.rng.randint(0, 10**6)]),
+                "currency": "EUR", "placed_at": self.timestamp()}
+        deadline = self.maybe(self.timestamp(), 0.4)
+        if deadline is not DELETE:
+            data["pickup_deadline"] = deadline
+        return data
+
+    def event_data(self, job_type, order_id=None):
+        data = {"order_id": order_id if order_id is not None else self.order_id(), "at": self.timestamp()}
+        if job_type == "order.ready":
+            deadline = self.maybe(self.timestamp(), 0.5)
+            if deadline is not DELETE:
+                data["pickup_deadline"] = deadline
+        if job_type == "order.cancelled":
+            data["by"] = self.rng.choice(["shop", "customer", "platform"])
+            reason = self.maybe(self.rng.choice([self.text(1, 60), self.long_text("", 500)]), 0.5)
+            if reason is not DELETE:
+                data["reason"] = reason
+        if self.rng.random() < 0.1:
+            data["source"] = "web"
+        return data
 
     # Invalid jobs -------------------------------------------------------------
 
@@ -299,7 +391,14 @@ def one_of(*values):
 # Rules: functions (gen, job) -> (rule name, field, code, value or DELETE); value None with
 # field None means the function changed the job itself.
 
-def envelope_rules():
+UNKNOWN_TYPES = {
+    "stock": ("stock.level", "Stock.Levels", "stock.levels ", "order.placed", "pickup.booked", "stock", "stock.levels.v2"),
+    "orders": ("order.place", "Order.Placed", "order.placed ", "order.shipped", "order.canceled", "stock.adjust",
+               "pickup.booked", "orders"),
+}
+
+
+def envelope_rules(queue="stock"):
     def r(name, field, code, values):
         return lambda g, job: (name, field, code, DELETE if values is DELETE else (values(g) if callable(values) else values))
     return [
@@ -315,8 +414,7 @@ def envelope_rules():
         r("envelope.type.empty", "type", "invalid_field", ""),
         r("envelope.type.too_long", "type", "invalid_field", lambda g: "stock." + "x" * 95),
         r("envelope.type.not_string", "type", "invalid_field", one_of(5, False, ["stock.levels"])),
-        r("envelope.type.unknown", "type", "unknown_type",
-          one_of("stock.level", "Stock.Levels", "stock.levels ", "order.placed", "pickup.booked", "stock", "stock.levels.v2")),
+        r("envelope.type.unknown", "type", "unknown_type", one_of(*UNKNOWN_TYPES[queue])),
         r("envelope.data.missing", "data", "missing_field", DELETE),
         r("envelope.data.null", "data", "invalid_field", None),
         r("envelope.data.not_object", "data", "invalid_field", one_of([], [{"sku": "a"}], "x", 5, True)),
@@ -424,6 +522,115 @@ def adjust_rules():
     ]) + [too_large]
 
 
+# Values for the order fields that OrderRules checks (see check_rules.py for many more).
+VALID_EMAILS = ["camille.durand@example.org", "x@y.z", "chloé.bérénice@exemple.fr", "a+b@sub.example.co.uk",
+                "x" * 248 + "@b.c.d", "a@\u0301b@c.d", "\"quoted\"@example.org", "面包@例子.中国", "a@b.c\u0600 d"]
+INVALID_EMAILS = ["a@b", "a b@c.d", "a\u00a0b@c.d", "a@b.c\u3000", "a@b.c\n", "a@b.c.", "a@.b.c", "@b.c", "a@@b.c",
+                  "a@b@c.d", "a@\u0301b.c", "a@b.\u0301c", "x" * 249 + "@b.c.d", "", "plainaddress", "a@b.c\t",
+                  "a@b\u2028.c"]
+VALID_PHONES = ["+33612345678", "+1234567", "+123456789012345", "+447700900123"]
+INVALID_PHONES = ["0612345678", "+0612345678", "+123456", "+1234567890123456", "+33 612345678",
+                  "+\uff13\uff13612345678", "+33-6-12-34-56-78", "", "33612345678", "+33612345678\n"]
+VALID_URLS = ["https://boutique.example/relais/webhook", "HTTP://x", "https://x:8443/a?b#c", "http://[::1]/hook",
+              "https://x" + "/" * 1991, "https://é.example/ü"]
+INVALID_URLS = ["ftp://x.example", "https://", "https:///x", "https://?q", "https://#f", "https://:443/x",
+                "https://a b", "https://x/\u2028", "https:/x", "x.example/hook", "https://x" + "/" * 1992, "",
+                "https://\u0301x", "mailto:a@b.c"]
+INVALID_TIME_ZONES = ["UTC", "Etc/UTC", "europe/paris", "Europe/Pariss", "Europe/Paris ", "", "+01:00", "CEST",
+                      "Europe/" + "x" * 58]
+
+
+def string_rules(prefix, path, max_length, required=True):
+    """Rules for a 1-max_length string at `path`."""
+    rules = [
+        (f"{prefix}.empty", path, "invalid_field", ""),
+        (f"{prefix}.too_long", path, "invalid_field", lambda g: g.long_text("", max_length + 1)),
+        (f"{prefix}.not_string", path, "invalid_field", one_of(7, True, ["a"], {"id": "a"})),
+        (f"{prefix}.nul", path, "invalid_field", lambda g: g.text(0, 10) + "\u0000" + g.text(0, 10)),
+    ]
+    if required:
+        rules += [(f"{prefix}.missing", path, "missing_field", DELETE), (f"{prefix}.null", path, "invalid_field", None)]
+    return rules
+
+
+def item_rule(name, key, code, value):
+    """A rule for one line of data.items, chosen at random."""
+    def rule(g, job):
+        i = g.rng.randrange(len(job["data"]["items"]))
+        path = f"data.items[{i}]" + (f".{key}" if key else "")
+        return name, path, code, DELETE if value is DELETE else (value(g) if callable(value) else value)
+    return rule
+
+
+def placed_rules():
+    pick = lambda values: (lambda g: g.rng.choice(values))  # noqa: E731
+    return envelope_rules("orders") + plain(
+        string_rules("placed.order_id", "data.order_id", 200)
+        + [("placed.shop.missing", "data.shop", "missing_field", DELETE),
+           ("placed.shop.not_object", "data.shop", "invalid_field", one_of(None, "shop-1", 5, [], [{"id": "a"}]))]
+        + string_rules("placed.shop.id", "data.shop.id", 200)
+        + string_rules("placed.shop.name", "data.shop.name", 200)
+        + [("placed.shop.email.invalid", "data.shop.email", "invalid_field", pick(INVALID_EMAILS)),
+           ("placed.shop.email.not_string", "data.shop.email", "invalid_field", one_of(5, True, ["a@b.c"])),
+           ("placed.shop.phone.invalid", "data.shop.phone", "invalid_field", pick(INVALID_PHONES)),
+           ("placed.shop.phone.number", "data.shop.phone", "invalid_field", one_of(33612345678, 1.5)),
+           ("placed.shop.webhook_url.invalid", "data.shop.webhook_url", "invalid_field", pick(INVALID_URLS)),
+           ("placed.shop.timezone.invalid", "data.shop.timezone", "invalid_field", pick(INVALID_TIME_ZONES)),
+           ("placed.shop.timezone.not_string", "data.shop.timezone", "invalid_field", one_of(1, True, ["Europe/Paris"])),
+           ("placed.customer.missing", "data.customer", "missing_field", DELETE),
+           ("placed.customer.not_object", "data.customer", "invalid_field", one_of(None, "Camille", 5, []))]
+        + string_rules("placed.customer.name", "data.customer.name", 200)
+        + [("placed.customer.email.invalid", "data.customer.email", "invalid_field", pick(INVALID_EMAILS)),
+           ("placed.customer.phone.invalid", "data.customer.phone", "invalid_field", pick(INVALID_PHONES)),
+           ("placed.customer.locale.invalid", "data.customer.locale", "invalid_field",
+            one_of("de", "FR", "fr-FR", "", "english", 1, True)),
+           ("placed.items.missing", "data.items", "missing_field", DELETE),
+           ("placed.items.null", "data.items", "invalid_field", None),
+           ("placed.items.not_array", "data.items", "invalid_field", one_of({}, {"sku": "a"}, "baguette", 2)),
+           ("placed.items.empty", "data.items", "invalid_field", []),
+           ("placed.items.too_many", "data.items", "invalid_field",
+            lambda g: [{"sku": f"s{i}", "name": "n", "quantity": 1, "unit_price_cents": 1} for i in range(501)]),
+           ("placed.total_cents.missing", "data.total_cents", "missing_field", DELETE),
+           ("placed.total_cents.null", "data.total_cents", "invalid_field", None),
+           ("placed.total_cents.out_of_range", "data.total_cents", "invalid_field",
+            one_of(-1, 100_000_000_001, 10**19, 1e30)),
+           ("placed.total_cents.not_integer", "data.total_cents", "invalid_field", one_of(9.8, "980", True)),
+           ("placed.currency.missing", "data.currency", "missing_field", DELETE),
+           ("placed.currency.invalid", "data.currency", "invalid_field", one_of("eur", "USD", "EURO", "", "€", 978, None))]
+        + timestamp_rules("placed", "placed_at")
+        + [("placed.pickup_deadline.invalid", "data.pickup_deadline", "invalid_field", lambda g: g.bad_timestamp())]
+    ) + [
+        item_rule("placed.item.not_object", None, "invalid_field", one_of(None, 40, "baguette", [], [{"sku": "a"}])),
+        item_rule("placed.item.sku.missing", "sku", "missing_field", DELETE),
+        item_rule("placed.item.sku.invalid", "sku", "invalid_field", one_of("", None, 7, "a\u0000")),
+        item_rule("placed.item.sku.too_long", "sku", "invalid_field", lambda g: g.long_text("", 201)),
+        item_rule("placed.item.name.missing", "name", "missing_field", DELETE),
+        item_rule("placed.item.name.invalid", "name", "invalid_field", one_of("", None, 7, ["x"])),
+        item_rule("placed.item.quantity.missing", "quantity", "missing_field", DELETE),
+        item_rule("placed.item.quantity.out_of_range", "quantity", "invalid_field", one_of(0, -1, 1_000_001, 10**12)),
+        item_rule("placed.item.quantity.not_integer", "quantity", "invalid_field", one_of(1.5, "2", None, True)),
+        item_rule("placed.item.unit_price_cents.missing", "unit_price_cents", "missing_field", DELETE),
+        item_rule("placed.item.unit_price_cents.out_of_range", "unit_price_cents", "invalid_field",
+                  one_of(-1, 100_000_001)),
+        item_rule("placed.item.unit_price_cents.not_integer", "unit_price_cents", "invalid_field", one_of(1.3, "130", None)),
+        too_large,
+    ]
+
+
+def event_rules(job_type):
+    short = job_type.split(".")[1]
+    rules = string_rules(f"{short}.order_id", "data.order_id", 200) + timestamp_rules(short, "at")
+    if job_type == "order.ready":
+        rules.append(("ready.pickup_deadline.invalid", "data.pickup_deadline", "invalid_field", lambda g: g.bad_timestamp()))
+    if job_type == "order.cancelled":
+        rules += [("cancelled.by.missing", "data.by", "missing_field", DELETE),
+                  ("cancelled.by.null", "data.by", "invalid_field", None),
+                  ("cancelled.by.invalid", "data.by", "invalid_field",
+                   one_of("admin", "Shop", "client", "", "shop ", "x" * 21, 1, True, ["shop"]))]
+        rules += string_rules("cancelled.reason", "data.reason", 500, required=False)
+    return envelope_rules("orders") + plain(rules) + [too_large]
+
+
 NOT_IN_SCHEMA = {"levels.sku.duplicate", "size.too_large"}
 
 
@@ -444,6 +651,32 @@ def schema_check(validator, job, field, valid, rule):
     return None
 
 
+# The plan for the valid order events: valid order.placed i is followed by
+#   phase 2: order.confirmed i (order.ready i when i % 5 == 4)
+#   phase 3: order.ready i (order.confirmed i when i % 5 == 4: late, kept in history, no change)
+#   phase 4: order.collected i when i % 3 == 0, order.cancelled i when i % 3 == 1; i % 3 == 2 stays ready
+#   phase 5: late events after the end: order.cancelled of a collected order, order.collected of a
+#            cancelled one, and a second order.collected / order.cancelled (another id) of an order
+#            already collected / cancelled: all kept in history, none changes anything.
+# Final status: collected (i % 3 == 0), cancelled (1), ready (2).
+def event_plan(job_type, i, orders):
+    """(index of the order, phase, whether it changes the order) of valid event i."""
+    assert orders > 0
+    i_order = i % orders
+    if job_type == "order.confirmed":
+        return i_order, (3 if i_order % 5 == 4 else 2), i_order % 5 != 4
+    if job_type == "order.ready":
+        return i_order, (2 if i_order % 5 == 4 else 3), True
+    group = i_order % 3
+    if job_type == "order.collected":
+        if group == 0:
+            return i_order, 4, True
+        return (i_order, 5, False) if group == 1 else (i_order - 2, 5, False)
+    if group == 1:  # order.cancelled
+        return i_order, 4, True
+    return (i_order, 5, False) if group == 0 else (i_order - 1, 5, False)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("outdir", type=Path)
@@ -457,12 +690,25 @@ def main():
     args.outdir.mkdir(parents=True, exist_ok=True)
     problems = 0
     ids = set()
-    for job_type, rules in (("stock.levels", levels_rules()), ("stock.adjust", adjust_rules())):
+    gen.time_zones = schemas["order.placed.schema.json"]["$defs"]["timezone"]["enum"]
+    placed_orders = []  # the order ids of the valid order.placed jobs, in order
+    kinds = [("stock.levels", levels_rules()), ("stock.adjust", adjust_rules()), ("order.placed", placed_rules())]
+    kinds += [(t, event_rules(t)) for t in c.ORDER_TYPES[1:]]
+    for job_type, rules in kinds:
         validator = c.validator(schemas, c.schema_for(job_type))
         cases = []
-        specials = gen.specials(job_type)[: max(0, args.count - 1)]  # after at least one ordinary job
-        for job in [gen.valid(job_type) for _ in range(args.count - len(specials))] + specials:
-            cases.append((job, True, None, None, "valid"))
+        if job_type in c.ORDER_TYPES[1:]:
+            # Valid events are about the valid orders (see the module docstring for the plan).
+            for i in range(args.count):
+                target, phase, applied = event_plan(job_type, i, len(placed_orders))
+                job = gen.valid(job_type, placed_orders[target])
+                cases.append((job, True, None, None, "valid", {"order": target, "phase": phase, "applied": applied}))
+        else:
+            specials = gen.specials(job_type)[: max(0, args.count - 1)]  # after at least one ordinary job
+            for job in [gen.valid(job_type) for _ in range(args.count - len(specials))] + specials:
+                cases.append((job, True, None, None, "valid", {"phase": 1}))
+                if job_type == "order.placed":
+                    placed_orders.append(job["data"]["order_id"])
         order = []
         while len(order) < args.count:  # every rule once before any twice
             batch = list(rules)
@@ -470,12 +716,12 @@ def main():
             order.extend(batch)
         for rule in order[: args.count]:
             name, job, field, code = gen.invalid(job_type, rule)
-            cases.append((job, False, field, code, name))
+            cases.append((job, False, field, code, name, {"phase": 1}))
 
         path = args.outdir / f"{job_type}.jsonl"
         counts = {True: 0, False: 0}
         with path.open("w", encoding="utf-8") as out:
-            for job, valid, field, code, rule in cases:
+            for job, valid, field, code, rule, plan in cases:
                 text = encode(job, compact=rule in ("size.too_large", "valid") and len(job.get("padding", "")) > 0, rng=gen.rng)
                 size = len(text.encode())
                 # The id the dead letter carries as job_id: none when the id is at fault or
@@ -496,7 +742,7 @@ def main():
                 counts[valid] += 1
                 out.write(json.dumps({
                     "job": text, "type": job_type, "valid": valid, "field": field, "code": code, "rule": rule,
-                    "schema_valid": valid or rule in NOT_IN_SCHEMA, "id": job_id,
+                    "schema_valid": valid or rule in NOT_IN_SCHEMA, "id": job_id, **plan,
                 }) + "\n")
         print(f"{path}: {counts[True]} valid, {counts[False]} invalid")
     if problems:

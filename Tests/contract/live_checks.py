@@ -1,25 +1,34 @@
 #!/usr/bin/env python3
 """Checks a live `relais serve` against the producer contract (docs/producers.md).
 
-1. Examples: every producer example (shell, python, php, node) enqueues for a shop of
-   its own; once the queue is drained, relais.stock_available shows baguette 37,
-   croissant 60, pain-au-chocolat 30 for that shop and both job ids are in
-   relais.processed_jobs. A second run for the same shop applies the levels job once
-   more (no effect: same id) and the adjustment again: baguette 34.
-2. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
+1. Examples: every producer example (shell, python, php, node; stock and orders)
+   enqueues for a shop of its own; once the queues are drained, relais.stock_available
+   shows baguette 35, croissant 54, pain-au-chocolat 30, reserved 0 for that shop; the
+   order CMD-1042 is collected and CMD-1043 cancelled in relais.order_status, their
+   events are in the history and the ledger, and relais.notification_log has the
+   messages of the events that applied, on channel log. A second run for the same shop
+   applies the levels job and the orders once more (no effect: same ids) and the
+   adjustment again: baguette 32.
+2. Retries: an order.confirmed sent before its order.placed is retried and applied; one
+   for an order never placed is dead-lettered after --max-attempts (attempts_exhausted).
+3. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
    few raw entries JSON Schema cannot describe (no job field, not JSON, not UTF-8, not
-   an object): all are enqueued, the queue is drained, then
-   - every valid job is in relais.processed_jobs (queue stock, its type), is not
-     dead-lettered, and its effect is in relais.stock_available: each job has a shop of
-     its own, so the shop's rows are exactly the job's levels (on_hand, reserved 0,
-     available, observed_at to the microsecond), or for stock.adjust one row whose
-     on_hand is the delta;
+   an object), enqueued in five phases (the valid order events only once their orders
+   are in; see generate_cases.event_plan), each drained before the next, then
+   - every valid job is in relais.processed_jobs (its queue, its type), is not
+     dead-lettered, and has its effect: for stock, each job has a shop of its own, so
+     the shop's rows are exactly the job's levels (on_hand, reserved 0, available,
+     observed_at to the microsecond), or for stock.adjust one row whose on_hand is the
+     delta; for orders, each order's status, placed_at and pickup_deadline in
+     relais.order_status, every event in its history (applied or kept as late), its
+     shop's on_hand/reserved/available (consumed, released or still reserved) and its
+     messages in relais.notification_log;
    - every invalid job is in <prefix>:dead exactly once, with the expected code, a reason
-     that names the expected field, the payload byte for byte, queue stock, job_id and
+     that names the expected field, the payload byte for byte, its queue, job_id and
      job_type as documented, and it had no effect;
    - none dropped silently: processed + dead-lettered == number of cases, and no other
-     ledger row, dead letter or shop exists.
-3. The daemon is still running and GET /readyz answers 200.
+     ledger row, dead letter, shop, order or message exists.
+4. The daemon is still running and GET /readyz answers 200.
 
 Usage:
   python3 Tests/contract/live_checks.py --redis-url URL --database-url URL --prefix P \
@@ -60,7 +69,30 @@ EXAMPLES = [
     ("php", ["php", "examples/php/enqueue_stock.php"]),
     ("node", ["node", "examples/node/enqueue_stock.js"]),
 ]
+ORDER_EXAMPLES = {
+    "shell": ["sh", "examples/shell/enqueue-orders.sh"],
+    "python": [sys.executable, "examples/python/enqueue_orders.py"],
+    "php": ["php", "examples/php/enqueue_orders.php"],
+    "node": ["node", "examples/node/enqueue_orders.js"],
+}
+ORDER_EXAMPLE_TYPES = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.placed",
+                       "order.cancelled"]
 EXAMPLE_LEVELS = {"baguette": 40, "croissant": 60, "pain-au-chocolat": 30}
+# What the collected example order takes from stock on hand (its cancelled one takes nothing).
+EXAMPLE_COLLECTED = {"baguette": 2, "croissant": 6}
+
+
+def expected_messages(job_type, data):
+    """The notification_log rows (recipient, channel, template) an applied event causes when no
+    delivery channel is configured (MessageRouting: one row on channel log per message)."""
+    if job_type == "order.placed":
+        return [("customer", "log", "order-placed-customer"), ("shop", "log", "order-placed-shop")]
+    if job_type in ("order.confirmed", "order.ready"):
+        return [("customer", "log", f"{job_type.replace('.', '-')}-customer")]
+    if job_type == "order.cancelled":
+        who = {"customer": ["shop"], "shop": ["customer"], "platform": ["customer", "shop"]}[data["by"]]
+        return [(r, "log", f"order-cancelled-{r}") for r in who]
+    return []
 RFC3339 = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 # Entries that JSON Schema cannot describe: (rule, fields of the stream entry, expected code).
@@ -126,15 +158,15 @@ class Live:
     def __init__(self, args):
         self.args = args
         self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=60)
-        self.stream = f"{args.prefix}:stock"
-        self.retry = f"{args.prefix}:stock:retry"
+        self.queues = ("stock", "orders")
         self.dead = f"{args.prefix}:dead"
 
-    def enqueue(self, entries):
-        """XADDs each entry (a dict of bytes fields) in pipelines; returns the entry ids."""
+    def enqueue(self, entries, queue="stock"):
+        """XADDs each entry (a dict of bytes fields) to `queue` in pipelines; returns the entry ids."""
+        stream = f"{self.args.prefix}:{queue}"
         ids, pipe, size = [], self.redis.pipeline(transaction=False), 0
         for fields in entries:
-            pipe.xadd(self.stream, fields)
+            pipe.xadd(stream, fields)
             size += sum(len(v) for v in fields.values())
             if len(pipe) >= 200 or size >= 8 << 20:
                 ids += pipe.execute()
@@ -143,15 +175,21 @@ class Live:
         return [i.decode() for i in ids]
 
     def backlog(self):
-        """(stream length, pending in the group, retries scheduled)."""
-        try:
-            pending = self.redis.xpending(self.stream, GROUP)["pending"]
-        except redis.ResponseError as error:  # NOGROUP: the daemon has not created it
-            pending = f"no group ({error})"
-        return self.redis.xlen(self.stream), pending, self.redis.zcard(self.retry)
+        """(stream length, pending in the group, retries scheduled), summed over the queues."""
+        total = [0, 0, 0]
+        for queue in self.queues:
+            stream = f"{self.args.prefix}:{queue}"
+            try:
+                pending = self.redis.xpending(stream, GROUP)["pending"]
+            except redis.ResponseError as error:  # NOGROUP: the daemon has not created it
+                return f"{queue}: no group ({error})", None, None
+            total[0] += self.redis.xlen(stream)
+            total[1] += pending
+            total[2] += self.redis.zcard(f"{stream}:retry")
+        return tuple(total)
 
     def wait_drained(self, checks, what):
-        """Waits until the stock stream, its pending list and its retries are empty."""
+        """Waits until every queue's stream, pending list and retries are empty."""
         started = time.monotonic()
         deadline = started + self.args.timeout
         quiet = 0
@@ -169,7 +207,7 @@ class Live:
             time.sleep(0.2)
 
     def dead_letters(self):
-        """entry_id -> list of dead-letter fields (bytes values, str keys), and all of them."""
+        """(queue, entry_id) -> list of dead-letter fields (bytes values, str keys), and all of them."""
         by_entry, everything, start = collections.defaultdict(list), [], "-"
         while True:
             batch = self.redis.xrange(self.dead, start, "+", count=500)
@@ -177,7 +215,7 @@ class Live:
                 fields = {k.decode(): v for k, v in fields.items()}
                 fields["_dead_id"] = dead_id.decode()
                 everything.append(fields)
-                by_entry[fields.get("entry_id", b"").decode()].append(fields)
+                by_entry[(fields.get("queue", b"").decode(), fields.get("entry_id", b"").decode())].append(fields)
             if len(batch) < 500:
                 return by_entry, everything
             start = "(" + batch[-1][0].decode()
@@ -208,19 +246,45 @@ class Live:
             out[shop][sku] = (int(on_hand), int(reserved), int(available), Decimal(observed) if observed else None)
         return out
 
+    def orders(self):
+        """order_id -> (shop_id, status, placed_at epoch, pickup_deadline epoch or None)."""
+        rows = self.sql("SELECT order_id, shop_id, status, extract(epoch FROM placed_at), "
+                        "extract(epoch FROM pickup_deadline) FROM relais.order_status")
+        return {o: (shop, status, Decimal(placed), Decimal(deadline) if deadline else None)
+                for o, shop, status, placed, deadline in rows}
+
+    def history(self):
+        """order_id -> {job_id: (type, applied)}; relais.order_events is the orders' history
+        (a table, not part of the stable read model: the tests read it to see ignored events)."""
+        out = collections.defaultdict(dict)
+        for order, job, job_type, applied in self.sql("SELECT order_id, job_id, type, applied FROM relais.order_events"):
+            out[order][job] = (job_type, applied == "t")
+        return out
+
+    def notifications(self):
+        """order_id -> sorted [(recipient, channel, template)], and every status seen."""
+        out, statuses = collections.defaultdict(list), collections.Counter()
+        for order, recipient, channel, template, status in self.sql(
+                "SELECT order_id, recipient, channel, template, status FROM relais.notification_log"):
+            out[order].append((recipient, channel, template))
+            statuses[status] += 1
+        return {k: sorted(v) for k, v in out.items()}, statuses
+
 
 # Examples -----------------------------------------------------------------------
 
 
-def run_example(name, command, shop, args):
+def run_example(name, command, shop, args, types=("stock.levels", "stock.adjust")):
     env = {**os.environ, "RELAIS_REDIS_URL": args.redis_url, "RELAIS_PREFIX": args.prefix, "NODE_PATH": NODE_PATH}
     try:
         done = subprocess.run(command + [shop], cwd=c.ROOT, env=env, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as error:
         return None, str(error)
     lines = [line.split(" ") for line in done.stdout.splitlines()]
-    if done.returncode != 0 or [l[0] for l in lines] != ["stock.levels", "stock.adjust"] or any(len(l) != 3 for l in lines):
+    if done.returncode != 0 or [l[0] for l in lines] != list(types) or any(len(l) != 3 for l in lines):
         return None, f"exit {done.returncode}, stdout {done.stdout.strip()!r}, stderr {done.stderr.strip()[-300:]!r}"
+    if types[0].startswith("order."):  # the same type twice: keep them in order
+        return [tuple(line) for line in lines], None
     return {t: (job_id, entry) for t, job_id, entry in lines}, None
 
 
@@ -228,15 +292,21 @@ def check_examples(live, checks, token):
     """Runs every example twice for a shop of its own; returns (shops, job ids)."""
     shops = {name: f"contract-{name}-{token}" for name, _ in EXAMPLES}
     runs = {name: [] for name, _ in EXAMPLES}
+    order_runs = {name: [] for name, _ in EXAMPLES}
     after_first = {}
     for round_ in (1, 2):
         for name, command in EXAMPLES:
             printed, error = run_example(name, command, shops[name], live.args)
             if checks.check(printed is not None, f"example {name} (run {round_}): exits 0 and prints both jobs", error):
                 runs[name].append(printed)
+            printed, error = run_example(name, ORDER_EXAMPLES[name], shops[name], live.args, ORDER_EXAMPLE_TYPES)
+            if checks.check(printed is not None, f"orders example {name} (run {round_}): exits 0 and prints its "
+                            "six jobs (placed, confirmed, ready, collected; placed, cancelled)", error):
+                order_runs[name].append(printed)
         if live.wait_drained(checks, f"examples run {round_}") is None:
-            return set(shops.values()), set()
+            return set(shops.values()), set(), set()
         stock, processed, (dead, _) = live.stock(), live.processed(), live.dead_letters()
+        check_order_examples(live, checks, shops, order_runs, round_, stock, processed, dead)
         for name, _ in EXAMPLES:
             if len(runs[name]) != round_:
                 checks.check(False, f"example {name} (run {round_}): effect in relais.stock_available",
@@ -244,16 +314,19 @@ def check_examples(live, checks, token):
                 continue
             shop = shops[name]
             got = {sku: row[0] for sku, row in stock.get(shop, {}).items()}
+            collected = {sku: EXAMPLE_LEVELS[sku] - EXAMPLE_COLLECTED.get(sku, 0) for sku in EXAMPLE_LEVELS}
             if round_ == 1:
                 after_first[name] = got.get("baguette")
-                want, what = {**EXAMPLE_LEVELS, "baguette": 37}, "baguette 37"
-            else:  # the levels job again (same id: no effect) and a second sale
-                baguette = (after_first[name] - 3) if isinstance(after_first[name], int) else 34
-                want, what = {**EXAMPLE_LEVELS, "baguette": baguette}, f"baguette {baguette} (3 fewer than after run 1)"
+                want = {**collected, "baguette": collected["baguette"] - 3}
+                what = f"baguette {want['baguette']} (40, a sale of 3, an order of 2 collected), croissant 54"
+            else:  # the levels job and the orders again (same ids: no effect) and a second sale
+                baguette = (after_first[name] - 3) if isinstance(after_first[name], int) else collected["baguette"] - 6
+                want = {**collected, "baguette": baguette}
+                what = f"baguette {baguette} (3 fewer than after run 1), croissant 54"
             problems = []
             if got != want:
                 problems.append(f"on_hand {got}, expected {want}")
-                if round_ == 1 and got.get("baguette") == 40 and all(
+                if round_ == 1 and got.get("baguette") == 40 - EXAMPLE_COLLECTED["baguette"] and all(
                         processed.get(job_id) for job_id, _ in runs[name][0].values()):
                     problems.append("both jobs took effect: the stock.adjust was applied before the stock.levels "
                                     "and overwritten by it (the daemon's consumers raced; docs/producers.md "
@@ -266,10 +339,62 @@ def check_examples(live, checks, token):
                         fields = dead[entry][0]
                         problems.append(f"{job_type} {job_id} dead-lettered: {excerpt(fields.get('code', b''))} "
                                         f"{excerpt(fields.get('reason', b''))}")
-            checks.check(not problems, f"example {name} (run {round_}) for shop {shop}: {what}, croissant 60, "
-                         "pain-au-chocolat 30, its jobs in relais.processed_jobs", "; ".join(problems))
+            reserved = {sku: row[1:3] for sku, row in stock.get(shop, {}).items() if row[1] != 0 or row[2] != row[0]}
+            if reserved:
+                problems.append(f"reserved/available {reserved}: expected reserved 0 and available = on_hand "
+                                "(one order collected, the other cancelled)")
+            checks.check(not problems, f"example {name} (run {round_}) for shop {shop}: {what}, "
+                         "pain-au-chocolat 30, reserved 0, its stock jobs in relais.processed_jobs", "; ".join(problems))
     job_ids = {job_id for name in runs for printed in runs[name] for job_id, _ in printed.values()}
-    return set(shops.values()), job_ids
+    job_ids |= {job_id for name in order_runs for printed in order_runs[name] for _, job_id, _ in printed}
+    orders = {f"{shop}-CMD-{n}" for shop in shops.values() for n in (1042, 1043)}
+    return set(shops.values()), job_ids, orders
+
+
+def check_order_examples(live, checks, shops, order_runs, round_, stock, processed, dead):
+    """The orders examples' effect: one order collected, one cancelled, their events in the
+    history and the ledger, the messages of the events that applied, nothing dead-lettered."""
+    orders, history, (messages, _) = live.orders(), live.history(), live.notifications()
+    for name, _ in EXAMPLES:
+        if len(order_runs[name]) != round_:
+            checks.check(False, f"orders example {name} (run {round_}): effect", "not checked: the example failed")
+            continue
+        shop = shops[name]
+        problems = []
+        for number, status in ((1042, "collected"), (1043, "cancelled")):
+            order = f"{shop}-CMD-{number}"
+            row = orders.get(order)
+            if row is None or row[:2] != (shop, status):
+                problems.append(f"{order}: order_status {row[:2] if row else 'absent'}, expected ({shop!r}, {status!r})")
+            events = history.get(order, {})
+            want = []
+            for printed in order_runs[name]:
+                for job_type, job_id, entry in printed:
+                    if not job_id.endswith(":" + order):
+                        continue
+                    if processed.get(job_id) != [("orders", job_type)]:
+                        problems.append(f"{job_type} {job_id}: ledger has {processed.get(job_id)}")
+                    if ("orders", entry) in dead:
+                        fields = dead[("orders", entry)][0]
+                        problems.append(f"{job_type} {job_id} dead-lettered: {excerpt(fields.get('code', b''))} "
+                                        f"{excerpt(fields.get('reason', b''))}")
+                    if job_id not in events:
+                        problems.append(f"{job_type} {job_id} not in the order's history")
+            # Out of order processing may skip a step (a late confirmed is ignored); the
+            # messages are those of the events that applied.
+            for job_id, (job_type, applied) in events.items():
+                if applied:
+                    want += expected_messages(job_type, {"by": "customer"})
+            if len(events) != 4 - 2 * (number == 1043):
+                problems.append(f"{order}: history has {len(events)} events {sorted(events)}")
+            applied = {t for t, a in events.values() if a}
+            if not {"order.placed", "order.collected" if number == 1042 else "order.cancelled"} <= applied:
+                problems.append(f"{order}: applied events {sorted(applied)}")
+            if messages.get(order, []) != sorted(want):
+                problems.append(f"{order}: notification_log {messages.get(order)}, expected {sorted(want)}")
+        checks.check(not problems, f"orders example {name} (run {round_}) for shop {shop}: CMD-1042 collected, "
+                     "CMD-1043 cancelled, events in the history and the ledger, messages on channel log",
+                     "; ".join(problems))
 
 
 # Generated cases ----------------------------------------------------------------
@@ -352,7 +477,7 @@ def effect_problems(case, stock):
     return problems, times
 
 
-def dead_letter_problems(case, entry, fields):
+def dead_letter_problems(case, entry, fields, queue="stock"):
     problems = []
     text = {k: v.decode("utf-8", "replace") for k, v in fields.items() if isinstance(v, bytes) and k != "job"}
     code, reason, field = text.get("code"), text.get("reason", ""), case["field"]
@@ -362,8 +487,8 @@ def dead_letter_problems(case, entry, fields):
         problems.append("empty reason")
     elif field is not None and not names_field(reason, field):
         problems.append(f"reason does not name {field}")
-    if text.get("queue") != "stock":
-        problems.append(f"queue {text.get('queue')!r}, expected 'stock'")
+    if text.get("queue") != queue:
+        problems.append(f"queue {text.get('queue')!r}, expected {queue!r}")
     if b"job" in case["fields"] and fields.get("job") != case["fields"][b"job"]:
         problems.append(f"job is not the payload byte for byte (got {excerpt(fields.get('job', b'<absent>'), 60)})")
     if text.get("job_id") != case["id"]:
@@ -380,43 +505,190 @@ def dead_letter_problems(case, entry, fields):
     return problems
 
 
-def check_generated(live, checks, token, example_shops, example_ids):
-    cases = load_cases(live.args, token, checks)
+STATUS_OF = {"order.placed": "placed", "order.confirmed": "confirmed", "order.ready": "ready",
+             "order.collected": "collected", "order.cancelled": "cancelled"}
+
+
+def close_enough(got, text):
+    """Whether an epoch from PostgreSQL is the RFC 3339 `text` (None: absent) to the microsecond."""
+    if text is None or got is None:
+        return text is None and got is None
+    return abs(got - epoch(text)) < Decimal("0.000001")
+
+
+def check_retries(live, checks, token):
+    """An event before its order.placed is retried and applied once the order exists; an event
+    for an order that never comes is dead-lettered after the last attempt. Returns
+    (job ids that took effect, order ids, entry ids of the expected dead letters)."""
+    def job(job_type, job_id, data):
+        return {b"job": json.dumps({"id": job_id, "type": job_type, "data": data}).encode()}
+    early, orphan = f"contract-{token}-early", f"contract-{token}-orphan"
+    placed = {"order_id": early, "shop": {"id": f"contract-{token}-early-shop", "name": "Early"},
+              "customer": {"name": "Early"}, "items": [{"sku": "a", "name": "A", "quantity": 2, "unit_price_cents": 5}],
+              "total_cents": 10, "currency": "EUR", "placed_at": "2026-11-01T09:00:00Z"}
+    at = "2026-11-01T09:10:00Z"
+    first = live.enqueue([job("order.confirmed", f"order-confirmed:{early}", {"order_id": early, "at": at}),
+                          job("order.confirmed", f"order-confirmed:{orphan}", {"order_id": orphan, "at": at})], "orders")
+    time.sleep(0.3)  # the confirmed events are tried (and retried) before their order exists
+    live.enqueue([job("order.placed", f"order-placed:{early}", placed)], "orders")
     started = time.monotonic()
-    try:
-        entry_ids = live.enqueue(case["fields"] for case in cases)
-    except redis.RedisError as error:
-        checks.check(False, "generated: enqueue every case", str(error))
-        return
-    for case, entry in zip(cases, entry_ids):
-        case["entry"] = entry
-    megabytes = sum(len(v) for case in cases for v in case["fields"].values()) / (1 << 20)
-    info(f"enqueued {len(cases)} entries ({megabytes:.1f} MiB) in {time.monotonic() - started:.1f}s")
-    drained = live.wait_drained(checks, "generated cases")
-    if drained is None:
-        return
-    info(f"drained in {drained:.1f}s after the last XADD")
+    if live.wait_drained(checks, "retried events") is None:
+        return set(), {early}, set()
+    info(f"events before their order: drained in {time.monotonic() - started:.1f}s "
+         f"(RELAIS_MAX_ATTEMPTS {live.args.max_attempts})")
+    processed, orders, history = live.processed(), live.orders(), live.history()
+    dead, all_dead = live.dead_letters()
+    problems = []
+    if orders.get(early, (None, None))[1] != "confirmed":
+        problems.append(f"order_status {orders.get(early)}, expected confirmed")
+    for job_type in ("order.placed", "order.confirmed"):
+        job_id = f"{job_type.replace('.', '-')}:{early}"
+        if processed.get(job_id) != [("orders", job_type)]:
+            problems.append(f"{job_id}: ledger has {processed.get(job_id)}")
+        if history.get(early, {}).get(job_id) != (job_type, True):
+            problems.append(f"{job_id}: history has {history.get(early, {}).get(job_id)}")
+    if any(f.get("job_id") == f"order-confirmed:{early}".encode() for f in all_dead):
+        problems.append("the early order.confirmed was dead-lettered")
+    checks.check(not problems, "an order.confirmed sent before its order.placed is retried, then applied",
+                 "; ".join(problems))
+    # A retried job goes back on the stream as a new entry: find its dead letter by job id.
+    letters = [f for f in all_dead if f.get("job_id") == f"order-confirmed:{orphan}".encode()]
+    problems = []
+    if len(letters) != 1:
+        problems.append(f"{len(letters)} dead letters")
+    else:
+        text = {k: v.decode("utf-8", "replace") for k, v in letters[0].items() if isinstance(v, bytes)}
+        if text.get("code") != "attempts_exhausted":
+            problems.append(f"code {text.get('code')!r}")
+        if text.get("attempts") != str(live.args.max_attempts):
+            problems.append(f"attempts {text.get('attempts')!r}, expected {live.args.max_attempts}")
+        if "not placed" not in text.get("reason", ""):
+            problems.append(f"reason {text.get('reason')!r} does not say the order is not placed")
+        if text.get("job_id") != f"order-confirmed:{orphan}" or text.get("job_type") != "order.confirmed":
+            problems.append(f"job_id {text.get('job_id')!r} job_type {text.get('job_type')!r}")
+    if processed.get(f"order-confirmed:{orphan}") or orphan in orders or orphan in history:
+        problems.append("it left a trace in the ledger, order_status or the history")
+    checks.check(not problems, f"an order.confirmed for an order never placed is dead-lettered after "
+                 f"{live.args.max_attempts} attempts (attempts_exhausted), with no effect", "; ".join(problems))
+    return ({f"order-placed:{early}", f"order-confirmed:{early}"}, {early},
+            {(f.get("queue", b"").decode(), f.get("entry_id", b"").decode()) for f in letters})
+
+
+def order_problems(case, events, live_state):
+    """What is wrong with the effect of valid order.placed `case` and the valid events about it."""
+    orders, stock, history, messages = live_state
+    data = json.loads(case["job"])["data"]
+    order, shop = data["order_id"], data["shop"]["id"]
+    problems = []
+    applied = [e for e in events if e["applied"]]
+    final = max(applied, key=lambda e: e["phase"]) if applied else None
+    status = STATUS_OF[final["type"]] if final else "placed"
+    if status == "confirmed" and any(e["type"] == "order.ready" for e in applied):
+        status = "ready"
+    deadline = data.get("pickup_deadline")
+    for e in applied:
+        if e["type"] == "order.ready" and e["data"].get("pickup_deadline") is not None:
+            deadline = e["data"]["pickup_deadline"]
+    row = orders.get(order)
+    if row is None:
+        return [f"order {order!r} not in relais.order_status"]
+    if row[0] != shop or row[1] != status:
+        problems.append(f"order_status shop {row[0]!r} status {row[1]!r}, expected {shop!r} {status!r}")
+    if not close_enough(row[2], data["placed_at"]):
+        problems.append(f"placed_at {row[2]}, expected {data['placed_at']}")
+    if not close_enough(row[3], deadline):
+        problems.append(f"pickup_deadline {row[3]}, expected {deadline}")
+    # History: the placed and every event about it, applied or not as planned.
+    got = history.get(order, {})
+    want = {json.loads(case["job"])["id"]: ("order.placed", True)}
+    want.update({e["id"]: (e["type"], e["applied"]) for e in events})
+    if got != want:
+        wrong = {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
+        problems.append(f"history differs (job: (got, expected)): {dict(list(wrong.items())[:3])}")
+    # Stock: reserved while open, consumed when collected, released when cancelled.
+    quantities = collections.Counter()
+    for item in data["items"]:
+        quantities[item["sku"]] += int(item["quantity"])
+    rows = stock.get(shop, {})
+    want_rows = {sku: {"collected": (-q, 0, -q), "cancelled": (0, 0, 0)}.get(status, (0, q, -q))
+                 for sku, q in quantities.items()}
+    got_rows = {sku: row[:3] for sku, row in rows.items()}
+    if got_rows != want_rows:
+        wrong = {k: (got_rows.get(k), want_rows.get(k)) for k in set(got_rows) | set(want_rows) if got_rows.get(k) != want_rows.get(k)}
+        problems.append(f"stock of shop {shop!r} ({status}) (on_hand, reserved, available) got vs expected: "
+                        f"{dict(list(wrong.items())[:3])}")
+    want_messages = sorted(expected_messages("order.placed", data)
+                           + [m for e in applied for m in expected_messages(e["type"], e["data"])])
+    if messages.get(order, []) != want_messages:
+        problems.append(f"notification_log {messages.get(order, [])}, expected {want_messages}")
+    return problems
+
+
+def check_generated(live, checks, token, example_shops, example_ids, example_orders):
+    retried_ids, retried_orders, retried_dead = check_retries(live, checks, token)
+    cases = load_cases(live.args, token, checks)
+    placed = [case for case in cases if case["type"] == "order.placed" and case["valid"]]
+    events = collections.defaultdict(list)
+    for case in cases:
+        if case["valid"] and case["type"] in c.ORDER_TYPES[1:]:
+            job = json.loads(case["job"])
+            events[case["order"]].append({"id": job["id"], "type": case["type"], "data": job["data"],
+                                          "phase": case["phase"], "applied": case["applied"]})
+    # Phase 1: the stock jobs, every invalid job and the valid orders; phases 2-5: the valid
+    # events about those orders (generate_cases.py, event_plan), each phase once the one
+    # before has drained, so no event waits for its order and the final states are known.
+    started = time.monotonic()
+    megabytes = 0
+    for phase in range(1, 6):
+        batch = [case for case in cases if case.get("phase", 1) == phase]
+        for queue in ("stock", "orders"):
+            mine = [case for case in batch if c.queue_of(case["type"]) == queue]
+            try:
+                entry_ids = live.enqueue((case["fields"] for case in mine), queue)
+            except redis.RedisError as error:
+                checks.check(False, f"generated: enqueue phase {phase} ({queue})", str(error))
+                return
+            for case, entry in zip(mine, entry_ids):
+                case["entry"] = (queue, entry)
+            megabytes += sum(len(v) for case in mine for v in case["fields"].values()) / (1 << 20)
+        drained = live.wait_drained(checks, f"generated cases, phase {phase} ({len(batch)} jobs)")
+        if drained is None:
+            return
+    info(f"enqueued {len(cases)} entries ({megabytes:.1f} MiB) in 5 phases, all drained in "
+         f"{time.monotonic() - started:.1f}s")
 
     processed, stock = live.processed(), live.stock()
     dead, all_dead = live.dead_letters()
+    orders, history, (messages, statuses) = live.orders(), live.history(), live.notifications()
     counts = collections.Counter()
     for case in cases:
-        name = f"{case['name']} [{case['rule']}] entry {case['entry']} id {case['id']}"
+        queue = c.queue_of(case["type"])
+        name = f"{case['name']} [{case['rule']}] entry {case['entry'][1]} id {case['id']}"
         in_dead = dead.get(case["entry"], [])
         ledger = processed.get(case["id"], []) if case["id"] is not None else []
         counts["processed"] += bool(ledger)
         counts["dead"] += bool(in_dead)
         if case["valid"]:
             problems = []
-            if ledger != [("stock", case["type"])]:
-                problems.append(f"ledger has {ledger or 'nothing'}, expected [('stock', {case['type']!r})]")
+            if ledger != [(queue, case["type"])]:
+                problems.append(f"ledger has {ledger or 'nothing'}, expected [({queue!r}, {case['type']!r})]")
             for fields in in_dead:
                 problems.append(f"dead-lettered {fields.get('code', b'').decode()} "
                                 f"{excerpt(fields.get('reason', b''), 300)!r}")
             times = []
-            if not problems:
+            if not problems and queue == "stock":
                 problems, times = effect_problems(case, stock)
-            checks.check(not problems, f"valid {name}: processed with its effect",
+            elif not problems and case["type"] == "order.placed":
+                index = placed.index(case)
+                problems = order_problems(case, events[index], (orders, stock, history, messages))
+            elif not problems:
+                job = json.loads(case["job"])
+                got = history.get(job["data"]["order_id"], {}).get(job["id"])
+                if got != (case["type"], case["applied"]):
+                    problems.append(f"history of its order has {got}, expected ({case['type']!r}, {case['applied']})")
+            what = ("processed with its effect" if case["type"] != "order.placed" else
+                    "processed; its order's status, history, stock and messages as its events say")
+            checks.check(not problems, f"valid {name}: {what}",
                          "; ".join(problems) + f"; payload {excerpt(case['job'])}", rule=case["rule"])
             if case["type"] == "stock.levels" and not problems:
                 checks.check(not times, f"valid {name}: observed_at kept to the microsecond", "; ".join(times),
@@ -431,29 +703,43 @@ def check_generated(live, checks, token, example_shops, example_ids):
             elif len(in_dead) > 1:
                 problems.append(f"dead-lettered {len(in_dead)} times")
             else:
-                problems += dead_letter_problems(case, case["entry"], in_dead[0])
+                problems += dead_letter_problems(case, case["entry"][1], in_dead[0], queue)
             checks.check(not problems, f"invalid {name}: dead-lettered as {expect}",
                          "; ".join(problems) + f"; payload {excerpt(case['fields'].get(b'job', b''))}", rule=case["rule"])
 
-    ours = {case["entry"] for case in cases}
+    ours = {case["entry"] for case in cases} | retried_dead
     checks.check(counts["processed"] + counts["dead"] == len(cases),
                  "generated: processed + dead-lettered == cases (none dropped, none both)",
                  f"{counts['processed']} processed + {counts['dead']} dead-lettered != {len(cases)} cases")
-    stray_dead = [f for f in all_dead if f.get("entry_id", b"").decode() not in ours]
+    stray_dead = [f for f in all_dead
+                  if (f.get("queue", b"").decode(), f.get("entry_id", b"").decode()) not in ours]
     checks.check(not stray_dead, "no other dead letters (the examples' jobs are not dead-lettered)",
                  "; ".join(f"{excerpt(f.get('entry_id', b''))} {excerpt(f.get('code', b''))} "
                            f"{excerpt(f.get('reason', b''), 100)}" for f in stray_dead[:5]))
-    expected_ids = {case["id"] for case in cases if case["valid"]} | example_ids
+    expected_ids = {case["id"] for case in cases if case["valid"]} | example_ids | retried_ids
     stray_ids = set(processed) - expected_ids
     checks.check(not stray_ids, "no other job in relais.processed_jobs",
                  f"{len(stray_ids)} unexpected, e.g. {sorted(stray_ids)[:5]}")
-    expected_shops = {json.loads(case["job"])["data"]["shop_id"] for case in cases if case["valid"]} | example_shops
+    valid_jobs = [json.loads(case["job"]) for case in cases if case["valid"]]
+    expected_shops = ({job["data"]["shop_id"] for job in valid_jobs if job["type"].startswith("stock.")}
+                      | {job["data"]["shop"]["id"] for job in valid_jobs if job["type"] == "order.placed"}
+                      | example_shops | {f"contract-{token}-early-shop"})
     stray_shops = set(stock) - expected_shops
     checks.check(not stray_shops, "no stock rows for other shops (invalid jobs had no effect)",
                  f"{len(stray_shops)} unexpected shops, e.g. {sorted(stray_shops)[:5]}")
+    expected_orders = {json.loads(case["job"])["data"]["order_id"] for case in placed} | example_orders | retried_orders
+    stray_orders = set(orders) - expected_orders
+    checks.check(not stray_orders, "no other orders in relais.order_status (invalid jobs had no effect)",
+                 f"{len(stray_orders)} unexpected, e.g. {sorted(stray_orders)[:5]}")
+    stray_messages = set(messages) - expected_orders
+    checks.check(not stray_messages, "no messages about other orders in relais.notification_log",
+                 f"{len(stray_messages)} unexpected, e.g. {sorted(stray_messages)[:5]}")
+    checks.check(set(statuses) <= {"pending", "sent", "failed"}, "notification_log statuses are pending, sent or failed",
+                 f"{dict(statuses)}")
     valid = sum(case["valid"] for case in cases)
     info(f"{valid} valid cases, {len(cases) - valid} invalid ({len(RAW_CASES)} raw): "
-         f"{counts['processed']} processed, {counts['dead']} dead-lettered")
+         f"{counts['processed']} processed, {counts['dead']} dead-lettered; "
+         f"{sum(len(v) for v in messages.values())} messages ({dict(statuses)})")
     if checks.failed_rules:
         info("failed cases by rule: " + ", ".join(f"{rule} {n}" for rule, n in sorted(checks.failed_rules.items())))
 
@@ -490,14 +776,16 @@ def main():
     parser.add_argument("-n", "--count", type=int, default=200, help="valid and invalid cases per job type")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the queue to drain")
+    parser.add_argument("--max-attempts", type=int, required=True,
+                        help="the daemon's RELAIS_MAX_ATTEMPTS (an event for an unknown order is dead-lettered after it)")
     args = parser.parse_args()
 
     checks = Checks()
     live = Live(args)
     token = secrets.token_hex(4)
     try:
-        example_shops, example_ids = check_examples(live, checks, token)
-        check_generated(live, checks, token, example_shops, example_ids)
+        example_shops, example_ids, example_orders = check_examples(live, checks, token)
+        check_generated(live, checks, token, example_shops, example_ids, example_orders)
     except Exception as error:  # report, count, and still check the daemon
         checks.check(False, "live checks ran to the end", f"{type(error).__name__}: {error}")
     check_alive(args, checks)
