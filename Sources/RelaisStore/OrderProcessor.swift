@@ -149,6 +149,7 @@ public final class OrderProcessor: JobProcessor {
         }
         if !plan.consumption.isEmpty {
             let rows = plan.consumption.sorted { ($0.shopId, $0.sku, $0.jobId) < ($1.shopId, $1.sku, $1.jobId) }
+            try StockSQL.lock(db, shops: rows.map(\.shopId), skus: rows.map(\.sku))
             try db.run(StockSQL.adjust, [
                 PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
                 PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),

@@ -65,13 +65,16 @@ public final class StockProcessor: JobProcessor {
         for step in StockPlan.steps(for: effective) {
             switch step {
             case .observe(let rows):
+                try StockSQL.lock(db, shops: rows.map(\.shopId), skus: rows.map(\.sku))
                 try db.run(StockSQL.observe, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)),
                     PgArray.integers(rows.map(\.onHand)), PgArray.integers(rows.map(\.observedAt.microseconds)),
                 ])
             case .zeroUnlisted(let shopId, let listed, let observedAt):
+                try db.run(StockSQL.lockShop, [shopId])
                 try db.run(StockSQL.zeroUnlisted, [shopId, PgArray.text(listed), String(observedAt.microseconds)])
             case .adjust(let rows):
+                try StockSQL.lock(db, shops: rows.map(\.shopId), skus: rows.map(\.sku))
                 try db.run(StockSQL.adjust, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
                     PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
@@ -97,6 +100,40 @@ public enum StoreOutcome {
 /// `timestamptz 'epoch' + n * interval '1 microsecond'`, which is exact (a `float8`
 /// division would not be for every date).
 enum StockSQL {
+    /// Creates the rows that do not exist yet and locks every row, in (shop, SKU) order,
+    /// before the statement that computes their stock.
+    ///
+    /// Levels and adjustments of one SKU must not be computed side by side: a level adds
+    /// the adjustments made after it, and a transaction cannot see an adjustment another
+    /// one has not committed yet. Holding the row locks first, each computing statement
+    /// starts (READ COMMITTED: a fresh snapshot per statement) after the other
+    /// transaction has committed, and sees its work. `rows` must be sorted.
+    static func lock(_ db: PgConnection, shops: [String], skus: [String]) throws {
+        let parameters = [PgArray.text(shops), PgArray.text(skus)]
+        try db.run(ensure, parameters)
+        try db.run(lockRows, parameters)
+    }
+
+    /// $1 text[] shop ids; $2 text[] SKUs, sorted.
+    static let ensure = PgStatement("stock.ensure", """
+        INSERT INTO relais.stock_items (shop_id, sku)
+        SELECT shop, sku FROM unnest($1::text[], $2::text[]) AS k(shop, sku)
+        ON CONFLICT DO NOTHING
+        """)
+
+    /// $1 text[] shop ids; $2 text[] SKUs.
+    static let lockRows = PgStatement("stock.lock", """
+        SELECT 1 FROM relais.stock_items s
+        JOIN unnest($1::text[], $2::text[]) AS k(shop, sku) ON s.shop_id = k.shop AND s.sku = k.sku
+        ORDER BY s.shop_id, s.sku
+        FOR UPDATE OF s
+        """)
+
+    /// $1 shop id: every row of the shop, before a complete snapshot zeroes the unlisted ones.
+    static let lockShop = PgStatement("stock.lock-shop", """
+        SELECT 1 FROM relais.stock_items WHERE shop_id = $1 ORDER BY sku FOR UPDATE
+        """)
+
     /// Upserts observed levels; a row observed later than the new observation is kept.
     /// A level counts what was there at `observed_at`: adjustments recorded with a later
     /// time are added to it.
