@@ -168,6 +168,14 @@ class Gen:
         sign = "+" if offset >= 0 else "-"
         return text + f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
 
+    def deadline(self):
+        """A pickup deadline that has not passed: the daemon expires a ready order past it,
+        which would change the outcome the live checks expect."""
+        while True:
+            text = self.timestamp()
+            if int(text[:4]) > datetime.now(timezone.utc).year + 1:
+                return text
+
     # Valid jobs ---------------------------------------------------------------
 
     def envelope(self, job_type, data):
@@ -315,7 +323,7 @@ class Gen:
         data = {"order_id": self.order_id(), "shop": shop, "customer": customer, "items": lines,
                 "total_cents": self.rng.choice([0, 100_000_000_000, self.rng.randint(0, 10**6)]),
                 "currency": "EUR", "placed_at": self.timestamp()}
-        deadline = self.maybe(self.timestamp(), 0.4)
+        deadline = self.maybe(self.deadline(), 0.4)
         if deadline is not DELETE:
             data["pickup_deadline"] = deadline
         return data
@@ -323,7 +331,7 @@ class Gen:
     def event_data(self, job_type, order_id=None):
         data = {"order_id": order_id if order_id is not None else self.order_id(), "at": self.timestamp()}
         if job_type == "order.ready":
-            deadline = self.maybe(self.timestamp(), 0.5)
+            deadline = self.maybe(self.deadline(), 0.5)
             if deadline is not DELETE:
                 data["pickup_deadline"] = deadline
         if job_type == "order.cancelled":
