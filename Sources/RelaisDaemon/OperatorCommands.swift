@@ -24,7 +24,7 @@ func printJSON(_ value: some Encodable) {
 /// `relais check`: configuration and connectivity.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the configuration, Redis, PostgreSQL and the schema version; non-zero exit on failure.",
+        abstract: "Check the configuration, Redis, PostgreSQL, the schema version and the templates; non-zero exit on failure.",
         discussion: "Exit status: 0 all good, 78 bad configuration or schema not at this build's version, 69 Redis or PostgreSQL unreachable.")
 
     @Flag(help: "Print the result as JSON.") var json = false
@@ -34,6 +34,8 @@ struct Check: ParsableCommand {
         var redis: String
         var postgres: String
         var schema: String
+        var templates: String
+        var channels: [String]
         var ok: Bool
     }
 
@@ -62,7 +64,17 @@ struct Check: ParsableCommand {
             postgresStatus = "unreachable: \(error)"
             unavailable = true
         }
-        let result = Result(redis: redisStatus, postgres: postgresStatus, schema: schemaStatus, ok: !unavailable && !misconfigured)
+        var templatesStatus = "ok"
+        do {
+            let templates = try loadTemplates(overrides: configuration.templateOverrides)
+            if !templates.overridden.isEmpty { templatesStatus = "ok (\(templates.overridden.count) overridden)" }
+        } catch {
+            templatesStatus = "\(error)"
+            misconfigured = true
+        }
+        let channels = configuration.delivery.channels.map(\.rawValue).sorted()
+        let result = Result(redis: redisStatus, postgres: postgresStatus, schema: schemaStatus, templates: templatesStatus,
+                            channels: channels, ok: !unavailable && !misconfigured)
         if json {
             printJSON(result)
         } else {
@@ -70,6 +82,8 @@ struct Check: ParsableCommand {
             print("redis          \(redisStatus)  (\(configuration.redis))")
             print("postgres       \(postgresStatus)")
             print("schema         \(schemaStatus)")
+            print("templates      \(templatesStatus)")
+            print("channels       \(channels.joined(separator: ", ")) (the others write to the log)")
         }
         if unavailable { throw ExitStatus.unavailable }
         if misconfigured { throw ExitStatus.config }

@@ -114,12 +114,19 @@ public final class DeliveryWorker: Sendable {
 
     /// Sends one batch of due messages; returns how many it took.
     func round(_ db: PgConnection, _ session: CurlSession?) throws -> Int {
-        let lease = Duration.seconds(max(60, settings.timeout.seconds * Double(settings.batchSize) * 2))
+        // Claimed messages are leased: if this process dies, they are sent again when the
+        // lease ends. It covers two slow sends and is renewed for the rest as the round goes on.
+        let lease = Duration.seconds(max(30, settings.timeout.seconds * 2))
         let messages = try Outbox.claim(db, channel: channel, limit: settings.batchSize, lease: lease)
         guard !messages.isEmpty else { return 0 }
         var results: [(id: Int64, result: DeliveryResult)] = []
         results.reserveCapacity(messages.count)
-        for message in messages {
+        var leased = ContinuousClock.now
+        for (index, message) in messages.enumerated() {
+            if ContinuousClock.now - leased > lease / 2 {
+                try Outbox.extend(db, messages[index...].map(\.id), lease: lease)
+                leased = .now
+            }
             let started = ContinuousClock.now
             let result = deliver(message, session)
             results.append((message.id, result))

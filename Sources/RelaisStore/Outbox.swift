@@ -55,6 +55,11 @@ public enum Outbox {
         return out
     }
 
+    /// Renews the lease of claimed messages not sent yet.
+    public static func extend(_ db: PgConnection, _ ids: [Int64], lease: Duration) throws {
+        try db.run(OutboxSQL.extend, [PgArray.integers(ids), "\(Int64(lease.seconds * 1000)) milliseconds"])
+    }
+
     /// Records the results of sends, in one statement.
     public static func record(_ db: PgConnection, _ results: [(id: Int64, result: DeliveryResult)]) throws {
         guard !results.isEmpty else { return }
@@ -102,6 +107,12 @@ enum OutboxSQL {
               FOR UPDATE SKIP LOCKED) AS due
         WHERE o.id = due.id
         RETURNING o.id, o.order_id, o.recipient, o.destination, o.template, o.facts::text, o.attempts
+        """)
+
+    /// $1 int8[] ids; $2 the lease as an interval.
+    static let extend = PgStatement("outbox.extend", """
+        UPDATE relais.outbox SET next_attempt_at = now() + $2::interval
+        WHERE id = ANY($1::int8[]) AND status = 'pending'
         """)
 
     /// $1 int8[] ids; $2 text[] statuses; $3 int8[] next attempt (NULL when final); $4 text[] errors.
