@@ -34,6 +34,17 @@ public enum IdempotencyLedger {
         return jobs.map { fresh.remove($0.envelope.id) != nil }
     }
 
+    /// $1 queue; $2 text[] job ids.
+    static let forgetIds = PgStatement("ledger.forget", """
+        DELETE FROM relais.processed_jobs WHERE queue = $1 AND job_id = ANY($2::text[])
+        """)
+
+    /// Takes ids out of the ledger again, inside the transaction that recorded them: their
+    /// jobs did not take effect and will be tried again.
+    public static func forget(_ db: PgConnection, queue: String, ids: [String]) throws {
+        try db.run(forgetIds, [queue, PgArray.text(ids)])
+    }
+
     /// Forgets ids older than `retention` (a PostgreSQL interval); returns how many.
     public static func prune(_ db: PgConnection, retention: String) throws -> Int {
         try db.run(prune, [retention]).affected

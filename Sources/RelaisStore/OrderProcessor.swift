@@ -24,34 +24,15 @@ public final class OrderProcessor: JobProcessor {
     ///   - lockTimeout: how long a statement waits for a lock before the batch is retried.
     ///   - rules: when reminders are due.
     public init(conninfo: String, channels: Set<Channel>, rules: ReminderRules = ReminderRules(), lockTimeout: String = "5s") throws {
-        db = try PgConnection(conninfo)
+        db = try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout)
         self.channels = channels
         self.rules = rules
-        do {
-            let state = try Migrator().state(db)
-            guard case .current = state else { throw MigrationError(state: state) }
-            try db.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout], name: "lock timeout")
-        } catch {
-            db.close()
-            throw error
-        }
     }
 
     public func close() { db.close() }
 
     public func process(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
-        try commit(jobs)
-    }
-
-    /// Commits the batch in one transaction; if PostgreSQL rejects it, tries each job
-    /// alone so that one bad job does not hold back the others.
-    private func commit(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
-        do {
-            return try db.transaction { try apply(jobs) }
-        } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
-            if jobs.count > 1 { return try jobs.flatMap { try commit([$0]) } }
-            return [StoreOutcome.failure(error)]
-        }
+        try ProcessorSupport.commit(db, jobs, apply)
     }
 
     private func apply(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
@@ -64,21 +45,7 @@ public final class OrderProcessor: JobProcessor {
         var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
                                   stored: stored, channels: channels, rules: rules)
         try write(&plan)
-
-        var outcomes = plan.outcomes.makeIterator()
-        var retried: [String] = []
-        let results: [JobOutcome] = zip(jobs, fresh).map { job, isFresh in
-            guard isFresh else { return .duplicate }
-            switch outcomes.next()! {
-            case .applied, .ignored: return .done
-            case .retry(let reason):
-                retried.append(job.envelope.id)
-                return .retry(reason: reason)
-            }
-        }
-        // A job retried later has not taken effect: take its id out of the ledger again.
-        if !retried.isEmpty { try db.run(OrderSQL.unrecord, [PgArray.text(retried)]) }
-        return results
+        return try ProcessorSupport.settle(db, queue: "orders", jobs, fresh: fresh, plan.outcomes)
     }
 
     /// Expires ready orders whose pickup deadline has passed, oldest deadline first:
@@ -269,8 +236,4 @@ enum OrderSQL {
             AS m(id, recipient, channel, destination, template, facts)
         """)
 
-    /// $1 text[] job ids of the `orders` queue that are to be retried.
-    static let unrecord = PgStatement("orders.unrecord", """
-        DELETE FROM relais.processed_jobs WHERE queue = 'orders' AND job_id = ANY($1::text[])
-        """)
 }

@@ -18,17 +18,7 @@ public final class PickupProcessor: JobProcessor {
     public func close() { orders.close() }
 
     public func process(_ jobs: [QueuedJob<PickupJob>]) throws -> [JobOutcome] {
-        try commit(jobs)
-    }
-
-    private func commit(_ jobs: [QueuedJob<PickupJob>]) throws -> [JobOutcome] {
-        let db = orders.db
-        do {
-            return try db.transaction { try apply(jobs) }
-        } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
-            if jobs.count > 1 { return try jobs.flatMap { try commit([$0]) } }
-            return [StoreOutcome.failure(error)]
-        }
+        try ProcessorSupport.commit(orders.db, jobs, apply)
     }
 
     private func apply(_ jobs: [QueuedJob<PickupJob>]) throws -> [JobOutcome] {
@@ -47,20 +37,7 @@ public final class PickupProcessor: JobProcessor {
         }
         try orders.writeHistory(plan.history)
         try orders.writeReminders(plan.reminders)
-
-        var outcomes = plan.outcomes.makeIterator()
-        var retried: [String] = []
-        let results: [JobOutcome] = zip(jobs, fresh).map { job, isFresh in
-            guard isFresh else { return .duplicate }
-            switch outcomes.next()! {
-            case .applied, .ignored: return .done
-            case .retry(let reason):
-                retried.append(job.envelope.id)
-                return .retry(reason: reason)
-            }
-        }
-        if !retried.isEmpty { try db.run(ReminderSQL.unrecord, [PgArray.text(retried)]) }
-        return results
+        return try ProcessorSupport.settle(db, queue: "pickups", jobs, fresh: fresh, plan.outcomes)
     }
 }
 
@@ -210,8 +187,4 @@ enum ReminderSQL {
         WHERE r.id = f.id
         """)
 
-    /// $1 text[] job ids of the `pickups` queue that are to be retried.
-    static let unrecord = PgStatement("pickups.unrecord", """
-        DELETE FROM relais.processed_jobs WHERE queue = 'pickups' AND job_id = ANY($1::text[])
-        """)
 }

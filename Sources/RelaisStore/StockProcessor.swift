@@ -14,16 +14,8 @@ public final class StockProcessor: JobProcessor {
     ///   - lockTimeout: how long a statement waits for a row lock before the job is
     ///     retried later (a PostgreSQL interval), so that one stuck lock never wedges a consumer.
     public init(conninfo: String, maxRowsPerTransaction: Int = 20_000, lockTimeout: String = "5s") throws {
-        db = try PgConnection(conninfo)
+        db = try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout)
         self.maxRowsPerTransaction = maxRowsPerTransaction
-        do {
-            let state = try Migrator().state(db)
-            guard case .current = state else { throw MigrationError(state: state) }
-            try db.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout], name: "lock timeout")
-        } catch {
-            db.close()
-            throw error
-        }
     }
 
     public func close() { db.close() }
@@ -46,17 +38,8 @@ public final class StockProcessor: JobProcessor {
         return outcomes
     }
 
-    /// Commits a chunk in one transaction; if PostgreSQL rejects it, tries each job
-    /// alone so that one bad job does not hold back the others. A problem of the
-    /// database itself (a missing table, a permission) is thrown: the batch stays
-    /// pending until an operator fixes it, instead of dead-lettering every job.
     private func commit(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {
-        do {
-            return try db.transaction { try apply(jobs) }
-        } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
-            if jobs.count > 1 { return try jobs.flatMap { try commit([$0]) } }
-            return [StoreOutcome.failure(error)]
-        }
+        try ProcessorSupport.commit(db, jobs, apply)
     }
 
     private func apply(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {

@@ -1,0 +1,56 @@
+import PostgresClient
+import RelaisDomain
+import RelaisQueue
+
+/// What every processor does around its own statements.
+enum ProcessorSupport {
+    /// Connects, checks that the schema is the one this build expects, and sets how long
+    /// a statement waits for a lock (a PostgreSQL interval) before the job is retried
+    /// later, so that one stuck lock never wedges a consumer.
+    static func connect(_ conninfo: String, lockTimeout: String) throws -> PgConnection {
+        let db = try PgConnection(conninfo)
+        do {
+            let state = try Migrator().state(db)
+            guard case .current = state else { throw MigrationError(state: state) }
+            try db.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout], name: "lock timeout")
+        } catch {
+            db.close()
+            throw error
+        }
+        return db
+    }
+
+    /// Commits `jobs` with `apply` in one transaction; if PostgreSQL rejects it, tries
+    /// each job alone so that one bad job does not hold back the others. A problem of the
+    /// database itself (a missing table, a permission) is thrown: the batch stays pending
+    /// until an operator fixes it, instead of dead-lettering every job.
+    static func commit<Job>(_ db: PgConnection, _ jobs: [QueuedJob<Job>],
+                            _ apply: ([QueuedJob<Job>]) throws -> [JobOutcome]) throws -> [JobOutcome] {
+        do {
+            return try db.transaction { try apply(jobs) }
+        } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
+            if jobs.count > 1 { return try jobs.flatMap { try commit(db, [$0], apply) } }
+            return [StoreOutcome.failure(error)]
+        }
+    }
+
+    /// The queue engine's outcome of each job of an order or pickup batch, given which
+    /// were fresh in the ledger and the plan's outcomes of the fresh ones. A job to be
+    /// retried has not taken effect: its id is taken out of the `queue`'s ledger again.
+    static func settle<Job>(_ db: PgConnection, queue: String, _ jobs: [QueuedJob<Job>], fresh: [Bool],
+                            _ planned: [OrderJobOutcome]) throws -> [JobOutcome] {
+        var outcomes = planned.makeIterator()
+        var retried: [String] = []
+        let results: [JobOutcome] = zip(jobs, fresh).map { job, isFresh in
+            guard isFresh else { return .duplicate }
+            switch outcomes.next()! {
+            case .applied, .ignored: return .done
+            case .retry(let reason):
+                retried.append(job.envelope.id)
+                return .retry(reason: reason)
+            }
+        }
+        if !retried.isEmpty { try IdempotencyLedger.forget(db, queue: queue, ids: retried) }
+        return results
+    }
+}
