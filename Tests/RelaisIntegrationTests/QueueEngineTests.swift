@@ -146,8 +146,10 @@ struct QueueEngineTests {
     }
 
     @Test func slowBatchKeepsItsLeaseAndIsNotClaimedTwice() async throws {
-        // A batch held up far longer than the claim timeout by a row lock.
-        let harness = try EngineHarness(lockTimeout: "10s") { $0.claimIdle = .milliseconds(600) }
+        // A batch held up far longer than the claim timeout by a row lock. (The claim
+        // timeout leaves room for a busy CI machine: a renewal late by more than it is a
+        // stalled instance, which the rival is right to take over.)
+        let harness = try EngineHarness(lockTimeout: "10s") { $0.claimIdle = .milliseconds(1500) }
         let holder = try PgConnection(harness.databaseURL)
         defer { holder.close() }
         try holder.query("INSERT INTO relais.stock_items (shop_id, sku, on_hand) VALUES ('s', 'a', 0)", name: "seed")
@@ -158,7 +160,7 @@ struct QueueEngineTests {
         var other = harness.settings
         other.instance = "other"
         let rival = EngineRestart(of: harness, settings: other)
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(5))
         try holder.execute("COMMIT", name: "release")
         #expect(try eventually { try harness.drained() })
         await rival.stop()
