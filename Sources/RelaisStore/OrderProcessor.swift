@@ -195,7 +195,7 @@ enum OrderSQL {
     /// $1 text[] order ids; $2 text[] shop ids; $3 text[] details (JSON); $4 int8[] placed at.
     static let insert = PgStatement("orders.insert", """
         INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at)
-        SELECT id, shop, 'placed', details::jsonb, timestamptz 'epoch' + placed_us * interval '1 microsecond'
+        SELECT id, shop, 'placed', details::jsonb, timestamptz 'epoch' + (placed_us / 1000000) * interval '1 second' + (placed_us % 1000000) * interval '1 microsecond'
         FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS o(id, shop, details, placed_us)
         """)
 
@@ -203,7 +203,7 @@ enum OrderSQL {
     static let update = PgStatement("orders.update", """
         UPDATE relais.orders AS o
         SET status = c.status, updated_at = now(),
-            pickup_deadline = timestamptz 'epoch' + c.deadline_us * interval '1 microsecond'
+            pickup_deadline = timestamptz 'epoch' + (c.deadline_us / 1000000) * interval '1 second' + (c.deadline_us % 1000000) * interval '1 microsecond'
         FROM unnest($1::text[], $2::text[], $3::int8[]) AS c(id, status, deadline_us)
         WHERE o.order_id = c.id
         """)
@@ -211,7 +211,7 @@ enum OrderSQL {
     /// $1 text[] order ids; $2 text[] job ids; $3 text[] types; $4 int8[] times; $5 bool[] applied; $6 text[] notes.
     static let history = PgStatement("orders.history", """
         INSERT INTO relais.order_events (order_id, job_id, type, at, applied, note)
-        SELECT id, job, type, timestamptz 'epoch' + at_us * interval '1 microsecond', applied, note
+        SELECT id, job, type, timestamptz 'epoch' + (at_us / 1000000) * interval '1 second' + (at_us % 1000000) * interval '1 microsecond', applied, note
         FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::bool[], $6::text[])
             AS e(id, job, type, at_us, applied, note)
         ON CONFLICT DO NOTHING
