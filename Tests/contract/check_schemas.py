@@ -5,7 +5,10 @@
 - every examples/payloads/*.json is valid against the envelope and its job type's
   schema, and every job type has an example payload;
 - a table of known-good edge cases passes and a table of known-bad payloads fails,
-  each at the field the daemon would name.
+  each at the field the daemon would name;
+- the rules JSON Schema cannot express pass the schema, as docs/producers.md says: a
+  repeated SKU, and pickup slots whose slot_end is not after slot_start (SLOT_ORDER; the
+  daemon's verdict on them is check_rules.py's).
 
 Usage: python3 Tests/contract/check_schemas.py   (needs jsonschema and rfc3339-validator)
 Ends with a line `N passed, M failed`; exits 1 if anything failed.

@@ -9,8 +9,13 @@
    messages of the events that applied, on channel log. A second run for the same shop
    applies the levels job and the orders once more (no effect: same ids) and the
    adjustment again: baguette 32.
-2. Retries: an order.confirmed sent before its order.placed is retried and applied; one
-   for an order never placed is dead-lettered after --max-attempts (attempts_exhausted).
+   The pickups examples, for open orders of their own: the moved slot in
+   relais.order_status, its reminders pending in relais.reminders at the times
+   docs/producers.md gives (worked out with zoneinfo), the first slot's none or cancelled;
+   a second run changes nothing.
+2. Retries: an order.confirmed and a pickup.booked sent before their order.placed are
+   retried and applied; ones for an order never placed are dead-lettered after
+   --max-attempts (attempts_exhausted).
 3. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
    few raw entries JSON Schema cannot describe (no job field, not JSON, not UTF-8, not
    an object), enqueued in five phases (the valid order events only once their orders
@@ -22,7 +27,11 @@
      delta; for orders, each order's status, placed_at and pickup_deadline in
      relais.order_status, every event in its history (applied or kept as late), its
      shop's on_hand/reserved/available (consumed, released or still reserved) and its
-     messages in relais.notification_log;
+     messages in relais.notification_log; its slot after its valid pickup jobs, and its
+     booking reminders in relais.reminders: each booking's planned, the last one's pending
+     while the order is open, the others cancelled, none sent (exact due times for shops
+     in Europe/Paris, bounds elsewhere); every valid pickup job in the order's history,
+     applied or (after the order ended) kept without effect;
    - every invalid job is in <prefix>:dead exactly once, with the expected code, a reason
      that names the expected field, the payload byte for byte, its queue, job_id and
      job_type as documented, and it had no effect;
@@ -289,10 +298,11 @@ class Live:
     def notifications(self):
         """order_id -> sorted [(recipient, channel, template)], and every status seen.
 
-        Pickup reminders (templates pickup-*) are left out: the generated events carry
-        random times, so whether a ready order's reminder is already due depends on the
-        clock; the reminder rules have their own tests (ReminderRulesTests, ReminderTests,
-        PickupsEndToEndTests)."""
+        Pickup reminders (templates pickup-*) are left out: the generated order.ready events
+        carry random times, so whether a ready order's not-collected reminder is already due
+        depends on the clock; the booking reminders are checked where they are planned
+        (relais.reminders), and the sending of reminders has its own tests (ReminderRulesTests,
+        ReminderTests, PickupsEndToEndTests)."""
         out, statuses = collections.defaultdict(list), collections.Counter()
         for order, recipient, channel, template, status in self.sql(
                 "SELECT order_id, recipient, channel, template, status FROM relais.notification_log"
