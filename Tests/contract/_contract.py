@@ -16,7 +16,9 @@ SCHEMAS = ROOT / "docs" / "schemas"
 PAYLOADS = ROOT / "examples" / "payloads"
 STOCK_TYPES = ("stock.levels", "stock.adjust")
 ORDER_TYPES = ("order.placed", "order.confirmed", "order.ready", "order.collected", "order.cancelled")
-JOB_TYPES = STOCK_TYPES + ORDER_TYPES
+PICKUP_TYPES = ("pickup.booked", "pickup.cancelled")
+JOB_TYPES = STOCK_TYPES + ORDER_TYPES + PICKUP_TYPES
+QUEUES = ("stock", "orders", "pickups")
 MAX_BYTES = 1 << 20  # the daemon's payload limit (EnvelopeRules.maxBytes)
 
 
@@ -37,8 +39,11 @@ def validator(schemas, name):
 
 
 def queue_of(job_type):
-    """The queue a job type belongs to: `stock.levels` -> `stock`, `order.placed` -> `orders`."""
-    return "orders" if str(job_type).startswith("order.") else "stock"
+    """The queue a job type belongs to: `stock.levels` -> `stock`, `order.placed` -> `orders`,
+    `pickup.booked` -> `pickups`."""
+    if str(job_type).startswith("order."):
+        return "orders"
+    return "pickups" if str(job_type).startswith("pickup.") else "stock"
 
 
 def payloads():

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Runs every producer example against a throwaway Redis and checks what it enqueued.
 
-For each example (shell, python, php, node; enqueue-stock and enqueue-orders) it starts
-with its own RELAIS_PREFIX and shop id, then checks that it exited 0, printed `<type> <job id> <entry id>` for each job, and
-that the entries in <prefix>:stock are exactly those jobs, valid against the schemas and
-equal to examples/payloads/*.json but for the shop, the ids and the times.
+For each example (shell, python, php, node; enqueue-stock, enqueue-orders and
+enqueue-pickups) it starts with its own RELAIS_PREFIX and shop id (or order id), then checks
+that it exited 0, printed `<type> <job id> <entry id>` for each job, and that the entries in
+<prefix>:stock, <prefix>:orders or <prefix>:pickups are exactly those jobs, valid against the
+schemas and equal to examples/payloads/*.json but for the shop, the ids and the times; the
+pickups example's slots are where its comments say, the move after the booking.
 
 Usage: python3 Tests/contract/check_examples.py
 Needs: redis-server on PATH, python packages jsonschema, rfc3339-validator and redis; an
@@ -20,13 +22,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 
 import _contract as c
 
 EXAMPLES = c.ROOT / "examples"
 NODE_PATH = os.pathsep.join(p for p in (os.environ.get("NODE_PATH"), "/usr/share/nodejs") if p)
-VOLATILE = {"id", "enqueued_at", "at", "placed_at", "pickup_deadline"}  # differ from run to run
+VOLATILE = {"id", "enqueued_at", "at", "placed_at", "pickup_deadline", "slot_start", "slot_end"}  # differ from run to run
 ORDER_FILES = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.placed.2", "order.cancelled"]
+PICKUP_FILES = ["pickup.booked", "pickup.booked.2"]
+PICKUP_COMMANDS = {
+    "shell": ["sh", str(EXAMPLES / "shell/enqueue-pickups.sh")],
+    "python": [sys.executable, str(EXAMPLES / "python/enqueue_pickups.py")],
+    "php": ["php", str(EXAMPLES / "php/enqueue_pickups.php")],
+    "node": ["node", str(EXAMPLES / "node/enqueue_pickups.js")],
+}
 ORDER_COMMANDS = {
     "shell": ["sh", str(EXAMPLES / "shell/enqueue-orders.sh")],
     "python": [sys.executable, str(EXAMPLES / "python/enqueue_orders.py")],
@@ -139,6 +149,46 @@ def check_orders(name, command, extra_env, client, port, schemas, payloads):
                f"{name} orders: {stem} matches examples/payloads/{stem}.json", json.dumps(stable(job, shop)))
 
 
+def check_pickups(name, command, extra_env, client, port, schemas, payloads):
+    """The pickups example: two pickup.booked on <prefix>:pickups for the order given, the
+    booking (the day after tomorrow, 16:00-16:30 UTC) and its move (three days ahead,
+    09:00-09:30 UTC), with ids pickup-booked:<order>:1 and :2, equal to
+    examples/payloads/pickup.booked.json and pickup.booked.2.json but for the ids and the times."""
+    prefix = f"check-{name}"
+    order = f"check-{name}-{os.getpid()}-CMD-1042"
+    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
+    today = datetime.now(timezone.utc).date()  # read before and after: a run across midnight is told apart
+    done = subprocess.run(command + [order], env=env, capture_output=True, text=True, timeout=60)
+    days = {today, datetime.now(timezone.utc).date()}
+    report(done.returncode == 0, f"{name} pickups: exits 0", done.stderr.strip()[-300:])
+    printed = [line.split(" ") for line in done.stdout.splitlines()]
+    report([p[0] for p in printed] == ["pickup.booked", "pickup.booked"] and all(len(p) == 3 for p in printed),
+           f"{name} pickups: prints <type> <job id> <entry id> for pickup.booked twice", repr(done.stdout))
+    entries = client.xrange(f"{prefix}:pickups")
+    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
+           f"{name} pickups: the printed entry ids are the entries of {prefix}:pickups", repr(entries)[:300])
+    for number, ((entry, fields), line, stem) in enumerate(zip(entries, printed, PICKUP_FILES), 1):
+        if list(fields) != ["job"]:
+            report(False, f"{name} pickups: entry {entry} has one field, job", repr(fields))
+            continue
+        job = json.loads(fields["job"])
+        errors = [e.message for e in c.validator(schemas, "pickup.booked.schema.json").iter_errors(job)]
+        report(not errors, f"{name} pickups: {stem} is valid against its schema", "; ".join(errors))
+        report(len(line) == 3 and job.get("id") == line[1] == f"pickup-booked:{order}:{number}",
+               f"{name} pickups: {stem} has the printed job id pickup-booked:<order>:{number}", job.get("id"))
+        data = job.get("data", {})
+        report(data.get("order_id") == order, f"{name} pickups: {stem} is for the order given as argument")
+        mine = {**job, "data": {**data, "order_id": "boulangerie-martin-CMD-1042"}}
+        report(stable(mine, "") == stable(payloads[stem], ""), f"{name} pickups: {stem} matches "
+               f"examples/payloads/{stem}.json", json.dumps(stable(mine, "")))
+        days_ahead, hour = (2, 16) if number == 1 else (3, 9)
+        want = [(f"{(d + timedelta(days=days_ahead)).isoformat()}T{hour:02d}:00:00Z",
+                 f"{(d + timedelta(days=days_ahead)).isoformat()}T{hour:02d}:30:00Z") for d in sorted(days)]
+        report((data.get("slot_start"), data.get("slot_end")) in want,
+               f"{name} pickups: {stem} books {days_ahead} days ahead, {hour:02d}:00-{hour:02d}:30 UTC",
+               f"{data.get('slot_start')} - {data.get('slot_end')}, expected one of {want}")
+
+
 def check(name, command, extra_env, client, port, schemas, payloads):
     prefix = f"check-{name}"
     shop = f"check-{name}-{os.getpid()}"
@@ -189,6 +239,7 @@ def main():
                 else:
                     check(name, command, extra_env, client, port, schemas, payloads)
                     check_orders(name, ORDER_COMMANDS[name], extra_env, client, port, schemas, payloads)
+                    check_pickups(name, PICKUP_COMMANDS[name], extra_env, client, port, schemas, payloads)
         finally:
             server.terminate()
             server.wait(timeout=10)

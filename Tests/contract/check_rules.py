@@ -8,8 +8,10 @@ clusters) and Unicode White_Space. This check feeds the daemon's decoder and the
 the same values and requires the same verdict:
 
 - the schema's time zone enum is exactly the daemon's list, and every name is accepted;
-- every value of the schema tables in check_schemas.py (GOOD and BAD rows) gets the same
-  verdict from the daemon, and a refused job is refused at the field changed;
+- every value of the schema tables in check_schemas.py (GOOD and BAD rows, for the three
+  queues) gets the same verdict from the daemon, and a refused job is refused at the field
+  changed; the pickup slots that the schema cannot judge (check_schemas.SLOT_ORDER, a
+  slot_end not after slot_start) are refused at data.slot_end, and accepted swapped;
 - probe strings for shop.email, shop.phone, shop.webhook_url, customer.email and
   shop.timezone: every "interesting" code point (ASCII, White_Space, prepend and extending
   scalars, look-alikes) at every position of a few templates, length edges, and random
@@ -91,7 +93,7 @@ def main():
 
     # The tables of check_schemas.py, through the daemon -----------------------
     rows = [(t, p, v, True) for t, p, v, _ in tables.GOOD] + [(t, p, v, False) for t, p, v, _ in tables.BAD]
-    for queue in ("orders", "stock"):
+    for queue in c.QUEUES:
         mine = [(t, p, v, good) for t, p, v, good in rows if c.queue_of(t) == queue]
         jobs = [tables.mutated(examples[t], p, v) for t, p, v, _ in mine]
         for (job_type, path, value, good), job, (ok, code, field) in zip(mine, jobs, daemon_verdicts(args.relais, queue, jobs)):
@@ -104,6 +106,23 @@ def main():
                                                or (path == "type" and code == "unknown_type"))
                 report(not ok and (named or path in ("id", "type", "data", "v", "enqueued_at")),
                        name, "accepted" if ok else f"refused at {field} ({code}), not at {path}")
+
+    # The slot order JSON Schema cannot express: the daemon refuses each at data.slot_end,
+    # and accepts the same slots the other way round (or the GOOD rows above).
+    slots = tables.SLOT_ORDER
+    refused = [tables.mutated(tables.mutated(examples["pickup.booked"], "data.slot_start", start), "data.slot_end", end)
+               for start, end, _ in slots]
+    swapped = [tables.mutated(tables.mutated(examples["pickup.booked"], "data.slot_start", end), "data.slot_end", start)
+               for start, end, why in slots if why not in ("an empty slot", "the same instant in another offset",
+                                                           "later by 0.8 us, the same microsecond")]
+    verdicts = daemon_verdicts(args.relais, "pickups", refused + swapped)
+    for (start, end, why), (ok, code, field) in zip(slots, verdicts):
+        report(not ok and code == "invalid_field" and field == "data.slot_end",
+               f"daemon refuses a slot_end not after slot_start at data.slot_end ({why})",
+               "accepted" if ok else f"refused at {field} ({code})")
+    for job, (ok, code, field) in zip(swapped, verdicts[len(refused):]):
+        report(ok, f"daemon accepts the slot {job['data']['slot_start']} - {job['data']['slot_end']}",
+               f"refused at {field} ({code})")
 
     # Probes ---------------------------------------------------------------------
     from jsonschema import Draft202012Validator

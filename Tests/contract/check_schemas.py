@@ -5,7 +5,10 @@
 - every examples/payloads/*.json is valid against the envelope and its job type's
   schema, and every job type has an example payload;
 - a table of known-good edge cases passes and a table of known-bad payloads fails,
-  each at the field the daemon would name.
+  each at the field the daemon would name;
+- the rules JSON Schema cannot express pass the schema, as docs/producers.md says: a
+  repeated SKU, and pickup slots whose slot_end is not after slot_start (SLOT_ORDER; the
+  daemon's verdict on them is check_rules.py's).
 
 Usage: python3 Tests/contract/check_schemas.py   (needs jsonschema and rfc3339-validator)
 Ends with a line `N passed, M failed`; exits 1 if anything failed.
@@ -89,6 +92,13 @@ GOOD = [
     ("order.cancelled", "data.reason", "x" * 500, "reason of 500 characters"),
     ("order.confirmed", "data.note", "x", "unknown fields are ignored"),
     ("order.collected", "data.at", "2026-11-01T17:45:00.5Z", "a fractional second"),
+    ("pickup.booked", "data.slot_end", "2026-11-02T16:00:00.000001Z", "a slot of one microsecond"),
+    ("pickup.booked", "data.slot_end", "2026-11-03T01:30:00+09:00", "slot_end in another offset, later as an instant"),
+    ("pickup.booked", "data.slot_end", "2999-12-31T23:59:59.999999Z", "a slot ending at the end of the contract's years"),
+    ("pickup.booked", "data.order_id", "a/b c:é" * 25, "an order id of 200 characters, any text"),
+    ("pickup.booked", "data.shop_id", "boulangerie-martin", "unknown data fields are ignored"),
+    ("pickup.cancelled", "data.reason", "empêchement", "unknown data fields are ignored"),
+    ("pickup.cancelled", "v", DELETE, "v absent means 1"),
 ]
 
 # (job type, field path, new value or DELETE, field the failure must name)
@@ -241,6 +251,34 @@ BAD = [
     ("order.cancelled", "data.reason", "x" * 501, "data.reason"),
     ("order.cancelled", "data.reason", "a\u0000b", "data.reason"),
     ("order.cancelled", "type", "order.canceled", "type"),
+    ("pickup.booked", "data.order_id", DELETE, "data"),
+    ("pickup.booked", "data.order_id", "", "data.order_id"),
+    ("pickup.booked", "data.order_id", "o" * 201, "data.order_id"),
+    ("pickup.booked", "data.order_id", None, "data.order_id"),
+    ("pickup.booked", "data.order_id", "a\u0000b", "data.order_id"),
+    ("pickup.booked", "data.slot_start", DELETE, "data"),
+    ("pickup.booked", "data.slot_start", None, "data.slot_start"),
+    ("pickup.booked", "data.slot_start", "2026-11-02 17:00", "data.slot_start"),
+    ("pickup.booked", "data.slot_start", "2026-11-02T17:00:00", "data.slot_start"),
+    ("pickup.booked", "data.slot_end", DELETE, "data"),
+    ("pickup.booked", "data.slot_end", "17:30", "data.slot_end"),
+    ("pickup.booked", "data.slot_end", 1793637000, "data.slot_end"),
+    ("pickup.booked", "data", "CMD-1042", "data"),
+    ("pickup.booked", "type", "pickup.book", "type"),
+    ("pickup.cancelled", "data.order_id", DELETE, "data"),
+    ("pickup.cancelled", "data.order_id", 1042, "data.order_id"),
+    ("pickup.cancelled", "type", "pickup.canceled", "type"),
+]
+
+# pickup.booked jobs whose slot_end is not after slot_start: the schema cannot compare two
+# fields, so they pass it; Relais refuses them at data.slot_end (check_rules.py asks it).
+# (slot_start, slot_end, why)
+SLOT_ORDER = [
+    ("2026-11-02T17:00:00+01:00", "2026-11-02T17:00:00+01:00", "an empty slot"),
+    ("2026-11-02T17:00:00+01:00", "2026-11-02T16:30:00+01:00", "ends before it starts"),
+    ("2026-11-02T17:00:00+01:00", "2026-11-02T16:00:00Z", "the same instant in another offset"),
+    ("2026-11-02T17:00:00+01:00", "2026-11-02T17:30:00+03:00", "later on the clock, earlier as an instant"),
+    ("2026-11-02T16:00:00.0000006Z", "2026-11-02T16:00:00.0000014Z", "later by 0.8 us, the same microsecond"),
 ]
 
 passed = failed = 0
@@ -323,6 +361,14 @@ def main():
     dup = mutated(examples["stock.levels"], "data.levels[2].sku", "baguette")
     report(c.validator(schemas, "stock.levels.schema.json").is_valid(dup),
            "limit: a repeated SKU passes the schema (documented; the daemon rejects it)")
+    booked = c.validator(schemas, "pickup.booked.schema.json")
+    for start, end, why in SLOT_ORDER:
+        job = mutated(mutated(examples["pickup.booked"], "data.slot_start", start), "data.slot_end", end)
+        report(booked.is_valid(job), f"limit: a slot_end not after slot_start passes the schema ({why}; "
+               "documented; the daemon rejects it)")
+    rule = schemas["pickup.booked.schema.json"]["$defs"]["data"].get("$comment", "")
+    report("slot_end must be strictly after slot_start" in rule,
+           "pickup.booked.schema.json documents the slot order it cannot express", rule[:80])
 
 
 if __name__ == "__main__":

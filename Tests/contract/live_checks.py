@@ -9,8 +9,13 @@
    messages of the events that applied, on channel log. A second run for the same shop
    applies the levels job and the orders once more (no effect: same ids) and the
    adjustment again: baguette 32.
-2. Retries: an order.confirmed sent before its order.placed is retried and applied; one
-   for an order never placed is dead-lettered after --max-attempts (attempts_exhausted).
+   The pickups examples, for open orders of their own: the moved slot in
+   relais.order_status, its reminders pending in relais.reminders at the times
+   docs/producers.md gives (worked out with zoneinfo), the first slot's none or cancelled;
+   a second run changes nothing.
+2. Retries: an order.confirmed and a pickup.booked sent before their order.placed are
+   retried and applied; ones for an order never placed are dead-lettered after
+   --max-attempts (attempts_exhausted).
 3. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
    few raw entries JSON Schema cannot describe (no job field, not JSON, not UTF-8, not
    an object), enqueued in five phases (the valid order events only once their orders
@@ -22,7 +27,11 @@
      delta; for orders, each order's status, placed_at and pickup_deadline in
      relais.order_status, every event in its history (applied or kept as late), its
      shop's on_hand/reserved/available (consumed, released or still reserved) and its
-     messages in relais.notification_log;
+     messages in relais.notification_log; its slot after its valid pickup jobs, and its
+     booking reminders in relais.reminders: each booking's planned, the last one's pending
+     while the order is open, the others cancelled, none sent (exact due times for shops
+     in Europe/Paris, bounds elsewhere); every valid pickup job in the order's history,
+     applied or (after the order ended) kept without effect;
    - every invalid job is in <prefix>:dead exactly once, with the expected code, a reason
      that names the expected field, the payload byte for byte, its queue, job_id and
      job_type as documented, and it had no effect;
@@ -54,8 +63,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, time as dtime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import redis
 
@@ -74,6 +85,12 @@ ORDER_EXAMPLES = {
     "python": [sys.executable, "examples/python/enqueue_orders.py"],
     "php": ["php", "examples/php/enqueue_orders.php"],
     "node": ["node", "examples/node/enqueue_orders.js"],
+}
+PICKUP_EXAMPLES = {
+    "shell": ["sh", "examples/shell/enqueue-pickups.sh"],
+    "python": [sys.executable, "examples/python/enqueue_pickups.py"],
+    "php": ["php", "examples/php/enqueue_pickups.php"],
+    "node": ["node", "examples/node/enqueue_pickups.js"],
 }
 ORDER_EXAMPLE_TYPES = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.placed",
                        "order.cancelled"]
@@ -158,7 +175,7 @@ class Live:
     def __init__(self, args):
         self.args = args
         self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=60)
-        self.queues = ("stock", "orders")
+        self.queues = c.QUEUES
         self.dead = f"{args.prefix}:dead"
 
     def enqueue(self, entries, queue="stock"):
@@ -253,6 +270,23 @@ class Live:
         return {o: (shop, status, Decimal(placed), Decimal(deadline) if deadline else None)
                 for o, shop, status, placed, deadline in rows}
 
+    def slots(self):
+        """order_id -> (slot_start epoch or None, slot_end epoch or None), from relais.order_status."""
+        rows = self.sql("SELECT order_id, extract(epoch FROM slot_start), extract(epoch FROM slot_end) "
+                        "FROM relais.order_status")
+        return {o: (Decimal(start) if start else None, Decimal(end) if end else None) for o, start, end in rows}
+
+    def reminders(self):
+        """order_id -> [(kind, due_at epoch, status)] of the booking reminders (evening, soon), in the
+        order they were planned; relais.reminders is the durable schedule (a table, not part of the
+        stable read model: the tests read it to see what is planned)."""
+        out = collections.defaultdict(list)
+        for order, kind, due, status in self.sql(
+                "SELECT order_id, kind, extract(epoch FROM due_at), status FROM relais.reminders"
+                " WHERE kind IN ('evening', 'soon') ORDER BY id"):
+            out[order].append((kind, Decimal(due), status))
+        return out
+
     def history(self):
         """order_id -> {job_id: (type, applied)}; relais.order_events is the orders' history
         (a table, not part of the stable read model: the tests read it to see ignored events)."""
@@ -264,10 +298,11 @@ class Live:
     def notifications(self):
         """order_id -> sorted [(recipient, channel, template)], and every status seen.
 
-        Pickup reminders (templates pickup-*) are left out: the generated events carry
-        random times, so whether a ready order's reminder is already due depends on the
-        clock; the reminder rules have their own tests (ReminderRulesTests, ReminderTests,
-        PickupsEndToEndTests)."""
+        Pickup reminders (templates pickup-*) are left out: the generated order.ready events
+        carry random times, so whether a ready order's not-collected reminder is already due
+        depends on the clock; the booking reminders are checked where they are planned
+        (relais.reminders), and the sending of reminders has its own tests (ReminderRulesTests,
+        ReminderTests, PickupsEndToEndTests)."""
         out, statuses = collections.defaultdict(list), collections.Counter()
         for order, recipient, channel, template, status in self.sql(
                 "SELECT order_id, recipient, channel, template, status FROM relais.notification_log"
@@ -289,7 +324,7 @@ def run_example(name, command, shop, args, types=("stock.levels", "stock.adjust"
     lines = [line.split(" ") for line in done.stdout.splitlines()]
     if done.returncode != 0 or [l[0] for l in lines] != list(types) or any(len(l) != 3 for l in lines):
         return None, f"exit {done.returncode}, stdout {done.stdout.strip()!r}, stderr {done.stderr.strip()[-300:]!r}"
-    if types[0].startswith("order."):  # the same type twice: keep them in order
+    if len(set(types)) != len(types):  # the same type twice: keep them in order
         return [tuple(line) for line in lines], None
     return {t: (job_id, entry) for t, job_id, entry in lines}, None
 
@@ -403,6 +438,88 @@ def check_order_examples(live, checks, shops, order_runs, round_, stock, process
                      "; ".join(problems))
 
 
+def check_pickup_examples(live, checks, token):
+    """The pickups examples: for an open order of their own (placed here from
+    examples/payloads/order.placed.json, for a shop of its own so that the stock examples' shops
+    keep the stock docs/producers.md gives), each books a slot and moves it; run twice (the
+    second run's jobs are duplicates). Afterwards relais.order_status shows the moved slot, and
+    relais.reminders the moved slot's reminders pending, the first slot's cancelled if they
+    were ever planned. Returns (shops, job ids, orders)."""
+    placed = json.loads((c.PAYLOADS / "order.placed.json").read_text(encoding="utf-8"))
+    orders = {name: f"contract-{name}-{token}-CMD-1044" for name in PICKUP_EXAMPLES}
+    shops = {name: f"contract-{name}-{token}-pickups" for name in PICKUP_EXAMPLES}
+    jobs = []
+    for name in PICKUP_EXAMPLES:
+        data = json.loads(json.dumps(placed["data"]))
+        data["order_id"], data["shop"]["id"] = orders[name], shops[name]
+        data.pop("pickup_deadline")  # the payload's is long past: a ready order would expire
+        jobs.append({b"job": json.dumps({"id": f"order-placed:{orders[name]}", "type": "order.placed",
+                                         "data": data}).encode()})
+    live.enqueue(jobs, "orders")
+    if live.wait_drained(checks, "the pickups examples' orders") is None:
+        return set(shops.values()), set(), set(orders.values())
+    job_ids = {f"order-placed:{o}" for o in orders.values()}
+    for round_ in (1, 2):
+        runs, today = {}, datetime.now(timezone.utc).date()
+        for name, command in PICKUP_EXAMPLES.items():
+            printed, error = run_example(name, command, orders[name], live.args, ("pickup.booked", "pickup.booked"))
+            if checks.check(printed is not None, f"pickups example {name} (run {round_}): exits 0 and prints its "
+                            "two bookings", error):
+                runs[name] = printed
+                job_ids |= {job_id for _, job_id, _ in printed}
+        days = sorted({today, datetime.now(timezone.utc).date()})
+        if live.wait_drained(checks, f"pickups examples run {round_}") is None:
+            break
+        processed, history, slots, reminders = live.processed(), live.history(), live.slots(), live.reminders()
+        dead, _ = live.dead_letters()
+        now = datetime.now(timezone.utc)
+        for name in PICKUP_EXAMPLES:
+            if name not in runs:
+                continue
+            order, problems = orders[name], []
+            for _, job_id, entry in runs[name]:
+                if processed.get(job_id) != [("pickups", "pickup.booked")]:
+                    problems.append(f"{job_id}: ledger has {processed.get(job_id)}")
+                if history.get(order, {}).get(job_id) != ("pickup.booked", True):
+                    problems.append(f"{job_id}: history has {history.get(order, {}).get(job_id)}")
+                if ("pickups", entry) in dead:
+                    fields = dead[("pickups", entry)][0]
+                    problems.append(f"{job_id} dead-lettered: {excerpt(fields.get('code', b''))} "
+                                    f"{excerpt(fields.get('reason', b''))}")
+            # The slots of the example's comments: booked the day after tomorrow 16:00-16:30 UTC,
+            # moved to three days ahead 09:00-09:30 UTC (of the day it ran).
+            options = []
+            for day in days:
+                first = epoch(f"{day + timedelta(days=2)}T16:00:00Z")
+                moved = (epoch(f"{day + timedelta(days=3)}T09:00:00Z"), epoch(f"{day + timedelta(days=3)}T09:30:00Z"))
+                options.append((first, moved))
+            got = slots.get(order, (None, None))
+            match = [o for o in options if all(close_epoch(g, w) for g, w in zip(got, o[1]))]
+            if not match:
+                problems.append(f"slot_start/slot_end {got}, expected the moved slot {[o[1] for o in options]}")
+            else:
+                first, moved = match[0]
+                rows = reminders.get(order, [])
+                pending = [(kind, due) for kind, due, status in rows if status == "pending"]
+                want = booking_reminders(moved[0], now)
+                if [k for k, _ in pending] != [k for k, _ in want] or not all(
+                        close_epoch(g[1], w[1]) for g, w in zip(pending, want)):
+                    problems.append(f"pending reminders {pending}, expected the moved slot's {want} "
+                                    "(evening before at 18:00 and one hour before, Europe/Paris)")
+                others = [(kind, due, status) for kind, due, status in rows if status != "pending"]
+                first_reminders = [(kind, due, "cancelled") for kind, due in booking_reminders(first, now)]
+                # Sent together, the two bookings are applied in one batch and the first one's
+                # reminders are never written; applied one after the other they are cancelled.
+                if others and (len(others) != len(first_reminders) or not all(
+                        g[0] == w[0] and g[2] == w[2] and close_epoch(g[1], w[1]) for g, w in zip(others, first_reminders))):
+                    problems.append(f"other reminders {others}: expected none, or the first slot's cancelled "
+                                    f"{first_reminders}")
+            checks.check(not problems, f"pickups example {name} (run {round_}) for order {order}: the moved slot in "
+                         "relais.order_status, its reminders pending in relais.reminders, the first slot's none "
+                         "or cancelled, both bookings in the ledger and the history", "; ".join(problems))
+    return set(shops.values()), job_ids, set(orders.values())
+
+
 # Generated cases ----------------------------------------------------------------
 
 
@@ -511,8 +628,137 @@ def dead_letter_problems(case, entry, fields, queue="stock"):
     return problems
 
 
+QUIET_START, QUIET_END = dtime(20, 0), dtime(8, 0)  # RELAIS_QUIET_HOURS, not set by scripts/contract-tests
+EVENING = dtime(18, 0)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def instant(epoch_seconds):
+    """A UTC datetime of an exact epoch (Decimal seconds, microseconds kept)."""
+    whole = int(epoch_seconds // 1)
+    return datetime.fromtimestamp(whole, timezone.utc) + timedelta(microseconds=int((epoch_seconds - whole) * 1_000_000))
+
+
+def seconds(when):
+    """The exact epoch of a datetime, as Decimal seconds."""
+    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 1_000_000
+
+
+def outside_quiet_hours(due, zone, latest):
+    """The reminder rule of docs/producers.md: a reminder due in quiet hours (20:00-08:00 shop
+    time) goes out at their end, and is dropped when that is at or after `latest`."""
+    local = due.astimezone(zone)
+    if local.time() >= QUIET_START or local.time() < QUIET_END:
+        day = local.date() + timedelta(days=1 if local.time() >= QUIET_START else 0)
+        due = datetime.combine(day, QUIET_END, tzinfo=zone).astimezone(timezone.utc)
+    return None if due >= latest else due
+
+
+def booking_reminders(start_epoch, now):
+    """The (kind, due epoch) a booking of a slot starting at `start_epoch` plans for a shop in
+    Europe/Paris at `now`: the evening before at 18:00 when the slot is more than 24 h away,
+    and one hour before it, each moved out of quiet hours or dropped (docs/producers.md).
+    Worked out here with Python's zoneinfo, independently of the daemon's Foundation calendar."""
+    start = instant(start_epoch)
+    out = []
+    if start - now > timedelta(hours=24):
+        day = start.astimezone(PARIS).date() - timedelta(days=1)
+        due = datetime.combine(day, EVENING, tzinfo=PARIS).astimezone(timezone.utc)
+        if due > now and (due := outside_quiet_hours(due, PARIS, start)) is not None:
+            out.append(("evening", seconds(due)))
+    soon = start - timedelta(hours=1)
+    if soon > now and (soon := outside_quiet_hours(soon, PARIS, start)) is not None:
+        out.append(("soon", seconds(soon)))
+    return out
+
+
+def reminder_problems(bookings, final_open, rows, zone_name, now):
+    """What is wrong with an order's booking reminders (`rows`: (kind, due, status) in planning
+    order) after `bookings`, the applied pickup jobs in the order they took effect: (type, slot
+    start epoch or None). Each booking plans its reminders and cancels the pending ones of the
+    booking before; a cancellation cancels them; an order that ended cancels them all. In a
+    shop of Europe/Paris the due times are checked to the microsecond; in another zone (where
+    Python's and the daemon's time zone data may differ centuries ahead) the evening one must
+    lie 4 to 32 hours before the slot and the hour-before one, if any, in the last hour."""
+    exact = zone_name == "Europe/Paris"
+    problems, at = [], 0
+    for number, (job_type, start) in enumerate(bookings):
+        if job_type != "pickup.booked":
+            continue
+        last = number == len(bookings) - 1 and final_open
+        status = "pending" if last else "cancelled"
+        want = booking_reminders(start, now) if exact else [("evening", None), ("soon", None)]
+        for kind, due in want:
+            row = rows[at] if at < len(rows) else None
+            if row is None or row[0] != kind:
+                if not exact and kind == "soon":
+                    continue  # dropped in quiet hours: possible in a zone this check cannot work out
+                problems.append(f"booking {number + 1} (slot {instant(start).isoformat()}): no {kind} reminder "
+                                f"at row {at} ({row})")
+                return problems
+            at += 1
+            if row[2] != status:
+                problems.append(f"booking {number + 1}: {kind} reminder {row[2]}, expected {status}")
+            if exact and abs(row[1] - due) >= Decimal("0.000001"):
+                problems.append(f"booking {number + 1}: {kind} reminder due {instant(row[1]).isoformat()}, expected "
+                                f"{instant(due).isoformat()} (slot {instant(start).isoformat()}, Europe/Paris)")
+            if not exact and kind == "evening" and not timedelta(hours=4) < instant(start) - instant(row[1]) < timedelta(hours=32):
+                problems.append(f"booking {number + 1}: evening reminder due {instant(row[1]).isoformat()} for the slot "
+                                f"{instant(start).isoformat()} ({zone_name})")
+            if not exact and kind == "soon" and not timedelta(0) < instant(start) - instant(row[1]) <= timedelta(hours=1):
+                problems.append(f"booking {number + 1}: hour-before reminder due {instant(row[1]).isoformat()} for the "
+                                f"slot {instant(start).isoformat()} ({zone_name})")
+    if at != len(rows):
+        problems.append(f"{len(rows) - at} more booking reminders than its bookings plan: {rows[at:at + 3]}")
+    return problems
+
+
+def pickup_problems(case, pickups, slots, reminders, final_status, now):
+    """What is wrong with the slot and the booking reminders of the order of valid order.placed
+    `case`, after the valid pickup jobs about it (`pickups`, each with its phase and whether it
+    applies)."""
+    data = json.loads(case["job"])["data"]
+    order = data["order_id"]
+    applied = sorted((e for e in pickups if e["applied"]), key=lambda e: e["phase"])
+    bookings, slot = [], (None, None)
+    for e in applied:
+        if e["type"] == "pickup.booked":
+            slot = (epoch(e["data"]["slot_start"]), epoch(e["data"]["slot_end"]))
+        else:
+            slot = (None, None)
+        bookings.append((e["type"], slot[0]))
+    problems = []
+    got = slots.get(order)
+    if got is None:
+        return [f"order {order!r} not in relais.order_status"]
+    if not all(close_epoch(g, w) for g, w in zip(got, slot)):
+        problems.append(f"slot_start/slot_end {got}, expected {slot} after {[e['type'] for e in applied]}")
+    zone = data["shop"].get("timezone") or "Europe/Paris"
+    final_open = final_status in ("placed", "confirmed", "ready") and bool(bookings) and bookings[-1][0] == "pickup.booked"
+    problems += reminder_problems(bookings, final_open, reminders.get(order, []), zone, now)
+    return problems
+
+
 STATUS_OF = {"order.placed": "placed", "order.confirmed": "confirmed", "order.ready": "ready",
              "order.collected": "collected", "order.cancelled": "cancelled"}
+
+
+def close_epoch(got, want):
+    """Whether two epochs (None: absent) are the same to the microsecond."""
+    if got is None or want is None:
+        return got is None and want is None
+    return abs(got - want) < Decimal("0.000001")
+
+
+def final_status(events):
+    """The status an order ends with after its valid events (each with its phase and whether it applies)."""
+    applied = [e for e in events if e["applied"]]
+    final = max(applied, key=lambda e: e["phase"]) if applied else None
+    status = STATUS_OF[final["type"]] if final else "placed"
+    if status == "confirmed" and any(e["type"] == "order.ready" for e in applied):
+        status = "ready"
+    return status
 
 
 def close_enough(got, text):
@@ -523,9 +769,9 @@ def close_enough(got, text):
 
 
 def check_retries(live, checks, token):
-    """An event before its order.placed is retried and applied once the order exists; an event
-    for an order that never comes is dead-lettered after the last attempt. Returns
-    (job ids that took effect, order ids, entry ids of the expected dead letters)."""
+    """An order event or a pickup booking before its order.placed is retried and applied once the
+    order exists; one for an order that never comes is dead-lettered after the last attempt.
+    Returns (job ids that took effect, order ids, entry ids of the expected dead letters)."""
     def job(job_type, job_id, data):
         return {b"job": json.dumps({"id": job_id, "type": job_type, "data": data}).encode()}
     early, orphan = f"contract-{token}-early", f"contract-{token}-orphan"
@@ -535,7 +781,10 @@ def check_retries(live, checks, token):
     at = "2026-11-01T09:10:00Z"
     first = live.enqueue([job("order.confirmed", f"order-confirmed:{early}", {"order_id": early, "at": at}),
                           job("order.confirmed", f"order-confirmed:{orphan}", {"order_id": orphan, "at": at})], "orders")
-    time.sleep(0.3)  # the confirmed events are tried (and retried) before their order exists
+    slot = {"slot_start": "2031-03-14T10:00:00+01:00", "slot_end": "2031-03-14T10:30:00+01:00"}
+    live.enqueue([job("pickup.booked", f"pickup-booked:{early}:1", {"order_id": early, **slot}),
+                  job("pickup.booked", f"pickup-booked:{orphan}:1", {"order_id": orphan, **slot})], "pickups")
+    time.sleep(0.3)  # the confirmed events and bookings are tried (and retried) before their order exists
     live.enqueue([job("order.placed", f"order-placed:{early}", placed)], "orders")
     started = time.monotonic()
     if live.wait_drained(checks, "retried events") is None:
@@ -557,40 +806,64 @@ def check_retries(live, checks, token):
         problems.append("the early order.confirmed was dead-lettered")
     checks.check(not problems, "an order.confirmed sent before its order.placed is retried, then applied",
                  "; ".join(problems))
-    # A retried job goes back on the stream as a new entry: find its dead letter by job id.
-    letters = [f for f in all_dead if f.get("job_id") == f"order-confirmed:{orphan}".encode()]
+    # The booking: retried, then applied: the slot in order_status, the reminders pending.
     problems = []
-    if len(letters) != 1:
-        problems.append(f"{len(letters)} dead letters")
-    else:
-        text = {k: v.decode("utf-8", "replace") for k, v in letters[0].items() if isinstance(v, bytes)}
-        if text.get("code") != "attempts_exhausted":
-            problems.append(f"code {text.get('code')!r}")
-        if text.get("attempts") != str(live.args.max_attempts):
-            problems.append(f"attempts {text.get('attempts')!r}, expected {live.args.max_attempts}")
-        if "not placed" not in text.get("reason", ""):
-            problems.append(f"reason {text.get('reason')!r} does not say the order is not placed")
-        if text.get("job_id") != f"order-confirmed:{orphan}" or text.get("job_type") != "order.confirmed":
-            problems.append(f"job_id {text.get('job_id')!r} job_type {text.get('job_type')!r}")
-    if processed.get(f"order-confirmed:{orphan}") or orphan in orders or orphan in history:
-        problems.append("it left a trace in the ledger, order_status or the history")
-    checks.check(not problems, f"an order.confirmed for an order never placed is dead-lettered after "
-                 f"{live.args.max_attempts} attempts (attempts_exhausted), with no effect", "; ".join(problems))
-    return ({f"order-placed:{early}", f"order-confirmed:{early}"}, {early},
-            {(f.get("queue", b"").decode(), f.get("entry_id", b"").decode()) for f in letters})
+    booked = f"pickup-booked:{early}:1"
+    if processed.get(booked) != [("pickups", "pickup.booked")]:
+        problems.append(f"{booked}: ledger has {processed.get(booked)}")
+    if history.get(early, {}).get(booked) != ("pickup.booked", True):
+        problems.append(f"{booked}: history has {history.get(early, {}).get(booked)}")
+    want = (epoch(slot["slot_start"]), epoch(slot["slot_end"]))
+    got = live.slots().get(early, (None, None))
+    if not all(close_epoch(g, w) for g, w in zip(got, want)):
+        problems.append(f"slot_start/slot_end {got}, expected {want}")
+    reminders = live.reminders().get(early, [])
+    expected = [(kind, due, "pending") for kind, due in booking_reminders(want[0], datetime.now(timezone.utc))]
+    if [r[0] for r in reminders] != [e[0] for e in expected] or any(
+            r[2] != e[2] or not close_epoch(r[1], e[1]) for r, e in zip(reminders, expected)):
+        problems.append(f"booking reminders {reminders}, expected {expected} (evening before 18:00 and 09:00, "
+                        "Europe/Paris)")
+    if any(f.get("job_id") == booked.encode() for f in all_dead):
+        problems.append("the early pickup.booked was dead-lettered")
+    checks.check(not problems, "a pickup.booked sent before its order.placed is retried, then applied: its slot in "
+                 "relais.order_status, its two reminders pending in relais.reminders", "; ".join(problems))
+    # A retried job goes back on the stream as a new entry: find its dead letter by job id.
+    all_letters = []
+    for job_type, queue, job_id in (("order.confirmed", "orders", f"order-confirmed:{orphan}"),
+                                    ("pickup.booked", "pickups", f"pickup-booked:{orphan}:1")):
+        letters = [f for f in all_dead if f.get("job_id") == job_id.encode()]
+        all_letters += letters
+        problems = []
+        if len(letters) != 1:
+            problems.append(f"{len(letters)} dead letters")
+        else:
+            text = {k: v.decode("utf-8", "replace") for k, v in letters[0].items() if isinstance(v, bytes)}
+            if text.get("code") != "attempts_exhausted":
+                problems.append(f"code {text.get('code')!r}")
+            if text.get("attempts") != str(live.args.max_attempts):
+                problems.append(f"attempts {text.get('attempts')!r}, expected {live.args.max_attempts}")
+            if "not placed" not in text.get("reason", ""):
+                problems.append(f"reason {text.get('reason')!r} does not say the order is not placed")
+            if text.get("job_id") != job_id or text.get("job_type") != job_type or text.get("queue") != queue:
+                problems.append(f"job_id {text.get('job_id')!r} job_type {text.get('job_type')!r} "
+                                f"queue {text.get('queue')!r}")
+        if processed.get(job_id) or orphan in orders or orphan in history or orphan in live.reminders():
+            problems.append("it left a trace in the ledger, order_status, the history or the reminders")
+        checks.check(not problems, f"an {job_type} for an order never placed is dead-lettered after "
+                     f"{live.args.max_attempts} attempts (attempts_exhausted), with no effect", "; ".join(problems))
+    return ({f"order-placed:{early}", f"order-confirmed:{early}", booked}, {early},
+            {(f.get("queue", b"").decode(), f.get("entry_id", b"").decode()) for f in all_letters})
 
 
-def order_problems(case, events, live_state):
-    """What is wrong with the effect of valid order.placed `case` and the valid events about it."""
+def order_problems(case, events, live_state, pickups=()):
+    """What is wrong with the effect of valid order.placed `case` and the valid events about it
+    (order events, and the pickup jobs in `pickups`, whose own effects pickup_problems checks)."""
     orders, stock, history, messages = live_state
     data = json.loads(case["job"])["data"]
     order, shop = data["order_id"], data["shop"]["id"]
     problems = []
     applied = [e for e in events if e["applied"]]
-    final = max(applied, key=lambda e: e["phase"]) if applied else None
-    status = STATUS_OF[final["type"]] if final else "placed"
-    if status == "confirmed" and any(e["type"] == "order.ready" for e in applied):
-        status = "ready"
+    status = final_status(events)
     deadline = data.get("pickup_deadline")
     for e in applied:
         if e["type"] == "order.ready" and e["data"].get("pickup_deadline") is not None:
@@ -608,6 +881,7 @@ def order_problems(case, events, live_state):
     got = history.get(order, {})
     want = {json.loads(case["job"])["id"]: ("order.placed", True)}
     want.update({e["id"]: (e["type"], e["applied"]) for e in events})
+    want.update({e["id"]: (e["type"], e["applied"]) for e in pickups})
     if got != want:
         wrong = {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
         problems.append(f"history differs (job: (got, expected)): {dict(list(wrong.items())[:3])}")
@@ -634,12 +908,13 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     retried_ids, retried_orders, retried_dead = check_retries(live, checks, token)
     cases = load_cases(live.args, token, checks)
     placed = [case for case in cases if case["type"] == "order.placed" and case["valid"]]
-    events = collections.defaultdict(list)
+    events, pickups = collections.defaultdict(list), collections.defaultdict(list)
     for case in cases:
-        if case["valid"] and case["type"] in c.ORDER_TYPES[1:]:
+        if case["valid"] and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
             job = json.loads(case["job"])
-            events[case["order"]].append({"id": job["id"], "type": case["type"], "data": job["data"],
-                                          "phase": case["phase"], "applied": case["applied"]})
+            (pickups if case["type"] in c.PICKUP_TYPES else events)[case["order"]].append(
+                {"id": job["id"], "type": case["type"], "data": job["data"], "phase": case["phase"],
+                 "applied": case["applied"]})
     # Phase 1: the stock jobs, every invalid job and the valid orders; phases 2-5: the valid
     # events about those orders (generate_cases.py, event_plan), each phase once the one
     # before has drained, so no event waits for its order and the final states are known.
@@ -647,7 +922,7 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     megabytes = 0
     for phase in range(1, 6):
         batch = [case for case in cases if case.get("phase", 1) == phase]
-        for queue in ("stock", "orders"):
+        for queue in c.QUEUES:
             mine = [case for case in batch if c.queue_of(case["type"]) == queue]
             try:
                 entry_ids = live.enqueue((case["fields"] for case in mine), queue)
@@ -666,6 +941,7 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     processed, stock = live.processed(), live.stock()
     dead, all_dead = live.dead_letters()
     orders, history, (messages, statuses) = live.orders(), live.history(), live.notifications()
+    slots, reminders, now = live.slots(), live.reminders(), datetime.now(timezone.utc)
     counts = collections.Counter()
     for case in cases:
         queue = c.queue_of(case["type"])
@@ -686,14 +962,16 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
                 problems, times = effect_problems(case, stock)
             elif not problems and case["type"] == "order.placed":
                 index = placed.index(case)
-                problems = order_problems(case, events[index], (orders, stock, history, messages))
+                problems = order_problems(case, events[index], (orders, stock, history, messages), pickups[index])
+                problems += pickup_problems(case, pickups[index], slots, reminders, final_status(events[index]), now)
             elif not problems:
                 job = json.loads(case["job"])
                 got = history.get(job["data"]["order_id"], {}).get(job["id"])
                 if got != (case["type"], case["applied"]):
                     problems.append(f"history of its order has {got}, expected ({case['type']!r}, {case['applied']})")
             what = ("processed with its effect" if case["type"] != "order.placed" else
-                    "processed; its order's status, history, stock and messages as its events say")
+                    "processed; its order's status, history, stock, messages, slot and booking reminders as its "
+                    "events and pickup jobs say")
             checks.check(not problems, f"valid {name}: {what}",
                          "; ".join(problems) + f"; payload {excerpt(case['job'])}", rule=case["rule"])
             if case["type"] == "stock.levels" and not problems:
@@ -742,10 +1020,19 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
                  f"{len(stray_messages)} unexpected, e.g. {sorted(stray_messages)[:5]}")
     checks.check(set(statuses) <= {"pending", "sent", "failed"}, "notification_log statuses are pending, sent or failed",
                  f"{dict(statuses)}")
+    stray_reminders = set(reminders) - expected_orders
+    checks.check(not stray_reminders, "no booking reminders of other orders in relais.reminders (invalid pickup jobs "
+                 "had no effect)", f"{len(stray_reminders)} unexpected, e.g. {sorted(stray_reminders)[:5]}")
+    reminder_statuses = collections.Counter(row[2] for rows in reminders.values() for row in rows)
+    checks.check(reminder_statuses["pending"] > 0 and reminder_statuses["cancelled"] > 0
+                 and set(reminder_statuses) <= {"pending", "cancelled"},
+                 "booking reminders are pending or cancelled (both seen), none sent or skipped: every slot is "
+                 "years ahead", f"{dict(reminder_statuses)}")
     valid = sum(case["valid"] for case in cases)
     info(f"{valid} valid cases, {len(cases) - valid} invalid ({len(RAW_CASES)} raw): "
          f"{counts['processed']} processed, {counts['dead']} dead-lettered; "
-         f"{sum(len(v) for v in messages.values())} messages ({dict(statuses)})")
+         f"{sum(len(v) for v in messages.values())} messages ({dict(statuses)}); "
+         f"booking reminders {dict(reminder_statuses)}")
     if checks.failed_rules:
         info("failed cases by rule: " + ", ".join(f"{rule} {n}" for rule, n in sorted(checks.failed_rules.items())))
 
@@ -791,6 +1078,9 @@ def main():
     token = secrets.token_hex(4)
     try:
         example_shops, example_ids, example_orders = check_examples(live, checks, token)
+        pickup_shops, pickup_ids, pickup_orders = check_pickup_examples(live, checks, token)
+        example_shops, example_ids, example_orders = (example_shops | pickup_shops, example_ids | pickup_ids,
+                                                      example_orders | pickup_orders)
         check_generated(live, checks, token, example_shops, example_ids, example_orders)
     except Exception as error:  # report, count, and still check the daemon
         checks.check(False, "live checks ran to the end", f"{type(error).__name__}: {error}")
