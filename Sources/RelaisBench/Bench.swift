@@ -78,6 +78,8 @@ struct RelaisBench {
         daemonEnv["RELAIS_HTTP_ADDRESS"] = "127.0.0.1:\(httpPort)"
         daemonEnv["RELAIS_INSTANCE"] = "bench"
         daemonEnv["RELAIS_LOG_LEVEL"] = "info"
+        // The reminders figure measures firing, not waiting for the morning: no quiet hours.
+        daemonEnv["RELAIS_QUIET_HOURS"] = "00:00-00:00"
         if let smtp = ProcessInfo.processInfo.environment["BENCH_SMTP_URL"], !smtp.isEmpty {
             daemonEnv["RELAIS_SMTP_URL"] = smtp
             daemonEnv["RELAIS_SMTP_FROM"] = "bench@relais.test"

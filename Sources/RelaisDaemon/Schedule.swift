@@ -26,7 +26,9 @@ struct ScheduleLoop: Sendable {
                 let expired = try orders!.expireDue(limit: batch)
                 failures = 0
                 if round.claimed > 0 {
-                    logger.info("reminders fired", metadata: ["sent": "\(round.sent)", "skipped": "\(round.skipped)"])
+                    logger.info("reminders fired", metadata: [
+                        "sent": "\(round.sent)", "skipped": "\(round.skipped)", "postponed": "\(round.postponed)",
+                    ])
                 }
                 if expired > 0 { logger.info("orders expired", metadata: ["count": "\(expired)"]) }
                 if round.claimed == batch || expired == batch { continue }

@@ -32,7 +32,7 @@ the two pickup types, one JSON object a line:
   too, at most one per order and phase (pickup_plan below): bookings, moves, cancellations
   and re-bookings while the orders are open (phases 2 and 3), and late ones in phase 5,
   which apply to the orders still ready and change nothing for the collected and cancelled
-  ones. Slots start between 2040 and 2250, so that their reminders are planned and pending
+  ones. Slots start between 2040 and 2990, so that their reminders are planned and pending
   during the run, never due; slot_end is 1 s to 3 days after slot_start as an instant,
   often in another offset. Invalid pickup jobs, as for orders, go in phase 1.
 
@@ -268,13 +268,11 @@ class Gen:
         slot_end 1 s to 3 days after it as an instant, often written in another offset, so that
         comparing the texts would get some of them wrong.
 
-        Slots start before 2250: Relais stores an instant after 2255 (2^53 microseconds after
-        1970) with an odd microsecond one microsecond off, because its SQL turns microseconds
-        into a timestamp with `n * interval '1 microsecond'`, which PostgreSQL computes in
-        float8. That is a store bug of every queue, reported with the pickups contract work;
-        until it is fixed, the contract tests keep to where Relais is exact."""
+        Slots run up to 2990, past 2255 (2^53 microseconds after 1970), where a timestamp
+        computed as `n * interval '1 microsecond'` would be a microsecond off: Relais adds the
+        seconds and the microseconds apart, and these cases check it stays exact."""
         start = datetime(2040, 1, 1, tzinfo=timezone.utc) + timedelta(
-            seconds=self.rng.randrange(210 * 365 * 86400), microseconds=self.rng.choice([0, 0, self.rng.randrange(1_000_000)]))
+            seconds=self.rng.randrange(950 * 365 * 86400), microseconds=self.rng.choice([0, 0, self.rng.randrange(1_000_000)]))
         if self.rng.random() < 0.3:  # on the hour or half hour, as shops book them
             start = start.replace(minute=self.rng.choice([0, 30]), second=0, microsecond=0)
         length = timedelta(seconds=self.rng.choice([1, 60, 900, 1800, 1800, 3600, 7200, 8 * 3600, 3 * 86400]))
