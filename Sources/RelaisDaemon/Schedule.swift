@@ -15,15 +15,13 @@ struct ScheduleLoop: Sendable {
     let batch = 1000
 
     func run(isStopping: @Sendable () -> Bool) {
-        var orders: OrderProcessor?
-        var reminders: ReminderScheduler?
+        var schedule: ReminderScheduler?
         var failures = 0
         while !isStopping() {
             do {
-                if orders == nil { orders = try OrderProcessor(conninfo: databaseURL, channels: channels, rules: rules) }
-                if reminders == nil { reminders = try ReminderScheduler(conninfo: databaseURL, channels: channels, rules: rules) }
-                let round = try reminders!.fireDue(limit: batch)
-                let expired = try orders!.expireDue(limit: batch)
+                if schedule == nil { schedule = try ReminderScheduler(conninfo: databaseURL, channels: channels, rules: rules) }
+                let round = try schedule!.fireDue(limit: batch)
+                let expired = try schedule!.expireDue(limit: batch)
                 failures = 0
                 if round.claimed > 0 {
                     logger.info("reminders fired", metadata: [
@@ -35,15 +33,12 @@ struct ScheduleLoop: Sendable {
             } catch {
                 failures += 1
                 if failures == 1 || failures % 60 == 0 { logger.warning("scheduler paused", metadata: ["error": "\(error)"]) }
-                orders?.close()
-                reminders?.close()
-                orders = nil
-                reminders = nil
+                schedule?.close()
+                schedule = nil
             }
             let deadline = Date().addingTimeInterval(0.5)
             while Date() < deadline && !isStopping() { Thread.sleep(forTimeInterval: 0.05) }
         }
-        orders?.close()
-        reminders?.close()
+        schedule?.close()
     }
 }

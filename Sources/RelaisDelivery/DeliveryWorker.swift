@@ -60,6 +60,8 @@ public final class DeliveryWorker: Sendable {
     private let renderer: MessageRenderer
     private let logger: Logger
     private let senders: Senders
+    /// `relais_notifications_total{channel,outcome}`, one counter per outcome, made once.
+    private let counters: [String: Counter]
 
     /// The configured senders; settings were validated when the configuration was read.
     private struct Senders: Sendable {
@@ -82,6 +84,9 @@ public final class DeliveryWorker: Sendable {
         var logger = logger
         logger[metadataKey: "channel"] = "\(channel.rawValue)"
         self.logger = logger
+        counters = Dictionary(uniqueKeysWithValues: ["sent", "retry", "failed"].map { outcome in
+            (outcome, Counter(label: "relais_notifications_total", dimensions: [("channel", channel.rawValue), ("outcome", outcome)]))
+        })
     }
 
     /// The worker loop; returns once `isStopping` says so (after the round in hand).
@@ -204,7 +209,7 @@ public final class DeliveryWorker: Sendable {
             metadata["error"] = "\(error)"
         }
         metadata["outcome"] = "\(outcome)"
-        Counter(label: "relais_notifications_total", dimensions: [("channel", channel.rawValue), ("outcome", outcome)]).increment()
+        counters[outcome]?.increment()
         if outcome == "sent" {
             logger.info("delivered", metadata: metadata)
         } else {

@@ -137,7 +137,17 @@ public final class OrderProcessor: JobProcessor {
 
     func writeMessages(_ messages: [OrderPlan.PlannedMessage]) throws {
         guard !messages.isEmpty else { return }
-        let facts = try messages.map { String(decoding: try encoder.encode($0.facts), as: UTF8.self) }
+        // The messages of one event (the shop's e-mail and webhook, the customer's e-mail)
+        // share their facts and come one after another: encode each facts value once.
+        var facts: [String] = []
+        facts.reserveCapacity(messages.count)
+        for (index, message) in messages.enumerated() {
+            if index > 0, message.facts == messages[index - 1].facts {
+                facts.append(facts[index - 1])
+            } else {
+                facts.append(String(decoding: try encoder.encode(message.facts), as: UTF8.self))
+            }
+        }
         try db.run(OrderSQL.outbox, [
             PgArray.text(messages.map(\.orderId)), PgArray.text(messages.map(\.recipient.rawValue)),
             PgArray.text(messages.map(\.channel.rawValue)), PgArray.optionalText(messages.map(\.destination)),

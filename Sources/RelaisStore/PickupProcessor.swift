@@ -69,6 +69,12 @@ public final class ReminderScheduler {
         public var claimed: Int { sent + skipped + postponed }
     }
 
+    /// Expires ready orders past their pickup deadline, on the scheduler's connection
+    /// (see `OrderProcessor.expireDue`).
+    public func expireDue(limit: Int) throws -> Int {
+        try orders.expireDue(limit: limit)
+    }
+
     /// Fires up to `limit` due reminders, oldest first.
     public func fireDue(limit: Int = 1000) throws -> Round {
         let db = orders.db

@@ -196,6 +196,16 @@ struct OrdersEndToEndTests {
         })
         let retried = try deployment.query("SELECT last_error FROM relais.notification_log WHERE channel = 'email'")
         #expect(retried.allSatisfy { ($0[0] ?? nil)?.isEmpty == false }, "the reason is kept: \(retried)")
+        // Operators see the waiting e-mails in /status and the metrics.
+        #expect(eventually(timeout: .seconds(10)) {
+            let status = daemon.get("/status")
+            guard status.status == 200, let body = try? JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any],
+                  let email = (body["outbox"] as? [String: Any])?["email"] as? [String: Any] else { return false }
+            return email["pending"] as? Int == 2
+        }, "/status shows the two e-mails pending: \(daemon.get("/status").body)")
+        let metrics = daemon.get("/metrics").body
+        #expect(metrics.contains(#"relais_outbox_messages{channel="email",state="pending"} 2"#), "\(metrics)")
+        #expect(metrics.contains(#"relais_notifications_total{channel="email",outcome="retry"}"#))
         // When it comes back, every e-mail is delivered, once.
         try channels.smtp.start()
         #expect(try eventually(timeout: .seconds(15)) {
