@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "RelaisQueue",
             dependencies: [
-                "RedisClient", "RelaisDomain",
+                "RedisClient", "RelaisDomain", "RelaisLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

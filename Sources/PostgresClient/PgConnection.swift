@@ -244,34 +244,45 @@ public enum PgArray {
 
     /// As `text`, with `nil` elements as SQL `NULL`.
     public static func optionalText(_ values: some Sequence<String?>) -> String {
+        // Built as bytes: this runs over every row of every batch, and long values (an
+        // order's JSON facts) are full of quotes.
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(values.underestimatedCount * 16 + 2)
+        var first = true
+        for element in values {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            guard let value = element else {
+                out += "NULL".utf8
+                continue
+            }
+            out.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `{1,2,3}` for integer arrays.
+    public static func integers(_ values: some Sequence<Int64>) -> String {
+        optionalIntegers(values.lazy.map { Optional($0) })
+    }
+
+    /// As `integers`, with `nil` elements as SQL `NULL`.
+    public static func optionalIntegers(_ values: some Sequence<Int64?>) -> String {
         var out = "{"
         var first = true
         for element in values {
             if !first { out.append(",") }
             first = false
-            guard let value = element else {
-                out.append("NULL")
-                continue
-            }
-            out.append("\"")
-            for ch in value.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out.append("\\") }
-                out.unicodeScalars.append(ch)
-            }
-            out.append("\"")
+            if let value = element { out.append(String(value)) } else { out.append("NULL") }
         }
         out.append("}")
         return out
-    }
-
-    /// `{1,2,3}` for integer arrays.
-    public static func integers(_ values: some Sequence<Int64>) -> String {
-        "{" + values.map(String.init).joined(separator: ",") + "}"
-    }
-
-    /// As `integers`, with `nil` elements as SQL `NULL`.
-    public static func optionalIntegers(_ values: some Sequence<Int64?>) -> String {
-        "{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
     }
 
     /// `{t,f}` for boolean arrays.

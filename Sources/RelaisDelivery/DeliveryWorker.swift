@@ -99,6 +99,7 @@ public final class DeliveryWorker: Sendable {
                 if db == nil || !db!.isOpen {
                     db?.close()
                     db = try PgConnection(databaseURL)
+                    try StoreSession.configure(db!)
                 }
                 if session == nil, channel != .log { session = try CurlSession() }
                 let sent = try round(db!, session)

@@ -21,16 +21,21 @@ public struct LogfmtLogHandler: ProcessLevelLogHandler {
     }
 
     private func merged(_ extra: Logger.Metadata?) -> Logger.Metadata {
-        extra.map { metadata.merging($0) { _, new in new } } ?? metadata
+        guard let extra else { return metadata }
+        return metadata.isEmpty ? extra : metadata.merging(extra) { _, new in new }
     }
 
     /// One logfmt line, keys sorted, ending in a newline.
     public static func line(level: Logger.Level, message: String, metadata: Logger.Metadata, timestamp: String) -> String {
         var line = "ts=" + timestamp + " level=" + level.rawValue + " msg="
         appendValue(Redaction.redact(message), to: &line)
-        for key in metadata.keys.sorted() {
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             line += " " + key + "="
-            appendValue(Redaction.redact("\(metadata[key]!)"), to: &line)
+            if case .string(let text) = value {
+                appendValue(Redaction.redact(text), to: &line)
+            } else {
+                appendValue(Redaction.redact("\(value)"), to: &line)
+            }
         }
         return line + "\n"
     }
@@ -83,21 +88,63 @@ public final class LogClock: Sendable {
     }
 }
 
-/// Unbuffered writes to file descriptor 2, whole lines at a time.
+/// Writes to file descriptor 2, whole lines at a time: at once, or gathered on the
+/// calling thread inside `gathering` and written together when it ends.
 public enum StandardError {
-    /// Writes `text` to standard error.
+    /// Writes `text` to standard error, or adds it to this thread's gathered lines.
     @Sendable public static func write(_ text: String) {
+        if let buffer = LineBuffer.current {
+            buffer.lines += text.utf8
+            return
+        }
         var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
+        text.withUTF8 { writeAll($0) }
+    }
+
+    /// Runs `body`, gathering what it writes on this thread, then writes it with one
+    /// system call: a batch's job lines cost one write instead of one each. Lines are
+    /// whole and in order; a crash inside `body` loses only lines not yet written,
+    /// never a job, since the jobs were settled before their lines are made.
+    public static func gathering<R>(_ body: () throws -> R) rethrows -> R {
+        if LineBuffer.current != nil { return try body() }
+        let buffer = LineBuffer()
+        LineBuffer.current = buffer
+        defer {
+            LineBuffer.current = nil
+            buffer.lines.withUnsafeBufferPointer { writeAll($0) }
+        }
+        return try body()
+    }
+
+    private static func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) {
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+            if n <= 0 {
+                if errno == EINTR { continue }
+                return
             }
+            offset += n
+        }
+    }
+}
+
+/// The lines a thread gathers inside `StandardError.gathering`, found through a
+/// thread-specific key: only the owning thread ever sees its buffer.
+private final class LineBuffer {
+    var lines: [UInt8] = []
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static var current: LineBuffer? {
+        get { pthread_getspecific(key).map { Unmanaged<LineBuffer>.fromOpaque($0).takeUnretainedValue() } }
+        set {
+            if let old = pthread_getspecific(key) { Unmanaged<LineBuffer>.fromOpaque(old).release() }
+            pthread_setspecific(key, newValue.map { Unmanaged.passRetained($0).toOpaque() })
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RedisClient
 import RelaisDomain
+import RelaisLogging
 
 /// Everything a consumer thread needs that does not depend on the queue's job type.
 public struct ConsumerContext: Sendable {
@@ -241,7 +242,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
 
         let finalOutcomes = try settle(items, redis: redis)
         let elapsed = ContinuousClock.now - started
-        report(items, finalOutcomes, elapsed: elapsed)
+        StandardError.gathering { report(items, finalOutcomes, elapsed: elapsed) }
         context.shared.progressed(jobs: items.count)
     }
 
@@ -296,20 +297,22 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         defer {
             for (_, c) in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }
         }
+        let queue = Logger.MetadataValue.string(keys.queue)
+        let duration = Logger.MetadataValue.string(durationMs)
         for (item, outcome) in zip(items, outcomes) {
             let typeLabel = item.type.flatMap { types.contains($0) ? $0 : nil } ?? "unknown"
             counts[typeLabel + "|" + outcome.label, default: (typeLabel, outcome.label, 0)].count += 1
             var metadata: Logger.Metadata = [
-                "job.id": "\(item.jobId ?? "-")",
-                "job.queue": "\(keys.queue)",
-                "job.type": "\(typeLabel)",
-                "job.entry": "\(item.entry.id)",
-                "job.attempt": "\(item.attempt)",
-                "job.outcome": "\(outcome.label)",
-                "job.duration_ms": "\(durationMs)",
+                "job.id": .string(item.jobId ?? "-"),
+                "job.queue": queue,
+                "job.type": .string(typeLabel),
+                "job.entry": .string(item.entry.id),
+                "job.attempt": .string(String(item.attempt)),
+                "job.outcome": .string(outcome.label),
+                "job.duration_ms": duration,
             ]
             if let enqueued = item.enqueuedAt {
-                metadata["job.latency_ms"] = "\(milliseconds(nowMicros - enqueued.microseconds))"
+                metadata["job.latency_ms"] = .string(milliseconds(nowMicros - enqueued.microseconds))
             }
             switch outcome {
             case .done, .duplicate:

@@ -10,9 +10,9 @@ public struct QueueSettings: Sendable, Equatable {
     /// restarted instance finds the entries it held before.
     public var instance: String = "relais"
     /// Entries fetched per read.
-    public var batchSize: Int = 200
+    public var batchSize: Int = 500
     /// Consumer threads per queue.
-    public var workersPerQueue: Int = 2
+    public var workersPerQueue: Int = 4
     /// How long one read waits for new entries; also bounds how long a stop waits for a read.
     public var blockTimeout: Duration = .seconds(1)
     /// An entry pending this long with no lease renewal is taken over by another consumer.

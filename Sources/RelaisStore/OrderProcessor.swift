@@ -86,17 +86,26 @@ public final class OrderProcessor: JobProcessor {
 
     private func write(_ plan: inout OrderPlan) throws {
         try writeHistory(plan.history)
+        // An order placed in this batch is inserted with its final status, not inserted
+        // and then updated: one row version instead of two.
+        var changes = plan.changes
         if !plan.placed.isEmpty {
+            var final: [String: OrderPlan.StatusChange] = [:]
+            for change in changes { final[change.orderId] = change }
+            let placedIds = Set(plan.placed.map(\.orderId))
+            changes.removeAll { placedIds.contains($0.orderId) }
             let details = try plan.placed.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
             try db.run(OrderSQL.insert, [
                 PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.text(details),
                 PgArray.integers(plan.placed.map(\.placedAt.microseconds)),
+                PgArray.text(plan.placed.map { final[$0.orderId]?.status.rawValue ?? OrderStatus.placed.rawValue }),
+                PgArray.optionalIntegers(plan.placed.map { final[$0.orderId]?.pickupDeadline?.microseconds }),
             ])
         }
-        if !plan.changes.isEmpty {
+        if !changes.isEmpty {
             try db.run(OrderSQL.update, [
-                PgArray.text(plan.changes.map(\.orderId)), PgArray.text(plan.changes.map(\.status.rawValue)),
-                PgArray.optionalIntegers(plan.changes.map(\.pickupDeadline?.microseconds)),
+                PgArray.text(changes.map(\.orderId)), PgArray.text(changes.map(\.status.rawValue)),
+                PgArray.optionalIntegers(changes.map(\.pickupDeadline?.microseconds)),
             ])
         }
         if !plan.reservations.isEmpty {
@@ -202,11 +211,15 @@ enum OrderSQL {
         FROM relais.orders WHERE order_id = ANY($1::text[])
         """)
 
-    /// $1 text[] order ids; $2 text[] shop ids; $3 text[] details (JSON); $4 int8[] placed at.
+    /// $1 text[] order ids; $2 text[] shop ids; $3 text[] details (JSON); $4 int8[] placed at;
+    /// $5 text[] statuses; $6 int8[] pickup deadlines (NULL for none).
     static let insert = PgStatement("orders.insert", """
-        INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at)
-        SELECT id, shop, 'placed', details::jsonb, timestamptz 'epoch' + (placed_us / 1000000) * interval '1 second' + (placed_us % 1000000) * interval '1 microsecond'
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS o(id, shop, details, placed_us)
+        INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at, pickup_deadline)
+        SELECT id, shop, status, details::jsonb,
+               timestamptz 'epoch' + (placed_us / 1000000) * interval '1 second' + (placed_us % 1000000) * interval '1 microsecond',
+               timestamptz 'epoch' + (deadline_us / 1000000) * interval '1 second' + (deadline_us % 1000000) * interval '1 microsecond'
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::int8[])
+            AS o(id, shop, details, placed_us, status, deadline_us)
         """)
 
     /// $1 text[] order ids; $2 text[] statuses; $3 int8[] pickup deadlines (NULL for none).

@@ -97,15 +97,21 @@ public enum Outbox {
 
 enum OutboxSQL {
     /// $1 channel; $2 how many; $3 the lease as an interval.
+    ///
+    /// The due ids are gathered into an array rather than joined: the generic plan of a
+    /// prepared statement cannot see the limit, and joined it scanned the whole table
+    /// (33 ms instead of 0.3 ms with 40,000 rows). Ordered by the index alone: the
+    /// messages of one transaction share their time, and a tie-break on `id` made every
+    /// claim read and sort the whole group.
     static let claim = PgStatement("outbox.claim", """
         UPDATE relais.outbox AS o
         SET attempts = o.attempts + 1, next_attempt_at = now() + $3::interval
-        FROM (SELECT id FROM relais.outbox
-              WHERE status = 'pending' AND channel = $1 AND next_attempt_at <= now()
-              ORDER BY next_attempt_at, id
-              LIMIT $2::int
-              FOR UPDATE SKIP LOCKED) AS due
-        WHERE o.id = due.id
+        WHERE o.id = ANY(ARRAY(
+            SELECT id FROM relais.outbox
+            WHERE status = 'pending' AND channel = $1 AND next_attempt_at <= now()
+            ORDER BY next_attempt_at
+            LIMIT $2::int
+            FOR UPDATE SKIP LOCKED))
         RETURNING o.id, o.order_id, o.recipient, o.destination, o.template, o.facts::text, o.attempts
         """)
 

@@ -2,6 +2,19 @@ import PostgresClient
 import RelaisDomain
 import RelaisQueue
 
+/// The settings of every connection that runs Relais's statements.
+public enum StoreSession {
+    /// Plans each statement for its own parameters and the tables as they are now.
+    ///
+    /// Relais's statements run once per batch, so planning costs little; a cached
+    /// generic plan made while a table was nearly empty (a fresh install, the first
+    /// minutes after a migration) went on scanning it whole once it had grown, because
+    /// nothing replans before autovacuum analyzes the table.
+    public static func configure(_ db: PgConnection) throws {
+        try db.query("SELECT set_config('plan_cache_mode', 'force_custom_plan', false)", name: "plan cache mode")
+    }
+}
+
 /// What every processor does around its own statements.
 enum ProcessorSupport {
     /// Connects, checks that the schema is the one this build expects, and sets how long
@@ -13,6 +26,7 @@ enum ProcessorSupport {
             let state = try Migrator().state(db)
             guard case .current = state else { throw MigrationError(state: state) }
             try db.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout], name: "lock timeout")
+            try StoreSession.configure(db)
         } catch {
             db.close()
             throw error
