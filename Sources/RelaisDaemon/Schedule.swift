@@ -13,6 +13,8 @@ struct ScheduleLoop: Sendable {
     let logger: Logger
     /// Reminders fired and orders expired per transaction.
     let batch = 1000
+    /// Threads running the loop; each has its own connection.
+    static let threads = 2
 
     func run(isStopping: @Sendable () -> Bool) {
         var schedule: ReminderScheduler?

@@ -67,7 +67,11 @@ struct Serve: AsyncParsableCommand {
                                             registry: registry, logger: logger)
         let consumers = ConsumerService(engine: engine)
         let schedule = ScheduleLoop(databaseURL: databaseURL, channels: delivery.channels, rules: configuration.reminders, logger: logger)
-        let scheduler = ThreadService(name: "scheduler") { isStopping in schedule.run(isStopping: isStopping) }
+        // Two scheduler threads: while one waits for PostgreSQL the other renders, so a
+        // backlog after an outage drains on both cores (claims skip each other's rows).
+        let schedulers = (1...ScheduleLoop.threads).map { n in
+            ThreadService(name: "scheduler-\(n)") { isStopping in schedule.run(isStopping: isStopping) }
+        }
         let monitor = ThreadService(name: "health") { isStopping in health.run(isStopping: isStopping) }
         let reload = ReloadService(initial: configuration, engine: engine, logger: logger)
 
@@ -81,7 +85,7 @@ struct Serve: AsyncParsableCommand {
         // finish the round in hand), then HTTP, then the monitor.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: monitor), .init(service: http), .init(service: reload)] + senders
-                + [.init(service: scheduler), .init(service: consumers)],
+                + schedulers.map { .init(service: $0) } + [.init(service: consumers)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout

@@ -228,7 +228,7 @@ enum OrderSQL {
         SET status = c.status, updated_at = now(),
             pickup_deadline = timestamptz 'epoch' + (c.deadline_us / 1000000) * interval '1 second' + (c.deadline_us % 1000000) * interval '1 microsecond'
         FROM unnest($1::text[], $2::text[], $3::int8[]) AS c(id, status, deadline_us)
-        WHERE o.order_id = c.id
+        WHERE o.order_id = c.id AND o.order_id = ANY($1::text[])
         """)
 
     /// $1 text[] order ids; $2 text[] job ids; $3 text[] types; $4 int8[] times; $5 bool[] applied; $6 text[] notes.

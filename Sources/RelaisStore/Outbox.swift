@@ -129,7 +129,7 @@ enum OutboxSQL {
             next_attempt_at = coalesce(timestamptz 'epoch' + (r.next_us / 1000000) * interval '1 second' + (r.next_us % 1000000) * interval '1 microsecond', o.next_attempt_at),
             last_error = r.error
         FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[]) AS r(id, status, next_us, error)
-        WHERE o.id = r.id
+        WHERE o.id = r.id AND o.id = ANY($1::int8[])
         """)
 
     static let backlog = PgStatement("outbox.backlog", """

@@ -154,7 +154,7 @@ enum ReminderSQL {
     static let cancel = PgStatement("reminders.cancel", """
         UPDATE relais.reminders AS r SET status = 'cancelled', done_at = now()
         FROM unnest($1::text[], $2::text[]) AS c(order_id, kind)
-        WHERE r.order_id = c.order_id AND r.kind = c.kind AND r.status = 'pending'
+        WHERE r.order_id = c.order_id AND r.kind = c.kind AND r.status = 'pending' AND r.order_id = ANY($1::text[])
         """)
 
     /// $1 text[] order ids; $2 text[] kinds; $3 int8[] due times.
@@ -170,15 +170,17 @@ enum ReminderSQL {
         SET slot_start = timestamptz 'epoch' + (s.start_us / 1000000) * interval '1 second' + (s.start_us % 1000000) * interval '1 microsecond',
             slot_end = timestamptz 'epoch' + (s.end_us / 1000000) * interval '1 second' + (s.end_us % 1000000) * interval '1 microsecond', updated_at = now()
         FROM unnest($1::text[], $2::int8[], $3::int8[]) AS s(order_id, start_us, end_us)
-        WHERE o.order_id = s.order_id
+        WHERE o.order_id = s.order_id AND o.order_id = ANY($1::text[])
         """)
 
-    /// $1 how many. Due reminders, oldest first, locked for this transaction.
+    /// $1 how many. Due reminders, oldest first, locked for this transaction. Ordered by
+    /// the index alone: reminders planned together share their due time, and a tie-break
+    /// on `id` made every claim sort all of them (81 ms a claim with 100,000 due).
     static let claim = PgStatement("reminders.claim", """
         SELECT id, order_id, kind, (extract(epoch FROM due_at) * 1000000)::int8
         FROM relais.reminders
         WHERE status = 'pending' AND due_at <= now()
-        ORDER BY due_at, id
+        ORDER BY due_at
         LIMIT $1::int
         FOR UPDATE SKIP LOCKED
         """)
@@ -190,7 +192,7 @@ enum ReminderSQL {
             done_at = CASE WHEN f.status = 'pending' THEN NULL ELSE now() END,
             due_at = coalesce(timestamptz 'epoch' + (f.due_us / 1000000) * interval '1 second' + (f.due_us % 1000000) * interval '1 microsecond', r.due_at)
         FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[]) AS f(id, status, note, due_us)
-        WHERE r.id = f.id
+        WHERE r.id = f.id AND r.id = ANY($1::int8[])
         """)
 
 }
