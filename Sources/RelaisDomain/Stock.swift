@@ -192,7 +192,7 @@ public enum StockStep: Sendable, Equatable {
 /// was made after the stored observation. Consecutive level jobs merge into one
 /// upsert; a complete snapshot is its own step because its zeroing depends on what
 /// came before; consecutive adjustments make one step. Rows are sorted by shop and
-/// SKU so that concurrent workers take row locks in the same order and do not deadlock.
+/// SKU so that concurrent workers update rows in the same order and do not deadlock.
 public enum StockPlan {
     /// The steps for `jobs` (with their ids), in arrival order.
     public static func steps(for jobs: [(id: String, job: StockJob)]) -> [StockStep] {
@@ -235,6 +235,20 @@ public enum StockPlan {
         flushObservations()
         flushDeltas()
         return steps
+    }
+
+    /// The locks a transaction applying `steps` takes first (see `StockLocks`).
+    public static func locks(for steps: [StockStep]) -> StockLocks {
+        var rows: [(shop: String, sku: String)] = []
+        var wholeShops: Set<String> = []
+        for step in steps {
+            switch step {
+            case .observe(let observations): rows += observations.map { ($0.shopId, $0.sku) }
+            case .zeroUnlisted(let shopId, _, _): wholeShops.insert(shopId)
+            case .adjust(let changes): rows += changes.map { ($0.shopId, $0.sku) }
+            }
+        }
+        return StockLocks(rows: rows, wholeShops: wholeShops)
     }
 
     private struct SkuKey: Hashable {

@@ -108,6 +108,11 @@ public final class OrderProcessor: JobProcessor {
                 PgArray.optionalIntegers(changes.map(\.pickupDeadline?.microseconds)),
             ])
         }
+        // Stock taken at collection is computed like an adjustment: its locks come first,
+        // before this transaction holds any stock row, as in a stock transaction.
+        if !plan.consumption.isEmpty {
+            try StockSQL.lock(db, StockLocks(rows: plan.consumption.map { ($0.shopId, $0.sku) }))
+        }
         if !plan.reservations.isEmpty {
             var totals: [ShopSku: Int64] = [:]
             for change in plan.reservations { totals[ShopSku(change.shopId, change.sku), default: 0] += change.delta }
@@ -125,7 +130,6 @@ public final class OrderProcessor: JobProcessor {
         }
         if !plan.consumption.isEmpty {
             let rows = plan.consumption.sorted { ($0.shopId, $0.sku, $0.jobId) < ($1.shopId, $1.sku, $1.jobId) }
-            try StockSQL.lock(db, shops: rows.map(\.shopId), skus: rows.map(\.sku))
             try db.run(StockSQL.adjust, [
                 PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
                 PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),

@@ -11,7 +11,7 @@ public final class StockProcessor: JobProcessor {
     ///
     /// - Parameters:
     ///   - maxRowsPerTransaction: bounds memory and lock time per transaction.
-    ///   - lockTimeout: how long a statement waits for a row lock before the job is
+    ///   - lockTimeout: how long a statement waits for a lock before the job is
     ///     retried later (a PostgreSQL interval), so that one stuck lock never wedges a consumer.
     public init(conninfo: String, maxRowsPerTransaction: Int = 20_000, lockTimeout: String = "5s") throws {
         db = try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout)
@@ -45,19 +45,18 @@ public final class StockProcessor: JobProcessor {
     private func apply(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {
         let fresh = try IdempotencyLedger.claim(db, queue: "stock", jobs)
         let effective = zip(jobs, fresh).compactMap { job, isFresh in isFresh ? (job.envelope.id, job.envelope.job) : nil }
-        for step in StockPlan.steps(for: effective) {
+        let steps = StockPlan.steps(for: effective)
+        try StockSQL.lock(db, StockPlan.locks(for: steps))
+        for step in steps {
             switch step {
             case .observe(let rows):
-                try StockSQL.lock(db, shops: rows.map(\.shopId), skus: rows.map(\.sku))
                 try db.run(StockSQL.observe, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)),
                     PgArray.integers(rows.map(\.onHand)), PgArray.integers(rows.map(\.observedAt.microseconds)),
                 ])
             case .zeroUnlisted(let shopId, let listed, let observedAt):
-                try db.run(StockSQL.lockShop, [shopId])
                 try db.run(StockSQL.zeroUnlisted, [shopId, PgArray.text(listed), String(observedAt.microseconds)])
             case .adjust(let rows):
-                try StockSQL.lock(db, shops: rows.map(\.shopId), skus: rows.map(\.sku))
                 try db.run(StockSQL.adjust, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
                     PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
@@ -85,38 +84,27 @@ public enum StoreOutcome {
 /// an interval in floating point, so `n * interval '1 microsecond'` alone is a
 /// microsecond off for odd counts after 2255, and a `float8` division would be too.
 enum StockSQL {
-    /// Creates the rows that do not exist yet and locks every row, in (shop, SKU) order,
-    /// before the statement that computes their stock.
-    ///
-    /// Levels and adjustments of one SKU must not be computed side by side: a level adds
-    /// the adjustments made after it, and a transaction cannot see an adjustment another
-    /// one has not committed yet. Holding the row locks first, each computing statement
-    /// starts (READ COMMITTED: a fresh snapshot per statement) after the other
-    /// transaction has committed, and sees its work. `rows` must be sorted.
-    static func lock(_ db: PgConnection, shops: [String], skus: [String]) throws {
-        let parameters = [PgArray.text(shops), PgArray.text(skus)]
-        try db.run(ensure, parameters)
-        try db.run(lockRows, parameters)
+    /// Takes `locks` (see `StockLocks`), in one statement and one order: by scope, then
+    /// by the hash of the name, which is the key PostgreSQL locks. Names that share a
+    /// hash share a lock, which costs only waiting. Each statement after it starts
+    /// (READ COMMITTED: a fresh snapshot per statement) once every transaction that
+    /// held a conflicting lock has committed, and sees its work.
+    static func lock(_ db: PgConnection, _ locks: StockLocks) throws {
+        guard !locks.locks.isEmpty else { return }
+        try db.run(takeLocks, [
+            PgArray.integers(locks.locks.map { Int64($0.scope.rawValue) }), PgArray.text(locks.locks.map(\.name)),
+            PgArray.booleans(locks.locks.map(\.exclusive)),
+        ])
     }
 
-    /// $1 text[] shop ids; $2 text[] SKUs, sorted.
-    static let ensure = PgStatement("stock.ensure", """
-        INSERT INTO relais.stock_items (shop_id, sku)
-        SELECT shop, sku FROM unnest($1::text[], $2::text[]) AS k(shop, sku)
-        ON CONFLICT DO NOTHING
-        """)
-
-    /// $1 text[] shop ids; $2 text[] SKUs.
-    static let lockRows = PgStatement("stock.lock", """
-        SELECT 1 FROM relais.stock_items s
-        JOIN unnest($1::text[], $2::text[]) AS k(shop, sku) ON s.shop_id = k.shop AND s.sku = k.sku
-        ORDER BY s.shop_id, s.sku
-        FOR UPDATE OF s
-        """)
-
-    /// $1 shop id: every row of the shop, before a complete snapshot zeroes the unlisted ones.
-    static let lockShop = PgStatement("stock.lock-shop", """
-        SELECT 1 FROM relais.stock_items WHERE shop_id = $1 ORDER BY sku FOR UPDATE
+    /// $1 int8[] scopes; $2 text[] names; $3 bool[] exclusive.
+    static let takeLocks = PgStatement("stock.lock", """
+        SELECT count(CASE WHEN l.exclusive THEN pg_advisory_xact_lock(l.scope, l.key)
+                          ELSE pg_advisory_xact_lock_shared(l.scope, l.key) END)
+        FROM (SELECT scope::int4 AS scope, hashtext(name) AS key, bool_or(exclusive) AS exclusive
+              FROM unnest($1::int8[], $2::text[], $3::bool[]) AS t(scope, name, exclusive)
+              GROUP BY 1, 2
+              ORDER BY 1, 2) AS l
         """)
 
     /// Upserts observed levels; a row observed later than the new observation is kept.

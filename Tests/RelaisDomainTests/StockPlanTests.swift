@@ -76,3 +76,53 @@ struct StockPlanTests {
         #expect(plan([]).isEmpty)
     }
 }
+
+@Suite("Stock locks")
+struct StockLocksTests {
+    private func rows(_ shop: String, _ count: Int) -> [(shop: String, sku: String)] {
+        (0..<count).map { (shop, "sku-\($0)") }
+    }
+
+    @Test func rowsAreLockedOneByOneUnderTheirShopShared() {
+        let locks = StockLocks(rows: [("b", "x"), ("a", "y"), ("a", "x"), ("a", "x")]).locks
+        #expect(locks == [
+            .init(.everything, "", exclusive: false),
+            .init(.shop, "a", exclusive: false), .init(.shop, "b", exclusive: false),
+            .init(.sku, "a/x", exclusive: true), .init(.sku, "a/y", exclusive: true), .init(.sku, "b/x", exclusive: true),
+        ])
+    }
+
+    @Test func aCatalogueOrACompleteSnapshotLocksItsShopWhole() {
+        let locks = StockLocks(rows: rows("big", StockLocks.skusPerShop + 1) + [("small", "x"), ("full", "y")], wholeShops: ["full"]).locks
+        #expect(locks == [
+            .init(.everything, "", exclusive: false),
+            .init(.shop, "big", exclusive: true), .init(.shop, "full", exclusive: true), .init(.shop, "small", exclusive: false),
+            .init(.sku, "small/x", exclusive: true),
+        ])
+    }
+
+    @Test func tooManySkusLockEveryShopWhole() {
+        let many = (0..<20).flatMap { rows("shop-\($0)", StockLocks.maxSkuLocks / 20 + 1) }
+        let locks = StockLocks(rows: many).locks
+        #expect(locks.count == 21)
+        #expect(locks.dropFirst().allSatisfy { $0.scope == .shop && $0.exclusive })
+    }
+
+    @Test func tooManyShopsLockEverything() {
+        let many = (0...StockLocks.maxShopLocks).map { (shop: "shop-\($0)", sku: "x") }
+        #expect(StockLocks(rows: many).locks == [.init(.everything, "", exclusive: true)])
+        #expect(StockLocks(rows: []).locks.isEmpty)
+    }
+
+    @Test func thePlanLocksWhatItsStepsWrite() {
+        let steps = StockPlan.steps(for: [
+            ("j0", .levels(StockLevels(shopId: "s", observedAt: Timestamp(microseconds: 0), levels: [StockLevel(sku: "a", onHand: 1)], complete: true))),
+            ("j1", .adjust(StockAdjustment(shopId: "t", sku: "b", delta: 1, reason: nil, at: Timestamp(microseconds: 0)))),
+        ])
+        #expect(StockPlan.locks(for: steps).locks == [
+            .init(.everything, "", exclusive: false),
+            .init(.shop, "s", exclusive: true), .init(.shop, "t", exclusive: false),
+            .init(.sku, "t/b", exclusive: true),
+        ])
+    }
+}
