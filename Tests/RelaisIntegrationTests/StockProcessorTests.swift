@@ -125,6 +125,38 @@ struct StockProcessorTests {
         #expect(stock["sku-9999"] == 9999 % 50)
     }
 
+    /// A level and an adjustment of one SKU are never computed side by side: a job waits
+    /// while another transaction holds its SKU's lock, or its whole shop's, and a job of
+    /// another SKU does not. (Held here by hand, as a transaction in flight would hold it.)
+    @Test func aJobWaitsForTheLockOfItsSkuOrShopAndOnlyThat() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url, lockTimeout: "200ms")
+        defer { processor.close() }
+        func isLockTimeout(_ outcomes: [JobOutcome]) -> Bool {
+            if case .retry(let reason) = outcomes.first { return reason.contains("55P03") }
+            return false
+        }
+        try TestServers.withDatabase(url) { holder throws in
+            try holder.execute("BEGIN", name: "begin")
+            try holder.query("SELECT pg_advisory_xact_lock($1::int4, hashtext('s/a'))",
+                             [String(StockLocks.Lock.Scope.sku.rawValue)], name: "hold sku")
+            #expect(isLockTimeout(try processor.process([try levelsJob("level-a", shop: "s", at: "2026-11-28T10:00:00Z", [("a", 5)])])))
+            #expect(isLockTimeout(try processor.process([try adjustJob("adjust-a", shop: "s", sku: "a", delta: 1)])))
+            #expect(try processor.process([try adjustJob("adjust-b", shop: "s", sku: "b", delta: 1)]) == [.done])
+            try holder.execute("ROLLBACK", name: "rollback")
+
+            try holder.execute("BEGIN", name: "begin")
+            try holder.query("SELECT pg_advisory_xact_lock($1::int4, hashtext('s'))",
+                             [String(StockLocks.Lock.Scope.shop.rawValue)], name: "hold shop")
+            #expect(isLockTimeout(try processor.process([try adjustJob("adjust-c", shop: "s", sku: "c", delta: 1)])))
+            #expect(try processor.process([try adjustJob("adjust-t", shop: "t", sku: "c", delta: 1)]) == [.done])
+            try holder.execute("ROLLBACK", name: "rollback")
+        }
+        #expect(try processor.process([try levelsJob("level-a", shop: "s", at: "2026-11-28T10:00:00Z", [("a", 5)])]) == [.done])
+        #expect(try processor.process([try adjustJob("adjust-c", shop: "s", sku: "c", delta: 1)]) == [.done])
+        #expect(try onHand(url, shop: "s") == ["a": 5, "b": 1, "c": 1])
+    }
+
     @Test func lockedRowMakesTheJobRetryLaterInsteadOfWaiting() throws {
         let url = try TestServers.makeDatabase()
         let processor = try StockProcessor(conninfo: url, lockTimeout: "200ms")
