@@ -6,10 +6,11 @@ import RelaisQueue
 public enum StoreSession {
     /// Plans each statement for its own parameters and the tables as they are now.
     ///
-    /// Relais's statements run once per batch, so planning costs little; a cached
-    /// generic plan made while a table was nearly empty (a fresh install, the first
-    /// minutes after a migration) went on scanning it whole once it had grown, because
-    /// nothing replans before autovacuum analyzes the table.
+    /// A cached generic plan made while a table was nearly empty (a fresh install, the
+    /// first minutes after a migration) went on scanning it whole once it had grown,
+    /// because nothing replans before autovacuum analyzes the table. PostgreSQL's own
+    /// choice between the two was measured worse too: a single-job stock transaction
+    /// took 3.1 ms instead of 2.4 ms at 500 jobs/s.
     ///
     /// The updates that join a batch's `unnest(…)` to a table also say `key = ANY($1)`:
     /// the planner then fetches the batch's rows through the index instead of hashing
