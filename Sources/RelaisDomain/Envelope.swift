@@ -68,11 +68,15 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
     public let catalog: Catalog
     /// The size limit in bytes.
     public let maxBytes: Int
+    /// Made once: a decoder and its user info cost more than a small job's fields.
+    private let decoder: JSONDecoder
 
     /// Creates a decoder for `catalog`'s queue.
     public init(_ catalog: Catalog, maxBytes: Int = EnvelopeRules.maxBytes) {
         self.catalog = catalog
         self.maxBytes = maxBytes
+        decoder = JSONDecoder()
+        decoder.userInfo[catalogKey] = catalog
     }
 
     /// Reads a job from the bytes of a stream entry's `job` field.
@@ -84,8 +88,6 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
         if String(validating: bytes, as: UTF8.self) == nil {
             return .failure(EnvelopeFailure(rejection: JobRejection(.malformedJSON, "not valid UTF-8 JSON"), id: nil, type: nil))
         }
-        let decoder = JSONDecoder()
-        decoder.userInfo[catalogKey] = catalog
         do {
             let body = try decoder.decode(EnvelopeBody<Catalog>.self, from: Data(bytes))
             return .success(body.envelope)
