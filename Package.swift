@@ -30,15 +30,18 @@ let package = Package(
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
 
         // Thin safe wrappers that own the C pointers.
         .target(name: "RedisClient", dependencies: ["CHiredis"], swiftSettings: strict),
         .target(name: "PostgresClient", dependencies: ["CLibpq"], swiftSettings: strict),
         .target(name: "SystemdClient", dependencies: ["CSystemd"], swiftSettings: strict),
         .target(name: "CurlClient", dependencies: ["CCurl"], swiftSettings: strict),
+        .target(name: "JSONReader", dependencies: ["CJSONC"], swiftSettings: strict),
 
-        // The pure domain: validation, stock rules, retry schedule. No I/O, no C.
-        .target(name: "RelaisDomain", swiftSettings: strict),
+        // The pure domain: validation, stock rules, retry schedule. No I/O; jobs' JSON is
+        // read through JSONReader (json-c).
+        .target(name: "RelaisDomain", dependencies: ["JSONReader"], swiftSettings: strict),
 
         // The queue engine: consumer groups, batches, acks, retries, dead letters, claims.
         .target(

@@ -1,9 +1,10 @@
 import Foundation
+import JSONReader
 
 /// The job types of one queue and how to read their `data`.
 ///
 /// The queue engine is generic over this: it validates the envelope and hands the
-/// catalogue a decoder positioned on `data`.
+/// catalogue the job's `data`.
 public protocol JobCatalog: Sendable {
     /// The decoded, validated form of a job of this queue.
     associatedtype Job: Sendable
@@ -15,7 +16,7 @@ public protocol JobCatalog: Sendable {
     /// Reads and validates `data` for a job of `type` (always one of `types`).
     ///
     /// Throws a `JobRejection` naming the field for any rule broken.
-    func decode(type: String, data: any Decoder) throws -> Job
+    func decode(type: String, data: JobData) throws -> Job
 }
 
 /// A validated job: the envelope's fields and the typed payload.
@@ -68,15 +69,11 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
     public let catalog: Catalog
     /// The size limit in bytes.
     public let maxBytes: Int
-    /// Made once: a decoder and its user info cost more than a small job's fields.
-    private let decoder: JSONDecoder
 
     /// Creates a decoder for `catalog`'s queue.
     public init(_ catalog: Catalog, maxBytes: Int = EnvelopeRules.maxBytes) {
         self.catalog = catalog
         self.maxBytes = maxBytes
-        decoder = JSONDecoder()
-        decoder.userInfo[catalogKey] = catalog
     }
 
     /// Reads a job from the bytes of a stream entry's `job` field.
@@ -85,49 +82,40 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
             return .failure(EnvelopeFailure(
                 rejection: JobRejection(.tooLarge, "payload is \(bytes.count) bytes, the limit is \(maxBytes)"), id: nil, type: nil))
         }
-        if String(validating: bytes, as: UTF8.self) == nil {
-            return .failure(EnvelopeFailure(rejection: JobRejection(.malformedJSON, "not valid UTF-8 JSON"), id: nil, type: nil))
-        }
-        do {
-            let body = try decoder.decode(EnvelopeBody<Catalog>.self, from: Data(bytes))
-            return .success(body.envelope)
-        } catch let rejection as JobRejection {
-            return .failure(failure(rejection, bytes))
-        } catch let error as DecodingError {
-            return .failure(failure(JobRejection(decodingError: error), bytes))
-        } catch {
-            return .failure(failure(JobRejection(.malformedJSON, "\(error)"), bytes))
+        // Parsed by json-c, which also checks the UTF-8. Foundation's Codable decoding
+        // took about 24 µs of a one-SKU job, its largest cost in relais (docs/performance.md).
+        return bytes.withUnsafeBufferPointer { buffer -> Result<Envelope<Catalog.Job>, EnvelopeFailure> in
+            let document: JSONDocument
+            do { document = try JSONDocument(parsing: buffer) } catch {
+                return .failure(EnvelopeFailure(rejection: JobRejection(.malformedJSON, "not valid UTF-8 JSON"), id: nil, type: nil))
+            }
+            return withExtendedLifetime(document) {
+                let top = document.value
+                guard top.kind == .object else {
+                    return .failure(EnvelopeFailure(rejection: JobRejection(.malformedJSON, "the job must be a JSON object"), id: nil, type: nil))
+                }
+                do {
+                    return .success(try envelope(JobFields<EnvelopeKeys>(top, at: "")))
+                } catch let rejection as JobRejection {
+                    return .failure(failure(rejection, top))
+                } catch {
+                    return .failure(failure(JobRejection(.malformedJSON, "\(error)"), top))
+                }
+            }
         }
     }
 
     /// Recovers the id and type of a rejected job, so the dead letter can name them.
-    private func failure(_ rejection: JobRejection, _ bytes: [UInt8]) -> EnvelopeFailure {
-        guard rejection.code != .malformedJSON,
-              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
-        else { return EnvelopeFailure(rejection: rejection, id: nil, type: nil) }
-        let id = (object["id"] as? String).flatMap { EnvelopeRules.isValidId($0) ? $0 : nil }
-        let type = (object["type"] as? String).flatMap { $0.utf8.count <= 100 ? $0 : nil }
+    private func failure(_ rejection: JobRejection, _ top: JSONValue) -> EnvelopeFailure {
+        let id = top.member("id")?.string.flatMap { EnvelopeRules.isValidId($0) ? $0 : nil }
+        let type = top.member("type")?.string.flatMap { $0.utf8.count <= 100 ? $0 : nil }
         return EnvelopeFailure(rejection: rejection, id: id, type: type)
     }
-}
 
-private let catalogKey = CodingUserInfoKey(rawValue: "relais.catalog")!
+    private enum EnvelopeKeys: String, CodingKey { case id, type, data, v, enqueued_at }
 
-private struct EnvelopeBody<Catalog: JobCatalog>: Decodable {
-    let envelope: Envelope<Catalog.Job>
-
-    enum Keys: String, CodingKey { case id, type, data, v, enqueued_at }
-
-    init(from decoder: any Decoder) throws {
-        guard let catalog = decoder.userInfo[catalogKey] as? Catalog else {
-            preconditionFailure("EnvelopeDecoder sets the catalogue")
-        }
-        let top: KeyedDecodingContainer<Keys>
-        do {
-            top = try decoder.container(keyedBy: Keys.self)
-        } catch {
-            throw JobRejection(.malformedJSON, "the job must be a JSON object")
-        }
+    /// The envelope's fields, then the job type's own.
+    private func envelope(_ top: JobFields<EnvelopeKeys>) throws -> Envelope<Catalog.Job> {
         let id = try top.requiredString(.id, maxLength: EnvelopeRules.maxIdLength)
         guard EnvelopeRules.isValidId(id) else {
             throw JobRejection(.invalidField, field: "id", "must be 1–200 characters of A-Z a-z 0-9 . _ : -")
@@ -142,61 +130,10 @@ private struct EnvelopeBody<Catalog: JobCatalog>: Decodable {
             throw JobRejection(.unknownType, field: "type",
                                "\"\(type)\" is not a job type of queue \(catalog.queue) (expected one of \(catalog.types.joined(separator: ", ")))")
         }
-        guard top.contains(.data) else { throw JobRejection(.missingField, field: "data", "is required") }
-        if try top.decodeNil(forKey: .data) { throw JobRejection(.invalidField, field: "data", "must be an object, not null") }
-        let job = try catalog.decode(type: type, data: try top.superDecoder(forKey: .data))
-        envelope = Envelope(id: id, type: type, version: version, enqueuedAt: enqueuedAt, job: job)
+        guard let data = top.member(.data) else { throw JobRejection(.missingField, field: "data", "is required") }
+        if data.kind == .null { throw JobRejection(.invalidField, field: "data", "must be an object, not null") }
+        let job = try catalog.decode(type: type, data: JobData(value: data))
+        return Envelope(id: id, type: type, version: version, enqueuedAt: enqueuedAt, job: job)
     }
 }
 
-extension JobRejection {
-    /// Turns Foundation's decoding errors into rejections that name the field.
-    init(decodingError error: DecodingError) {
-        switch error {
-        case .keyNotFound(let key, let context):
-            self.init(.missingField, field: fieldPath(context.codingPath + [key]), "is required")
-        case .typeMismatch(let type, let context):
-            let path = fieldPath(context.codingPath)
-            self.init(path.isEmpty ? .malformedJSON : .invalidField, field: path.isEmpty ? nil : path, "must be \(describe(type))")
-        case .valueNotFound(let type, let context):
-            self.init(.invalidField, field: fieldPath(context.codingPath), "must be \(describe(type)), not null")
-        case .dataCorrupted(let context):
-            let path = fieldPath(context.codingPath)
-            if path.isEmpty {
-                self.init(.malformedJSON, "not valid UTF-8 JSON")
-            } else {
-                self.init(.invalidField, field: path, "has an invalid value")
-            }
-        @unknown default:
-            self.init(.malformedJSON, "\(error)")
-        }
-    }
-}
-
-/// `data.levels[3].sku` from a coding path.
-func fieldPath(_ path: [any CodingKey]) -> String {
-    var out = ""
-    for key in path {
-        if let index = key.intValue, key.stringValue.hasPrefix("Index") || key.stringValue == "\(index)" {
-            out += "[\(index)]"
-        } else {
-            if !out.isEmpty { out += "." }
-            out += key.stringValue
-        }
-    }
-    return out
-}
-
-private func describe(_ type: Any.Type) -> String {
-    switch type {
-    case is String.Type: "a string"
-    case is Bool.Type: "a boolean"
-    case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
-    case is Double.Type: "a number"
-    case is [Any].Type: "an array"
-    case is [String: Any].Type: "an object"
-    default:
-        String(describing: type).contains("Array") ? "an array"
-            : (String(describing: type).contains("Dictionary") || String(describing: type).contains("Keyed")) ? "an object" : "\(type)"
-    }
-}

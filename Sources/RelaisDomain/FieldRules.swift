@@ -1,10 +1,34 @@
-/// Field readers that enforce the contract's rules and name the field when one is broken.
+import JSONReader
+
+/// An object of a job's JSON, read field by field by names of `Key`, with the
+/// contract's rules: a broken rule throws a `JobRejection` that names the field.
 ///
 /// Every job type reads its `data` through these, so that the messages in the dead
 /// letters read the same for every field.
-extension KeyedDecodingContainer {
+public struct JobFields<Key: CodingKey> {
+    private let object: JSONValue
+    /// Where the object is in the job, such as `data.levels[3]` (empty for the envelope).
+    private let location: String
+
+    init(_ object: JSONValue, at location: String) {
+        self.object = object
+        self.location = location
+    }
+
     /// The path of `key` in the job, such as `data.levels[3].sku`.
-    public func path(_ key: Key) -> String { fieldPath(codingPath + [key]) }
+    public func path(_ key: Key) -> String { location.isEmpty ? key.stringValue : location + "." + key.stringValue }
+
+    /// The raw value of `key`: nil when absent, a `.null` value when null.
+    func member(_ key: Key) -> JSONValue? { object.member(key.stringValue) }
+
+    /// Whether the object has `key`, even as null.
+    public func contains(_ key: Key) -> Bool { object.member(key.stringValue) != nil }
+
+    /// The value of `key`, nil when absent or null.
+    private func value(_ key: Key) -> JSONValue? {
+        guard let value = object.member(key.stringValue), value.kind != .null else { return nil }
+        return value
+    }
 
     /// A required, non-null string of 1…`maxLength` characters.
     public func requiredString(_ key: Key, maxLength: Int) throws -> String {
@@ -20,14 +44,9 @@ extension KeyedDecodingContainer {
     }
 
     /// An optional string of 1…`maxLength` characters; absent or null gives nil.
-    ///
-    /// One `decodeIfPresent` per field: the decoder is the hot path of a busy queue.
     public func optionalString(_ key: Key, maxLength: Int) throws -> String? {
-        let decoded: String?
-        do { decoded = try decodeIfPresent(String.self, forKey: key) } catch {
-            throw JobRejection(.invalidField, field: path(key), "must be a string")
-        }
-        guard let value = decoded else { return nil }
+        guard let found = value(key) else { return nil }
+        guard let value = found.string else { throw JobRejection(.invalidField, field: path(key), "must be a string") }
         guard !value.isEmpty else { throw JobRejection(.invalidField, field: path(key), "must not be empty") }
         // Counted in code points, as JSON Schema and PostgreSQL count them.
         guard value.unicodeScalars.count <= maxLength else {
@@ -45,13 +64,10 @@ extension KeyedDecodingContainer {
         return value
     }
 
-    /// An optional integer within `range`; absent or null gives nil.
+    /// An optional integer within `range`; absent or null gives nil. `40.0` is the integer 40.
     public func optionalInteger(_ key: Key, in range: ClosedRange<Int64>) throws -> Int64? {
-        let decoded: Int64?
-        do { decoded = try decodeIfPresent(Int64.self, forKey: key) } catch {
-            throw JobRejection(.invalidField, field: path(key), "must be an integer")
-        }
-        guard let value = decoded else { return nil }
+        guard let found = value(key) else { return nil }
+        guard let value = found.integer else { throw JobRejection(.invalidField, field: path(key), "must be an integer") }
         guard range.contains(value) else {
             throw JobRejection(.invalidField, field: path(key), "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
         }
@@ -60,9 +76,9 @@ extension KeyedDecodingContainer {
 
     /// An optional boolean; absent or null gives nil.
     public func optionalBool(_ key: Key) throws -> Bool? {
-        do { return try decodeIfPresent(Bool.self, forKey: key) } catch {
-            throw JobRejection(.invalidField, field: path(key), "must be true or false")
-        }
+        guard let found = value(key) else { return nil }
+        guard let value = found.bool else { throw JobRejection(.invalidField, field: path(key), "must be true or false") }
+        return value
     }
 
     /// A required RFC 3339 date-time.
@@ -73,52 +89,54 @@ extension KeyedDecodingContainer {
 
     /// An optional RFC 3339 date-time; absent or null gives nil.
     public func optionalTimestamp(_ key: Key) throws -> Timestamp? {
-        let decoded: String?
-        do { decoded = try decodeIfPresent(String.self, forKey: key) } catch {
+        guard let found = value(key) else { return nil }
+        guard let text = found.string else {
             throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time string")
         }
-        guard let text = decoded else { return nil }
         guard let value = Timestamp(rfc3339: text) else {
             throw JobRejection(.invalidField, field: path(key), "must be an RFC 3339 date-time such as 2026-11-28T09:30:00+01:00")
         }
         return value
     }
 
-    /// A required array of `count` elements, each read by `element` from its own container.
+    /// A required array of `count` elements, each an object read by `element`.
     public func requiredArray<Element, ElementKey: CodingKey>(
         _ key: Key, count: ClosedRange<Int>, keyedBy: ElementKey.Type,
-        _ element: (KeyedDecodingContainer<ElementKey>) throws -> Element
+        _ element: (JobFields<ElementKey>) throws -> Element
     ) throws -> [Element] {
-        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
-        var items: UnkeyedDecodingContainer
-        do { items = try nestedUnkeyedContainer(forKey: key) } catch {
-            throw JobRejection(.invalidField, field: path(key), "must be an array")
+        guard let found = object.member(key.stringValue) else { throw JobRejection(.missingField, field: path(key), "is required") }
+        guard let items = found.elements else { throw JobRejection(.invalidField, field: path(key), "must be an array") }
+        guard count.contains(items.count) else {
+            throw JobRejection(.invalidField, field: path(key), "must have \(count.lowerBound)–\(count.upperBound) entries, got \(items.count)")
         }
-        if let n = items.count, !count.contains(n) {
-            throw JobRejection(.invalidField, field: path(key), "must have \(count.lowerBound)–\(count.upperBound) entries, got \(n)")
-        }
+        let arrayPath = path(key)
         var out: [Element] = []
-        out.reserveCapacity(items.count ?? 0)
-        while !items.isAtEnd {
-            let index = items.currentIndex
-            let nested: KeyedDecodingContainer<ElementKey>
-            do { nested = try items.nestedContainer(keyedBy: ElementKey.self) } catch {
-                throw JobRejection(.invalidField, field: "\(path(key))[\(index)]", "must be an object")
-            }
-            out.append(try element(nested))
+        out.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            let itemPath = "\(arrayPath)[\(index)]"
+            guard item.kind == .object else { throw JobRejection(.invalidField, field: itemPath, "must be an object") }
+            out.append(try element(JobFields<ElementKey>(item, at: itemPath)))
         }
         return out
     }
 
-    /// A required object, read by `body` from its own container.
+    /// A required object, read by `body`.
     public func requiredObject<Value, NestedKey: CodingKey>(
-        _ key: Key, keyedBy: NestedKey.Type, _ body: (KeyedDecodingContainer<NestedKey>) throws -> Value
+        _ key: Key, keyedBy: NestedKey.Type, _ body: (JobFields<NestedKey>) throws -> Value
     ) throws -> Value {
-        guard contains(key) else { throw JobRejection(.missingField, field: path(key), "is required") }
-        let nested: KeyedDecodingContainer<NestedKey>
-        do { nested = try nestedContainer(keyedBy: NestedKey.self, forKey: key) } catch {
-            throw JobRejection(.invalidField, field: path(key), "must be an object")
-        }
-        return try body(nested)
+        guard let found = object.member(key.stringValue) else { throw JobRejection(.missingField, field: path(key), "is required") }
+        guard found.kind == .object else { throw JobRejection(.invalidField, field: path(key), "must be an object") }
+        return try body(JobFields<NestedKey>(found, at: path(key)))
+    }
+}
+
+/// A job's `data`, as the envelope hands it to its queue's catalogue.
+public struct JobData {
+    let value: JSONValue
+
+    /// `data`'s fields; a `data` that is not an object is rejected.
+    public func fields<Key: CodingKey>(keyedBy: Key.Type) throws -> JobFields<Key> {
+        guard value.kind == .object else { throw JobRejection(.invalidField, field: "data", "must be an object") }
+        return JobFields(value, at: "data")
     }
 }

@@ -202,9 +202,9 @@ public struct OrderCatalog: JobCatalog {
     private enum ItemKeys: String, CodingKey { case sku, name, quantity, unit_price_cents }
     private enum EventKeys: String, CodingKey { case order_id, at, pickup_deadline, by, reason }
 
-    public func decode(type: String, data: any Decoder) throws -> OrderJob {
+    public func decode(type: String, data: JobData) throws -> OrderJob {
         if type == "order.placed" { return .placed(try placed(data)) }
-        let c = try object(data, keyedBy: EventKeys.self)
+        let c = try data.fields(keyedBy: EventKeys.self)
         let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
         let at = try c.requiredTimestamp(.at)
         switch type {
@@ -226,8 +226,8 @@ public struct OrderCatalog: JobCatalog {
         }
     }
 
-    private func placed(_ data: any Decoder) throws -> PlacedOrder {
-        let c = try object(data, keyedBy: PlacedKeys.self)
+    private func placed(_ data: JobData) throws -> PlacedOrder {
+        let c = try data.fields(keyedBy: PlacedKeys.self)
         let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
         let shop = try c.requiredObject(.shop, keyedBy: ShopKeys.self) { s in
             PlacedOrder.Shop(
@@ -265,13 +265,13 @@ public struct OrderCatalog: JobCatalog {
                            pickupDeadline: try c.optionalTimestamp(.pickup_deadline))
     }
 
-    private func email<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+    private func email<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxEmailLength) else { return nil }
         guard OrderRules.isEmail(value) else { throw JobRejection(.invalidField, field: c.path(key), "must be an e-mail address") }
         return value
     }
 
-    private func phone<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+    private func phone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: 16) else { return nil }
         guard OrderRules.isE164(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an E.164 phone number such as +33612345678")
@@ -279,7 +279,7 @@ public struct OrderCatalog: JobCatalog {
         return value
     }
 
-    private func webhookURL<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+    private func webhookURL<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxURLLength) else { return nil }
         guard OrderRules.isWebhookURL(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an http or https URL")
@@ -287,18 +287,12 @@ public struct OrderCatalog: JobCatalog {
         return value
     }
 
-    private func timeZone<K>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> String? {
+    private func timeZone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxTimeZoneLength) else { return nil }
         guard OrderRules.timeZones.contains(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an IANA time zone such as Europe/Paris")
         }
         return value
-    }
-
-    private func object<K: CodingKey>(_ decoder: any Decoder, keyedBy: K.Type) throws -> KeyedDecodingContainer<K> {
-        do { return try decoder.container(keyedBy: K.self) } catch {
-            throw JobRejection(.invalidField, field: "data", "must be an object")
-        }
     }
 }
 
@@ -327,11 +321,8 @@ public struct PickupCatalog: JobCatalog {
 
     private enum Keys: String, CodingKey { case order_id, slot_start, slot_end }
 
-    public func decode(type: String, data: any Decoder) throws -> PickupJob {
-        let c: KeyedDecodingContainer<Keys>
-        do { c = try data.container(keyedBy: Keys.self) } catch {
-            throw JobRejection(.invalidField, field: "data", "must be an object")
-        }
+    public func decode(type: String, data: JobData) throws -> PickupJob {
+        let c = try data.fields(keyedBy: Keys.self)
         let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
         switch type {
         case "pickup.booked":

@@ -97,10 +97,10 @@ public struct StockCatalog: JobCatalog {
     private enum LevelKeys: String, CodingKey { case sku, on_hand }
     private enum AdjustKeys: String, CodingKey { case shop_id, sku, delta, reason, at }
 
-    public func decode(type: String, data: any Decoder) throws -> StockJob {
+    public func decode(type: String, data: JobData) throws -> StockJob {
         switch type {
         case "stock.levels":
-            let c = try object(data, keyedBy: LevelsKeys.self)
+            let c = try data.fields(keyedBy: LevelsKeys.self)
             let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
             let observedAt = try c.requiredTimestamp(.observed_at)
             var seen: [ExactText: Int] = [:]
@@ -116,7 +116,7 @@ public struct StockCatalog: JobCatalog {
             let complete = try c.optionalBool(.complete) ?? false
             return .levels(StockLevels(shopId: shopId, observedAt: observedAt, levels: levels, complete: complete))
         case "stock.adjust":
-            let c = try object(data, keyedBy: AdjustKeys.self)
+            let c = try data.fields(keyedBy: AdjustKeys.self)
             let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
             let sku = try c.requiredString(.sku, maxLength: StockRules.maxKeyLength)
             let delta = try c.requiredInteger(.delta, in: StockRules.delta)
@@ -126,12 +126,6 @@ public struct StockCatalog: JobCatalog {
             return .adjust(StockAdjustment(shopId: shopId, sku: sku, delta: delta, reason: reason, at: at))
         default:
             throw JobRejection(.unknownType, field: "type", "\"\(type)\" is not a stock job type")
-        }
-    }
-
-    private func object<K: CodingKey>(_ decoder: any Decoder, keyedBy: K.Type) throws -> KeyedDecodingContainer<K> {
-        do { return try decoder.container(keyedBy: K.self) } catch {
-            throw JobRejection(.invalidField, field: "data", "must be an object")
         }
     }
 }

@@ -50,6 +50,55 @@ struct EnvelopeTests {
         if let field { #expect(r?.message.hasPrefix(field + ":") == true) }
     }
 
+    /// json-c reads more than JSON; what is not JSON stays malformed.
+    @Test(arguments: [
+        #"{'id':'a','type':'stock.adjust','data':{}}"#,
+        #"{"id":"a","type":"stock.adjust","data":{"shop_id":"s","sku":"x","delta":NaN,"at":"2026-11-28T09:30:00Z"}}"#,
+        #"{"id":"a","type":"stock.adjust","data":{"shop_id":"s","sku":"x","delta":Infinity,"at":"2026-11-28T09:30:00Z"}}"#,
+        #"{"id":"a","type":"stock.adjust","data":{}} x"#,
+        #"{"id":"a","type":"stock.adjust","data":{}}{}"#,
+        #"{"id":"a","type":"stock.adjust","data":{"sku":"x}}"#,
+        "",
+        "   ",
+    ])
+    func whatIsNotJSONIsMalformed(json: String) {
+        #expect(rejection(json)?.code == .malformedJSON, "\(json) gave \(String(describing: rejection(json)))")
+    }
+
+    @Test func numbersAreIntegersOnlyWhenWhole() throws {
+        func delta(_ text: String) -> Result<Envelope<StockJob>, EnvelopeFailure> {
+            decode(#"{"id":"a","type":"stock.adjust","data":{"shop_id":"s","sku":"x","delta":\#(text),"at":"2026-11-28T09:30:00Z"}}"#)
+        }
+        guard case .adjust(let whole) = try delta("-3.0").get().job, case .adjust(let exponent) = try delta("2E2").get().job else {
+            Issue.record("expected adjustments")
+            return
+        }
+        #expect(whole.delta == -3)
+        #expect(exponent.delta == 200)
+        for text in ["1.5", "9223372036854775808", "-9223372036854775809", "1e30", "\"3\"", "true"] {
+            guard case .failure(let failure) = delta(text) else {
+                Issue.record("\(text) was accepted")
+                continue
+            }
+            #expect(failure.rejection.field == "data.delta", "\(text) gave \(failure.rejection)")
+        }
+    }
+
+    @Test func whitespaceAroundTheJobAndInsideStringsIsKept() throws {
+        let envelope = try decode(" \n{\"id\":\"a\",\"type\":\"stock.adjust\",\"data\":{\"shop_id\":\"s 'quoted' NaN\",\"sku\":\"x\",\"delta\":1,\"at\":\"2026-11-28T09:30:00Z\"}}\t\r\n").get()
+        guard case .adjust(let adjustment) = envelope.job else {
+            Issue.record("expected an adjustment")
+            return
+        }
+        #expect(adjustment.shopId == "s 'quoted' NaN")
+    }
+
+    /// Producers' JSON libraries and the JSON Schema checks read the last of duplicate keys; so does Relais.
+    @Test func theLastOfDuplicateKeysCounts() throws {
+        let envelope = try decode(#"{"id":"first","id":"last","type":"stock.adjust","data":\#(adjust)}"#).get()
+        #expect(envelope.id == "last")
+    }
+
     @Test func idOfTwoHundredAllowedCharactersIsAccepted() {
         let id = String(repeating: "aZ09._:-", count: 25)
         #expect(id.count == 200)

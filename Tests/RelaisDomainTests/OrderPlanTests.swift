@@ -66,7 +66,7 @@ struct OrderCatalogTests {
     }
 
     @Test(arguments: [
-        ("\"shop\":{", "\"shop\":{\"webhook_url\":\"ftp://x\",", "data.shop.webhook_url"),
+        ("\"webhook_url\":\"https://shop.example/hooks\"", "\"webhook_url\":\"ftp://x\"", "data.shop.webhook_url"),
         ("\"timezone\":\"Europe/Paris\"", "\"timezone\":\"Mars/Olympus\"", "data.shop.timezone"),
         ("\"phone\":\"+33612345678\"", "\"phone\":\"0612345678\"", "data.customer.phone"),
         ("\"email\":\"lea@example.fr\"", "\"email\":\"lea at example\"", "data.customer.email"),

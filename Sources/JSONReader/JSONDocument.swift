@@ -1,0 +1,146 @@
+import CJSONC
+
+/// A JSON document parsed by json-c, read through `JSONValue`s.
+///
+/// The values point into the document: use them only while it is alive
+/// (`withExtendedLifetime`, or keep the document in scope).
+public final class JSONDocument {
+    private let root: OpaquePointer?
+
+    /// Why a text is not a JSON document.
+    public struct Malformed: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Parses `bytes` as one JSON value (RFC 8259, UTF-8), with nothing but whitespace after it.
+    ///
+    /// json-c also reads single-quoted strings, `NaN` and `Infinity`, which are not JSON:
+    /// a first pass refuses any byte outside strings that JSON does not allow there.
+    public init(parsing bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int32 = 128) throws(Malformed) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { throw Malformed(description: "empty") }
+        guard Self.onlyJSONOutsideStrings(bytes) else { throw Malformed(description: "not JSON") }
+        guard let tokener = json_tokener_new_ex(maxDepth) else { throw Malformed(description: "out of memory") }
+        defer { json_tokener_free(tokener) }
+        json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
+        let parsed = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+            json_tokener_parse_ex(tokener, $0, Int32(clamping: bytes.count))
+        }
+        let error = json_tokener_get_error(tokener)
+        guard error == json_tokener_success else {
+            json_object_put(parsed)
+            throw Malformed(description: String(cString: json_tokener_error_desc(error)))
+        }
+        let end = json_tokener_get_parse_end(tokener)
+        guard bytes[end...].allSatisfy(Self.isWhitespace) else {
+            json_object_put(parsed)
+            throw Malformed(description: "text after the value")
+        }
+        root = parsed
+    }
+
+    deinit { json_object_put(root) }
+
+    /// The top-level value.
+    public var value: JSONValue { JSONValue(root) }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    /// Whether every byte outside strings is one JSON allows there: whitespace,
+    /// punctuation, number characters and the letters of `true`, `false` and `null`.
+    private static func onlyJSONOutsideStrings(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["), UInt8(ascii: "]"),
+                 UInt8(ascii: ":"), UInt8(ascii: ","), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "e"), UInt8(ascii: "E"),
+                 UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "u"), UInt8(ascii: "f"), UInt8(ascii: "a"),
+                 UInt8(ascii: "l"), UInt8(ascii: "s"), UInt8(ascii: "n"):
+                continue
+            default:
+                return false
+            }
+        }
+        return !inString
+    }
+}
+
+/// One value of a `JSONDocument`; JSON `null` is a value too.
+public struct JSONValue {
+    fileprivate let pointer: OpaquePointer?
+
+    fileprivate init(_ pointer: OpaquePointer?) { self.pointer = pointer }
+
+    /// What a value is.
+    public enum Kind: Sendable, Equatable {
+        case null, bool, integer, number, string, array, object
+    }
+
+    /// The value's kind (json-c keeps integers apart from other numbers).
+    public var kind: Kind {
+        guard let pointer else { return .null }
+        switch json_object_get_type(pointer) {
+        case json_type_boolean: return .bool
+        case json_type_int: return .integer
+        case json_type_double: return .number
+        case json_type_string: return .string
+        case json_type_array: return .array
+        case json_type_object: return .object
+        default: return .null
+        }
+    }
+
+    /// The member `key` of an object: nil when absent, a `.null` value when null.
+    public func member(_ key: String) -> JSONValue? {
+        guard let pointer, json_object_get_type(pointer) == json_type_object else { return nil }
+        var found: OpaquePointer?
+        guard json_object_object_get_ex(pointer, key, &found) != 0 else { return nil }
+        return JSONValue(found)
+    }
+
+    /// A string's text, its length given by json-c so that `\u0000` inside is kept.
+    public var string: String? {
+        guard kind == .string, let text = json_object_get_string(pointer) else { return nil }
+        let length = Int(json_object_get_string_len(pointer))
+        return text.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+
+    /// An integer, written as one (`40`) or as a number without a fraction (`40.0`);
+    /// nil for anything else, and for integers beyond 64 bits.
+    public var integer: Int64? {
+        switch kind {
+        case .integer:
+            // json-c saturates what does not fit; a saturated value is refused like a fraction.
+            let value = json_object_get_int64(pointer)
+            return value == .max || value == .min ? nil : value
+        case .number:
+            let value = json_object_get_double(pointer)
+            guard value.isFinite, value.rounded() == value, abs(value) < 9.0e18 else { return nil }
+            return Int64(value)
+        default:
+            return nil
+        }
+    }
+
+    /// A boolean; nil for anything else.
+    public var bool: Bool? {
+        kind == .bool ? json_object_get_boolean(pointer) != 0 : nil
+    }
+
+    /// An array's elements; nil for anything else.
+    public var elements: [JSONValue]? {
+        guard kind == .array else { return nil }
+        let count = json_object_array_length(pointer)
+        return (0..<count).map { JSONValue(json_object_array_get_idx(pointer, $0)) }
+    }
+}
