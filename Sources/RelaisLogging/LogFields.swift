@@ -82,7 +82,7 @@ public enum Redaction {
     /// `text` with e-mail addresses replaced by `[email]` and international phone
     /// numbers (`+33 6 12 34 56 78`, `+33612345678`) by `[phone]`.
     public static func redact(_ text: String) -> String {
-        guard text.utf8.contains(UInt8(ascii: "@")) || text.utf8.contains(UInt8(ascii: "+")) else { return text }
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "+") }) else { return text }
         var bytes = Array(text.utf8)
         bytes = redactEmails(bytes)
         bytes = redactPhones(bytes)

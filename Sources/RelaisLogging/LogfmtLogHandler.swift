@@ -27,17 +27,26 @@ public struct LogfmtLogHandler: ProcessLevelLogHandler {
 
     /// One logfmt line, keys sorted, ending in a newline.
     public static func line(level: Logger.Level, message: String, metadata: Logger.Metadata, timestamp: String) -> String {
-        var line = "ts=" + timestamp + " level=" + level.rawValue + " msg="
+        var line = ""
+        line.reserveCapacity(64 + message.utf8.count + metadata.count * 40)
+        line += "ts="
+        line += timestamp
+        line += " level="
+        line += level.rawValue
+        line += " msg="
         appendValue(Redaction.redact(message), to: &line)
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            line += " " + key + "="
+            line += " "
+            line += key
+            line += "="
             if case .string(let text) = value {
                 appendValue(Redaction.redact(text), to: &line)
             } else {
                 appendValue(Redaction.redact("\(value)"), to: &line)
             }
         }
-        return line + "\n"
+        line += "\n"
+        return line
     }
 
     private static func appendValue(_ value: String, to line: inout String) {
