@@ -7,16 +7,23 @@ import JSONReader
 /// letters read the same for every field.
 public struct JobFields<Key: CodingKey> {
     private let object: JSONValue
-    /// Where the object is in the job, such as `data.levels[3]` (empty for the envelope).
+    /// Where the object is in the job, such as `data.levels` (empty for the envelope)...
     private let location: String
+    /// ...and its index there when it is an array's element: the path is only spelled
+    /// out for a rejection, not for each of a catalogue's thousand levels.
+    private let index: Int?
 
-    init(_ object: JSONValue, at location: String) {
+    init(_ object: JSONValue, at location: String, index: Int? = nil) {
         self.object = object
         self.location = location
+        self.index = index
     }
 
     /// The path of `key` in the job, such as `data.levels[3].sku`.
-    public func path(_ key: Key) -> String { location.isEmpty ? key.stringValue : location + "." + key.stringValue }
+    public func path(_ key: Key) -> String {
+        let here = index.map { "\(location)[\($0)]" } ?? location
+        return here.isEmpty ? key.stringValue : here + "." + key.stringValue
+    }
 
     /// The raw value of `key`: nil when absent, a `.null` value when null.
     func member(_ key: Key) -> JSONValue? { object.member(key.stringValue) }
@@ -113,9 +120,8 @@ public struct JobFields<Key: CodingKey> {
         var out: [Element] = []
         out.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            let itemPath = "\(arrayPath)[\(index)]"
-            guard item.kind == .object else { throw JobRejection(.invalidField, field: itemPath, "must be an object") }
-            out.append(try element(JobFields<ElementKey>(item, at: itemPath)))
+            guard item.kind == .object else { throw JobRejection(.invalidField, field: "\(arrayPath)[\(index)]", "must be an object") }
+            out.append(try element(JobFields<ElementKey>(item, at: arrayPath, index: index)))
         }
         return out
     }

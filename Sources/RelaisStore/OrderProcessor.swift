@@ -11,8 +11,7 @@ public final class OrderProcessor: JobProcessor {
     let rules: ReminderRules
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        // No sorted keys: the JSON goes into jsonb columns, which keep their own order,
-        // and sorting took a fifth of the encoding.
+        // No sorted keys: the JSON goes into jsonb columns, which keep their own order.
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
     }()
@@ -222,8 +221,8 @@ enum OrderSQL {
     static let insert = PgStatement("orders.insert", """
         INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at, pickup_deadline)
         SELECT id, shop, status, details::jsonb,
-               timestamptz 'epoch' + (placed_us / 1000000) * interval '1 second' + (placed_us % 1000000) * interval '1 microsecond',
-               timestamptz 'epoch' + (deadline_us / 1000000) * interval '1 second' + (deadline_us % 1000000) * interval '1 microsecond'
+               \(timestamp(fromMicros: "placed_us")),
+               \(timestamp(fromMicros: "deadline_us"))
         FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::int8[])
             AS o(id, shop, details, placed_us, status, deadline_us)
         """)
@@ -232,7 +231,7 @@ enum OrderSQL {
     static let update = PgStatement("orders.update", """
         UPDATE relais.orders AS o
         SET status = c.status, updated_at = now(),
-            pickup_deadline = timestamptz 'epoch' + (c.deadline_us / 1000000) * interval '1 second' + (c.deadline_us % 1000000) * interval '1 microsecond'
+            pickup_deadline = \(timestamp(fromMicros: "c.deadline_us"))
         FROM unnest($1::text[], $2::text[], $3::int8[]) AS c(id, status, deadline_us)
         WHERE o.order_id = c.id AND o.order_id = ANY($1::text[])
         """)
@@ -240,7 +239,7 @@ enum OrderSQL {
     /// $1 text[] order ids; $2 text[] job ids; $3 text[] types; $4 int8[] times; $5 bool[] applied; $6 text[] notes.
     static let history = PgStatement("orders.history", """
         INSERT INTO relais.order_events (order_id, job_id, type, at, applied, note)
-        SELECT id, job, type, timestamptz 'epoch' + (at_us / 1000000) * interval '1 second' + (at_us % 1000000) * interval '1 microsecond', applied, note
+        SELECT id, job, type, \(timestamp(fromMicros: "at_us")), applied, note
         FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::bool[], $6::text[])
             AS e(id, job, type, at_us, applied, note)
         ON CONFLICT DO NOTHING

@@ -126,7 +126,7 @@ enum OutboxSQL {
         UPDATE relais.outbox AS o
         SET status = r.status,
             sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE o.sent_at END,
-            next_attempt_at = coalesce(timestamptz 'epoch' + (r.next_us / 1000000) * interval '1 second' + (r.next_us % 1000000) * interval '1 microsecond', o.next_attempt_at),
+            next_attempt_at = coalesce(\(timestamp(fromMicros: "r.next_us")), o.next_attempt_at),
             last_error = r.error
         FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[]) AS r(id, status, next_us, error)
         WHERE o.id = r.id AND o.id = ANY($1::int8[])

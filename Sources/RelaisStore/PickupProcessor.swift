@@ -160,15 +160,15 @@ enum ReminderSQL {
     /// $1 text[] order ids; $2 text[] kinds; $3 int8[] due times.
     static let plan = PgStatement("reminders.plan", """
         INSERT INTO relais.reminders (order_id, kind, due_at)
-        SELECT order_id, kind, timestamptz 'epoch' + (due_us / 1000000) * interval '1 second' + (due_us % 1000000) * interval '1 microsecond'
+        SELECT order_id, kind, \(timestamp(fromMicros: "due_us"))
         FROM unnest($1::text[], $2::text[], $3::int8[]) AS p(order_id, kind, due_us)
         """)
 
     /// $1 text[] order ids; $2 int8[] slot starts; $3 int8[] slot ends (NULL: no booking).
     static let slots = PgStatement("reminders.slots", """
         UPDATE relais.orders AS o
-        SET slot_start = timestamptz 'epoch' + (s.start_us / 1000000) * interval '1 second' + (s.start_us % 1000000) * interval '1 microsecond',
-            slot_end = timestamptz 'epoch' + (s.end_us / 1000000) * interval '1 second' + (s.end_us % 1000000) * interval '1 microsecond', updated_at = now()
+        SET slot_start = \(timestamp(fromMicros: "s.start_us")),
+            slot_end = \(timestamp(fromMicros: "s.end_us")), updated_at = now()
         FROM unnest($1::text[], $2::int8[], $3::int8[]) AS s(order_id, start_us, end_us)
         WHERE o.order_id = s.order_id AND o.order_id = ANY($1::text[])
         """)
@@ -190,7 +190,7 @@ enum ReminderSQL {
         UPDATE relais.reminders AS r
         SET status = f.status, note = f.note,
             done_at = CASE WHEN f.status = 'pending' THEN NULL ELSE now() END,
-            due_at = coalesce(timestamptz 'epoch' + (f.due_us / 1000000) * interval '1 second' + (f.due_us % 1000000) * interval '1 microsecond', r.due_at)
+            due_at = coalesce(\(timestamp(fromMicros: "f.due_us")), r.due_at)
         FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[]) AS f(id, status, note, due_us)
         WHERE r.id = f.id AND r.id = ANY($1::int8[])
         """)

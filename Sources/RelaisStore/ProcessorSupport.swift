@@ -20,6 +20,17 @@ public enum StoreSession {
     }
 }
 
+/// The SQL expression turning `micros`, an `int8` of microseconds since the epoch (how
+/// times travel to PostgreSQL), into a `timestamptz`.
+///
+/// Seconds and microseconds are added apart, which is exact for every date of the
+/// contract: PostgreSQL multiplies an interval in floating point, so
+/// `n * interval '1 microsecond'` alone is a microsecond off for odd counts after 2255,
+/// and a `float8` division would be too.
+func timestamp(fromMicros micros: String) -> String {
+    "timestamptz 'epoch' + (\(micros) / 1000000) * interval '1 second' + (\(micros) % 1000000) * interval '1 microsecond'"
+}
+
 /// What every processor does around its own statements.
 enum ProcessorSupport {
     /// Connects, checks that the schema is the one this build expects, and sets how long

@@ -76,13 +76,8 @@ public enum StoreOutcome {
     }
 }
 
-/// The statements of the stock use cases.
-///
-/// Times travel as microseconds since the epoch (`int8`) and become timestamps with
-/// `timestamptz 'epoch' + (n / 1000000) * interval '1 second' + (n % 1000000) * interval
-/// '1 microsecond'`, which is exact for every date of the contract: PostgreSQL multiplies
-/// an interval in floating point, so `n * interval '1 microsecond'` alone is a
-/// microsecond off for odd counts after 2255, and a `float8` division would be too.
+/// The statements of the stock use cases. Times travel as microseconds since the epoch
+/// (see `timestamp(fromMicros:)`).
 enum StockSQL {
     /// Takes `locks` (see `StockLocks`), in one statement and one order: by scope, then
     /// by the hash of the name, which is the key PostgreSQL locks. Names that share a
@@ -119,7 +114,7 @@ enum StockSQL {
                l.qty + coalesce((SELECT sum(a.delta) FROM relais.stock_adjustments a
                                  WHERE a.shop_id = l.shop AND a.sku = l.sku AND a.at > l.obs), 0),
                l.obs, now()
-        FROM (SELECT shop, sku, qty, timestamptz 'epoch' + (obs_us / 1000000) * interval '1 second' + (obs_us % 1000000) * interval '1 microsecond' AS obs
+        FROM (SELECT shop, sku, qty, \(timestamp(fromMicros: "obs_us")) AS obs
               FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(shop, sku, qty, obs_us)) AS l
         ON CONFLICT (shop_id, sku) DO UPDATE
             SET on_hand = excluded.on_hand, observed_at = excluded.observed_at, updated_at = now()
@@ -136,7 +131,7 @@ enum StockSQL {
         SET on_hand = coalesce((SELECT sum(a.delta) FROM relais.stock_adjustments a
                                 WHERE a.shop_id = s.shop_id AND a.sku = s.sku AND a.at > t.obs), 0),
             observed_at = t.obs, updated_at = now()
-        FROM (SELECT timestamptz 'epoch' + ($3::int8 / 1000000) * interval '1 second' + ($3::int8 % 1000000) * interval '1 microsecond' AS obs) AS t
+        FROM (SELECT \(timestamp(fromMicros: "$3::int8")) AS obs) AS t
         WHERE s.shop_id = $1
           AND s.sku NOT IN (SELECT unnest($2::text[]))
           AND (s.observed_at IS NULL OR s.observed_at < t.obs)
@@ -150,7 +145,7 @@ enum StockSQL {
     /// microseconds since the epoch; $5 text[] job ids. Sorted by shop and SKU.
     static let adjust = PgStatement("stock.adjust", """
         WITH changes AS (
-            SELECT shop, sku, delta, timestamptz 'epoch' + (at_us / 1000000) * interval '1 second' + (at_us % 1000000) * interval '1 microsecond' AS at, job
+            SELECT shop, sku, delta, \(timestamp(fromMicros: "at_us")) AS at, job
             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) AS c(shop, sku, delta, at_us, job)
         ), recorded AS (
             INSERT INTO relais.stock_adjustments (shop_id, sku, at, delta, job_id)

@@ -58,6 +58,7 @@ struct EnvelopeTests {
         #"{"id":"a","type":"stock.adjust","data":{}} x"#,
         #"{"id":"a","type":"stock.adjust","data":{}}{}"#,
         #"{"id":"a","type":"stock.adjust","data":{"sku":"x}}"#,
+        #"{"id":"a","type":"stock.adjust" /* a comment */,"data":{}}"#,
         "",
         "   ",
     ])
@@ -91,6 +92,16 @@ struct EnvelopeTests {
             return
         }
         #expect(adjustment.shopId == "s 'quoted' NaN")
+    }
+
+    /// As the producers' guide says: objects and arrays nest 128 deep, the job itself counting.
+    @Test func nestingIsReadTo128Levels() {
+        func job(nesting: Int) -> String {
+            let deep = String(repeating: "[", count: nesting - 1) + String(repeating: "]", count: nesting - 1)
+            return #"{"id":"a","type":"stock.adjust","extra":\#(deep),"data":\#(adjust)}"#
+        }
+        #expect(rejection(job(nesting: 128)) == nil)
+        #expect(rejection(job(nesting: 129))?.code == .malformedJSON)
     }
 
     /// Producers' JSON libraries and the JSON Schema checks read the last of duplicate keys; so does Relais.
