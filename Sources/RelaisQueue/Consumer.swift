@@ -289,44 +289,47 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         return finals
     }
 
+    /// One line per job (fields in key order, see `FieldLogger`) and the job metrics.
     private func report(_ items: [Item], _ outcomes: [JobOutcome], elapsed: Duration) {
         let nowMicros = Timestamp(Date()).microseconds
-        let durationMs = milliseconds(Int64(elapsed.seconds * 1_000_000))
-        let types = Set(definition.catalog.types)
-        var counts: [String: (type: String, outcome: String, count: Int)] = [:]
-        defer {
-            for (_, c) in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }
-        }
-        let queue = Logger.MetadataValue.string(keys.queue)
-        let duration = Logger.MetadataValue.string(durationMs)
+        let duration = milliseconds(Int64(elapsed.seconds * 1_000_000))
+        let types = definition.catalog.types
+        let lines = FieldLogger(logger)
+        var counts: [(type: String, outcome: String, count: Int)] = []
+        var fields: [(key: String, value: String)] = []
+        fields.reserveCapacity(10)
         for (item, outcome) in zip(items, outcomes) {
             let typeLabel = item.type.flatMap { types.contains($0) ? $0 : nil } ?? "unknown"
-            counts[typeLabel + "|" + outcome.label, default: (typeLabel, outcome.label, 0)].count += 1
-            var metadata: Logger.Metadata = [
-                "job.id": .string(item.jobId ?? "-"),
-                "job.queue": queue,
-                "job.type": .string(typeLabel),
-                "job.entry": .string(item.entry.id),
-                "job.attempt": .string(String(item.attempt)),
-                "job.outcome": .string(outcome.label),
-                "job.duration_ms": duration,
-            ]
-            if let enqueued = item.enqueuedAt {
-                metadata["job.latency_ms"] = .string(milliseconds(nowMicros - enqueued.microseconds))
+            if let index = counts.firstIndex(where: { $0.type == typeLabel && $0.outcome == outcome.label }) {
+                counts[index].count += 1
+            } else {
+                counts.append((typeLabel, outcome.label, 1))
             }
+            fields.removeAll(keepingCapacity: true)
+            fields.append(("job.attempt", String(item.attempt)))
+            if case .dead(let rejection) = outcome { fields.append(("job.code", rejection.code.rawValue)) }
+            fields.append(("job.duration_ms", duration))
+            fields.append(("job.entry", item.entry.id))
+            fields.append(("job.id", item.jobId ?? "-"))
+            if let enqueued = item.enqueuedAt { fields.append(("job.latency_ms", milliseconds(nowMicros - enqueued.microseconds))) }
+            fields.append(("job.outcome", outcome.label))
+            fields.append(("job.queue", keys.queue))
             switch outcome {
             case .done, .duplicate:
-                logger.info("job \(outcome.label)", metadata: metadata)
+                fields.append(("job.type", typeLabel))
+                lines.log(.info, outcome == .done ? "job done" : "job duplicate", fields: fields)
             case .retry(let reason):
-                metadata["job.reason"] = "\(reason)"
-                logger.notice("job retry scheduled", metadata: metadata)
+                fields.append(("job.reason", reason))
+                fields.append(("job.type", typeLabel))
+                lines.log(.notice, "job retry scheduled", fields: fields)
             case .dead(let rejection):
-                metadata["job.code"] = "\(rejection.code.rawValue)"
-                metadata["job.reason"] = "\(rejection.message)"
+                fields.append(("job.reason", rejection.message))
+                fields.append(("job.type", typeLabel))
                 context.metrics.deadLetter(queue: keys.queue, reason: rejection.code.rawValue)
-                logger.warning("job dead-lettered", metadata: metadata)
+                lines.log(.warning, "job dead-lettered", fields: fields)
             }
         }
+        for c in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }
         context.metrics.duration(queue: keys.queue, elapsed, count: items.count)
     }
 }

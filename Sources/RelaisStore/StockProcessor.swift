@@ -69,9 +69,10 @@ public final class StockProcessor: JobProcessor {
 
 /// What a PostgreSQL error means for the job that caused it.
 public enum StoreOutcome {
-    /// Transient errors are retried; anything else can never succeed as it is.
+    /// Transient errors, and a job id recorded by another consumer at the same moment,
+    /// are retried; anything else can never succeed as it is.
     public static func failure(_ error: PgError) -> JobOutcome {
-        if error.isTransient { return .retry(reason: error.description) }
+        if error.isTransient || IdempotencyLedger.isRace(error) { return .retry(reason: error.description) }
         return .dead(JobRejection(.permanentFailure, "PostgreSQL refused the effect: \(error)"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PostgresClient
 import RelaisDomain
 import RelaisQueue
@@ -155,6 +156,35 @@ struct StockProcessorTests {
         #expect(try processor.process([try levelsJob("level-a", shop: "s", at: "2026-11-28T10:00:00Z", [("a", 5)])]) == [.done])
         #expect(try processor.process([try adjustJob("adjust-c", shop: "s", sku: "c", delta: 1)]) == [.done])
         #expect(try onHand(url, shop: "s") == ["a": 5, "b": 1, "c": 1])
+    }
+
+    /// The same job read by two consumers at once (enqueued twice): the second waits
+    /// for the first's ledger row, and once that commits, its job is a duplicate and has
+    /// no effect, instead of failing on the ledger's key. (The first is held here by hand.)
+    @Test func aJobRecordedByAnotherConsumerMeanwhileIsADuplicate() throws {
+        let url = try TestServers.makeDatabase()
+        let job = try adjustJob("twice", shop: "s", sku: "a", delta: 1)
+        let outcomes = Mutex<[JobOutcome]?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        try TestServers.withDatabase(url) { holder throws in
+            try holder.execute("BEGIN", name: "begin")
+            try holder.query("INSERT INTO relais.processed_jobs (queue, job_id, job_type) VALUES ('stock', 'twice', 'stock.adjust')",
+                             name: "first consumer's ledger row")
+            Thread.detachNewThread {
+                let result = Result { () throws -> [JobOutcome] in
+                    let processor = try StockProcessor(conninfo: url)
+                    defer { processor.close() }
+                    return try processor.process([job])
+                }
+                outcomes.withLock { $0 = (try? result.get()) ?? [.retry(reason: "threw")] }
+                finished.signal()
+            }
+            #expect(finished.wait(timeout: .now() + 0.5) == .timedOut, "the second reading must wait for the first")
+            try holder.execute("COMMIT", name: "commit")
+        }
+        #expect(finished.wait(timeout: .now() + 10) == .success)
+        #expect(outcomes.withLock { $0 } == [.duplicate])
+        #expect(try onHand(url, shop: "s") == [:])
     }
 
     @Test func lockedRowMakesTheJobRetryLaterInsteadOfWaiting() throws {
