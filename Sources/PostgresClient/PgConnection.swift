@@ -66,11 +66,31 @@ public struct PgRows: Sendable {
 
 /// One connection to PostgreSQL, used by one thread at a time.
 ///
+/// Statements whose results are not needed can be queued with `send`: they go to the
+/// server with the next statement that returns rows, or with the transaction's COMMIT,
+/// in one round trip (libpq's pipeline mode). A transaction's BEGIN is sent the same
+/// way, with its first statement. A lone job's transaction then costs two round trips
+/// instead of five.
+///
 /// Deliberately not `Sendable`: a `PGconn` must not be shared between threads,
 /// and Swift then refuses to let one cross threads by mistake.
 public final class PgConnection {
     private var conn: OpaquePointer?
     private var prepared: Set<String> = []
+    /// Sent with the next round trip, in order.
+    private var queued: [Queued] = []
+
+    private enum Queued {
+        case statement(PgStatement, [String?])
+        case command(String)
+
+        var name: String {
+            switch self {
+            case .statement(let statement, _): statement.name
+            case .command(let sql): sql.lowercased()
+            }
+        }
+    }
 
     /// Connects with a libpq connection string or a `postgresql://` URL.
     public init(_ conninfo: String) throws(PgError) {
@@ -93,6 +113,7 @@ public final class PgConnection {
     public func close() {
         if let conn { PQfinish(conn) }
         conn = nil
+        queued.removeAll()
     }
 
     /// Whether the connection is open and healthy as far as libpq knows.
@@ -101,6 +122,7 @@ public final class PgConnection {
     /// Runs one or more statements without parameters (migrations, BEGIN, COMMIT).
     @discardableResult
     public func execute(_ sql: String, name: String) throws(PgError) -> PgRows {
+        try flush()
         let c = try connection(name)
         return try take(PQexec(c, sql), name: name)
     }
@@ -108,6 +130,7 @@ public final class PgConnection {
     /// Runs one statement with text parameters; `nil` is SQL NULL.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = [], name: String) throws(PgError) -> PgRows {
+        try flush()
         let c = try connection(name)
         let result = withParameters(parameters) { count, values in
             PQexecParams(c, sql, count, nil, values, nil, nil, 0)
@@ -115,29 +138,42 @@ public final class PgConnection {
         return try take(result, name: name)
     }
 
-    /// Runs a statement prepared once per connection under `name`.
+    /// Runs a statement prepared once per connection under `name`, after the statements
+    /// queued with `send`, in the same round trip.
     @discardableResult
     public func run(_ statement: PgStatement, _ parameters: [String?]) throws(PgError) -> PgRows {
-        let c = try connection(statement.name)
-        if !prepared.contains(statement.name) {
-            _ = try take(PQprepare(c, statement.name, statement.sql, 0, nil), name: statement.name)
-            prepared.insert(statement.name)
+        if !queued.isEmpty {
+            queued.append(.statement(statement, parameters))
+            return try flush()
         }
+        let c = try connection(statement.name)
+        try prepare(statement, c)
         let result = withParameters(parameters) { count, values in
             PQexecPrepared(c, statement.name, count, values, nil, nil, 0)
         }
         return try take(result, name: statement.name)
     }
 
+    /// Queues a statement whose result is not needed; it is sent with the next `run`,
+    /// `query`, `execute` or the transaction's COMMIT. An error it raises is thrown there
+    /// and names it; the statements queued after it are then not run.
+    public func send(_ statement: PgStatement, _ parameters: [String?]) {
+        queued.append(.statement(statement, parameters))
+    }
+
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
+    /// BEGIN goes with the first statement, COMMIT with the statements still queued.
     public func transaction<R>(_ body: () throws -> R) throws -> R {
-        try execute("BEGIN", name: "begin")
+        queued.append(.command("BEGIN"))
         do {
             let value = try body()
-            try execute("COMMIT", name: "commit")
+            queued.append(.command("COMMIT"))
+            try flush()
             return value
         } catch {
-            if isOpen { _ = try? execute("ROLLBACK", name: "rollback") }
+            let begun = !queued.contains { if case .command("BEGIN") = $0 { true } else { false } }
+            queued.removeAll()
+            if begun && isOpen { _ = try? execute("ROLLBACK", name: "rollback") }
             throw error
         }
     }
@@ -147,23 +183,97 @@ public final class PgConnection {
         return conn
     }
 
-    private func take(_ result: OpaquePointer?, name: String) throws(PgError) -> PgRows {
-        guard let conn else { throw PgError(sqlState: nil, statement: name, message: "connection is closed", connectionLost: true) }
-        guard let result else {
-            throw PgError(sqlState: nil, statement: name, message: String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines,
-                          connectionLost: PQstatus(conn) != CONNECTION_OK)
+    private func prepare(_ statement: PgStatement, _ c: OpaquePointer) throws(PgError) {
+        guard !prepared.contains(statement.name) else { return }
+        _ = try take(PQprepare(c, statement.name, statement.sql, 0, nil), name: statement.name)
+        prepared.insert(statement.name)
+    }
+
+    /// Sends everything queued in one pipeline and returns the last statement's rows.
+    /// The first error is thrown; PostgreSQL skips the statements after it.
+    @discardableResult
+    private func flush() throws(PgError) -> PgRows {
+        guard !queued.isEmpty else { return PgRows(columns: [], rows: [], affected: 0) }
+        let items = queued
+        queued.removeAll(keepingCapacity: true)
+        let c = try connection(items[0].name)
+        for case .statement(let statement, _) in items { try prepare(statement, c) }
+        guard PQenterPipelineMode(c) == 1 else { throw clientError(items[0].name, c) }
+        defer { leavePipeline(c) }
+        for item in items {
+            let sent: Int32
+            switch item {
+            case .statement(let statement, let parameters):
+                sent = withParameters(parameters) { count, values in
+                    PQsendQueryPrepared(c, statement.name, count, values, nil, nil, 0)
+                }
+            case .command(let sql):
+                sent = PQsendQueryParams(c, sql, 0, nil, nil, nil, nil, 0)
+            }
+            guard sent == 1 else { throw clientError(item.name, c) }
         }
+        guard PQpipelineSync(c) == 1 else { throw clientError(items[0].name, c) }
+
+        var failure: PgError?
+        var last = PgRows(columns: [], rows: [], affected: 0)
+        for item in items {
+            guard let result = PQgetResult(c) else { throw clientError(item.name, c) }
+            let status = PQresultStatus(result)
+            if status == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+            } else {
+                switch outcome(of: result, name: item.name) {
+                case .success(let rows): last = rows
+                case .failure(let error): failure = failure ?? error
+                }
+            }
+            // Each statement's results end with a null.
+            while let extra = PQgetResult(c) { PQclear(extra) }
+        }
+        guard let sync = PQgetResult(c) else { throw clientError(items[0].name, c) }
+        PQclear(sync)
+        if let failure { throw failure }
+        return last
+    }
+
+    /// Leaves pipeline mode; when an error cut the reading short, reads up to a sync
+    /// point first. A connection that cannot get out is closed: the next call reconnects.
+    private func leavePipeline(_ c: OpaquePointer) {
+        if PQexitPipelineMode(c) == 1 { return }
+        _ = PQpipelineSync(c)
+        for _ in 0..<10_000 {
+            if PQexitPipelineMode(c) == 1 { return }
+            guard PQstatus(c) == CONNECTION_OK else { break }
+            if let result = PQgetResult(c) { PQclear(result) }
+        }
+        close()
+    }
+
+    private func clientError(_ name: String, _ c: OpaquePointer) -> PgError {
+        let lost = PQstatus(c) != CONNECTION_OK
+        if lost { prepared.removeAll() }
+        return PgError(sqlState: nil, statement: name, message: String(cString: PQerrorMessage(c)).trimmingTrailingNewlines,
+                       connectionLost: lost)
+    }
+
+    private func take(_ result: OpaquePointer?, name: String) throws(PgError) -> PgRows {
+        try outcome(of: result, name: name).get()
+    }
+
+    private func outcome(of result: OpaquePointer?, name: String) -> Result<PgRows, PgError> {
+        guard let conn else { return .failure(PgError(sqlState: nil, statement: name, message: "connection is closed", connectionLost: true)) }
+        guard let result else { return .failure(clientError(name, conn)) }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-            return copyRows(result)
+            return .success(copyRows(result))
         default:
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
                 ?? String(cString: PQresultErrorMessage(result)).trimmingTrailingNewlines
             let lost = PQstatus(conn) != CONNECTION_OK
             if lost { prepared.removeAll() }
-            throw PgError(sqlState: state, statement: name, message: primary, connectionLost: lost)
+            return .failure(PgError(sqlState: state, statement: name, message: primary, connectionLost: lost))
         }
     }
 

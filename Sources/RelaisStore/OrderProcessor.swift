@@ -39,7 +39,7 @@ public final class OrderProcessor: JobProcessor {
     private func apply(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
         // Events of one order are applied by one consumer at a time, even for an order
         // that does not exist yet; keys are taken in a fixed order so no two batches deadlock.
-        try db.run(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
+        db.send(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
         let fresh = try IdempotencyLedger.claim(db, queue: "orders", jobs)
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
         let stored = try load(Set(effective.map(\.envelope.job.orderId)))
@@ -61,7 +61,7 @@ public final class OrderProcessor: JobProcessor {
                 return (id, Timestamp(microseconds: deadline))
             }
             guard !due.isEmpty else { return 0 }
-            try db.run(OrderSQL.lock, [PgArray.text(due.map(\.0))])
+            db.send(OrderSQL.lock, [PgArray.text(due.map(\.0))])
             let stored = try load(Set(due.map(\.0)))
             var plan = OrderPlan.make(due.map { ("expiry", "order.expired", OrderJob.expired(orderId: $0.0, at: $0.1)) },
                                       stored: stored, channels: channels, rules: rules)
@@ -96,7 +96,7 @@ public final class OrderProcessor: JobProcessor {
             let placedIds = Set(plan.placed.map(\.orderId))
             changes.removeAll { placedIds.contains($0.orderId) }
             let details = try plan.placed.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-            try db.run(OrderSQL.insert, [
+            db.send(OrderSQL.insert, [
                 PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.text(details),
                 PgArray.integers(plan.placed.map(\.placedAt.microseconds)),
                 PgArray.text(plan.placed.map { final[$0.orderId]?.status.rawValue ?? OrderStatus.placed.rawValue }),
@@ -104,7 +104,7 @@ public final class OrderProcessor: JobProcessor {
             ])
         }
         if !changes.isEmpty {
-            try db.run(OrderSQL.update, [
+            db.send(OrderSQL.update, [
                 PgArray.text(changes.map(\.orderId)), PgArray.text(changes.map(\.status.rawValue)),
                 PgArray.optionalIntegers(changes.map(\.pickupDeadline?.microseconds)),
             ])
@@ -131,7 +131,7 @@ public final class OrderProcessor: JobProcessor {
         }
         if !plan.consumption.isEmpty {
             let rows = plan.consumption.sorted { ($0.shopId, $0.sku, $0.jobId) < ($1.shopId, $1.sku, $1.jobId) }
-            try db.run(StockSQL.adjust, [
+            db.send(StockSQL.adjust, [
                 PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
                 PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
             ])
@@ -142,7 +142,7 @@ public final class OrderProcessor: JobProcessor {
 
     func writeHistory(_ history: [OrderPlan.HistoryEntry]) throws {
         guard !history.isEmpty else { return }
-        try db.run(OrderSQL.history, [
+        db.send(OrderSQL.history, [
             PgArray.text(history.map(\.orderId)), PgArray.text(history.map(\.jobId)),
             PgArray.text(history.map(\.type)), PgArray.integers(history.map(\.at.microseconds)),
             PgArray.booleans(history.map(\.applied)), PgArray.optionalText(history.map(\.note)),
@@ -162,7 +162,7 @@ public final class OrderProcessor: JobProcessor {
                 facts.append(String(decoding: try encoder.encode(message.facts), as: UTF8.self))
             }
         }
-        try db.run(OrderSQL.outbox, [
+        db.send(OrderSQL.outbox, [
             PgArray.text(messages.map(\.orderId)), PgArray.text(messages.map(\.recipient.rawValue)),
             PgArray.text(messages.map(\.channel.rawValue)), PgArray.optionalText(messages.map(\.destination)),
             PgArray.text(messages.map(\.template)), PgArray.text(facts),
@@ -179,10 +179,10 @@ public final class OrderProcessor: JobProcessor {
                     kinds.append(kind.rawValue)
                 }
             }
-            try db.run(ReminderSQL.cancel, [PgArray.text(orders), PgArray.text(kinds)])
+            db.send(ReminderSQL.cancel, [PgArray.text(orders), PgArray.text(kinds)])
         }
         if !changes.planned.isEmpty {
-            try db.run(ReminderSQL.plan, [
+            db.send(ReminderSQL.plan, [
                 PgArray.text(changes.planned.map(\.orderId)), PgArray.text(changes.planned.map(\.reminder.kind.rawValue)),
                 PgArray.integers(changes.planned.map(\.reminder.due.microseconds)),
             ])

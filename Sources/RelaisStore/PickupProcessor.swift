@@ -23,14 +23,14 @@ public final class PickupProcessor: JobProcessor {
 
     private func apply(_ jobs: [QueuedJob<PickupJob>]) throws -> [JobOutcome] {
         let db = orders.db
-        try db.run(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
+        db.send(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
         let fresh = try IdempotencyLedger.claim(db, queue: "pickups", jobs)
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
         let stored = try orders.load(Set(effective.map(\.envelope.job.orderId)))
         let plan = PickupPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
                                    stored: stored, now: now(), rules: orders.rules)
         if !plan.slots.isEmpty {
-            try db.run(ReminderSQL.slots, [
+            db.send(ReminderSQL.slots, [
                 PgArray.text(plan.slots.map(\.orderId)), PgArray.optionalIntegers(plan.slots.map(\.start?.microseconds)),
                 PgArray.optionalIntegers(plan.slots.map(\.end?.microseconds)),
             ])
@@ -130,7 +130,7 @@ public final class ReminderScheduler {
                 round.sent += 1
             }
             try orders.writeMessages(messages)
-            try db.run(ReminderSQL.finish, [PgArray.integers(ids), PgArray.text(statuses), PgArray.optionalText(notes),
+            db.send(ReminderSQL.finish, [PgArray.integers(ids), PgArray.text(statuses), PgArray.optionalText(notes),
                                             PgArray.optionalIntegers(postponed)])
             return round
         }

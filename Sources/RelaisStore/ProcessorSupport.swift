@@ -54,16 +54,10 @@ enum ProcessorSupport {
     /// each job alone so that one bad job does not hold back the others. A problem of the
     /// database itself (a missing table, a permission) is thrown: the batch stays pending
     /// until an operator fixes it, instead of dead-lettering every job.
-    ///
-    /// A job id that another consumer recorded in the ledger while this transaction
-    /// waited for it (the same job enqueued twice and read at once) makes the transaction
-    /// run again, where it is a duplicate.
-    static func commit<Job>(_ db: PgConnection, _ jobs: [QueuedJob<Job>], attempt: Int = 1,
+    static func commit<Job>(_ db: PgConnection, _ jobs: [QueuedJob<Job>],
                             _ apply: ([QueuedJob<Job>]) throws -> [JobOutcome]) throws -> [JobOutcome] {
         do {
             return try db.transaction { try apply(jobs) }
-        } catch let error as PgError where IdempotencyLedger.isRace(error) && attempt < 3 {
-            return try commit(db, jobs, attempt: attempt + 1, apply)
         } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
             if jobs.count > 1 { return try jobs.flatMap { try commit(db, [$0], apply) } }
             return [StoreOutcome.failure(error)]

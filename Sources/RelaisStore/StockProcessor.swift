@@ -50,14 +50,14 @@ public final class StockProcessor: JobProcessor {
         for step in steps {
             switch step {
             case .observe(let rows):
-                try db.run(StockSQL.observe, [
+                db.send(StockSQL.observe, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)),
                     PgArray.integers(rows.map(\.onHand)), PgArray.integers(rows.map(\.observedAt.microseconds)),
                 ])
             case .zeroUnlisted(let shopId, let listed, let observedAt):
-                try db.run(StockSQL.zeroUnlisted, [shopId, PgArray.text(listed), String(observedAt.microseconds)])
+                db.send(StockSQL.zeroUnlisted, [shopId, PgArray.text(listed), String(observedAt.microseconds)])
             case .adjust(let rows):
-                try db.run(StockSQL.adjust, [
+                db.send(StockSQL.adjust, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
                     PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
                 ])
@@ -69,10 +69,9 @@ public final class StockProcessor: JobProcessor {
 
 /// What a PostgreSQL error means for the job that caused it.
 public enum StoreOutcome {
-    /// Transient errors, and a job id recorded by another consumer at the same moment,
-    /// are retried; anything else can never succeed as it is.
+    /// Transient errors are retried; anything else can never succeed as it is.
     public static func failure(_ error: PgError) -> JobOutcome {
-        if error.isTransient || IdempotencyLedger.isRace(error) { return .retry(reason: error.description) }
+        if error.isTransient { return .retry(reason: error.description) }
         return .dead(JobRejection(.permanentFailure, "PostgreSQL refused the effect: \(error)"))
     }
 }
@@ -84,10 +83,11 @@ enum StockSQL {
     /// by the hash of the name, which is the key PostgreSQL locks. Names that share a
     /// hash share a lock, which costs only waiting. Each statement after it starts
     /// (READ COMMITTED: a fresh snapshot per statement) once every transaction that
-    /// held a conflicting lock has committed, and sees its work.
+    /// held a conflicting lock has committed, and sees its work. Queued with `send`: it
+    /// travels with those statements and runs before them.
     static func lock(_ db: PgConnection, _ locks: StockLocks) throws {
         guard !locks.locks.isEmpty else { return }
-        try db.run(takeLocks, [
+        db.send(takeLocks, [
             PgArray.integers(locks.locks.map { Int64($0.scope.rawValue) }), PgArray.text(locks.locks.map(\.name)),
             PgArray.booleans(locks.locks.map(\.exclusive)),
         ])

@@ -43,8 +43,23 @@ func placed(_ order: String, shop: String = "boul", items: [(String, String, Int
     return #"{"id":"\#(order)-placed","type":"order.placed","data":{"order_id":"\#(order)","shop":\#(shopJSON),"customer":\#(customerJSON),"items":[\#(lines)],"total_cents":\#(total),"currency":"EUR","placed_at":"2026-11-28T09:00:00+01:00"\#(deadlineJSON)}}"#
 }
 
+/// An event of `order` that happens now: a fixed date would in time be long past, and
+/// the reminders it plans due at once.
 func event(_ order: String, _ kind: String, extra: String = "") -> String {
-    #"{"id":"\#(order)-\#(kind)","type":"order.\#(kind)","data":{"order_id":"\#(order)","at":"2026-11-28T10:00:00+01:00"\#(extra)}}"#
+    #"{"id":"\#(order)-\#(kind)","type":"order.\#(kind)","data":{"order_id":"\#(order)","at":"\#(now())"\#(extra)}}"#
+}
+
+/// `seconds` from now as an RFC 3339 time in UTC, with milliseconds.
+func now(plus seconds: Double = 0) -> String {
+    let date = Date().addingTimeInterval(seconds)
+    var text = date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    if !text.hasSuffix("Z") { text += "Z" }
+    return text
+}
+
+/// 18:00 in Paris three days from now: a pickup deadline always ahead, at a known hour.
+func deadlineAhead() -> String {
+    String(now(plus: 3 * 86_400).prefix(10)) + "T18:00:00+01:00"
 }
 
 extension Deployment {
@@ -118,7 +133,7 @@ struct OrdersEndToEndTests {
 
         // Confirmed, ready (the customer also gets an SMS), collected (stock leaves the shelf, no message).
         try deployment.producer.xadd(queue: "orders", payload: event("cmd-1", "confirmed"))
-        try deployment.producer.xadd(queue: "orders", payload: event("cmd-1", "ready", extra: #","pickup_deadline":"2026-12-01T18:00:00+01:00""#))
+        try deployment.producer.xadd(queue: "orders", payload: event("cmd-1", "ready", extra: #","pickup_deadline":"\#(deadlineAhead())""#))
         #expect(try deployment.waitUntilDrained())
         #expect(try deployment.status("cmd-1") == "ready")
         #expect(try deployment.waitUntilDelivered())

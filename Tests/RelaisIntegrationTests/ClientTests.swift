@@ -114,6 +114,44 @@ struct PostgresClientTests {
         }
     }
 
+    @Test func queuedStatementsRunInOrderWithTheNextOneAndWithCommit() throws {
+        let insert = PgStatement("t.insert", "INSERT INTO t VALUES ($1)")
+        try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
+            try db.execute("CREATE TEMP TABLE t (n int)", name: "create")
+            db.send(insert, ["1"])
+            db.send(insert, ["2"])
+            #expect(try db.query("SELECT string_agg(n::text, ',') FROM t", name: "read").scalar == "1,2")
+            try db.transaction { () throws in
+                db.send(insert, ["3"])
+                #expect(try db.run(PgStatement("t.count", "SELECT count(*) FROM t"), []).scalar == "3")
+                db.send(insert, ["4"])
+            }
+            #expect(try db.query("SELECT string_agg(n::text, ',' ORDER BY n) FROM t", name: "read").scalar == "1,2,3,4")
+        }
+    }
+
+    @Test func aFailingQueuedStatementIsThrownByNameAndRollsTheTransactionBack() throws {
+        let insert = PgStatement("t.insert", "INSERT INTO t VALUES ($1)")
+        try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
+            try db.execute("CREATE TEMP TABLE t (n int PRIMARY KEY)", name: "create")
+            do {
+                try db.transaction { () throws in
+                    db.send(insert, ["1"])
+                    db.send(PgStatement("t.insert-again", "INSERT INTO t VALUES ($1)"), ["1"])
+                    db.send(insert, ["2"])
+                }
+                Issue.record("a duplicate key was accepted")
+            } catch let error as PgError {
+                #expect(error.statement == "t.insert-again")
+                #expect(error.sqlState == "23505")
+                #expect(!error.connectionLost)
+            }
+            #expect(try db.query("SELECT count(*) FROM t", name: "count").scalar == "0", "nothing of the transaction stays")
+            db.send(insert, ["5"])
+            #expect(try db.run(PgStatement("t.count", "SELECT count(*) FROM t"), []).scalar == "1", "the connection goes on working")
+        }
+    }
+
     @Test func textArraysSurviveQuotesBackslashesAndBraces() throws {
         let values = ["plain", "with \"quotes\"", "back\\slash", "{braces}", "a,b", "", "NULL", "é 🥖", " spaced "]
         try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in

@@ -160,7 +160,7 @@ struct StockProcessorTests {
 
     /// The same job read by two consumers at once (enqueued twice): the second waits
     /// for the first's ledger row, and once that commits, its job is a duplicate and has
-    /// no effect, instead of failing on the ledger's key. (The first is held here by hand.)
+    /// no effect. (The first is held here by hand.)
     @Test func aJobRecordedByAnotherConsumerMeanwhileIsADuplicate() throws {
         let url = try TestServers.makeDatabase()
         let job = try adjustJob("twice", shop: "s", sku: "a", delta: 1)
