@@ -56,7 +56,7 @@ let package = Package(
         // The store: migrations and the SQL of each use case.
         .target(
             name: "RelaisStore",
-            dependencies: ["PostgresClient", "RelaisDomain", "RelaisQueue"],
+            dependencies: ["JSONReader", "PostgresClient", "RelaisDomain", "RelaisQueue"],
             swiftSettings: strict),
 
         // Messages: templates (files, swift-mustache), euros, dates in the shop's zone, SMS segments.
@@ -112,7 +112,7 @@ let package = Package(
             path: "Tests/Support",
             swiftSettings: strict),
 
-        .testTarget(name: "RelaisDomainTests", dependencies: ["RelaisDomain"], swiftSettings: strict),
+        .testTarget(name: "RelaisDomainTests", dependencies: ["JSONReader", "RelaisDomain"], swiftSettings: strict),
         .testTarget(name: "RelaisMessagesTests", dependencies: ["RelaisMessages", "RelaisDomain"], swiftSettings: strict),
         .testTarget(
             name: "RelaisDeliveryTests",

@@ -1,4 +1,5 @@
 import Foundation
+import JSONReader
 import PostgresClient
 import RelaisDomain
 import RelaisQueue
@@ -9,12 +10,10 @@ public final class OrderProcessor: JobProcessor {
     let db: PgConnection
     let channels: Set<Channel>
     let rules: ReminderRules
-    private let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        // No sorted keys: the JSON goes into jsonb columns, which keep their own order.
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
+    /// json-c, not Foundation's `JSONEncoder`, which took a tenth of the machine on
+    /// every order (see docs/performance.md). Keys are not sorted: the JSON goes into
+    /// jsonb columns, which keep their own order.
+    private let encoder = JSONCEncoder()
     private let decoder = JSONDecoder()
 
     /// Connects to the database and checks the schema is the one this build expects.
@@ -95,7 +94,7 @@ public final class OrderProcessor: JobProcessor {
             for change in changes { final[change.orderId] = change }
             let placedIds = Set(plan.placed.map(\.orderId))
             changes.removeAll { placedIds.contains($0.orderId) }
-            let details = try plan.placed.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            let details = try plan.placed.map { try encoder.encode($0) }
             db.send(OrderSQL.insert, [
                 PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.text(details),
                 PgArray.integers(plan.placed.map(\.placedAt.microseconds)),
@@ -159,7 +158,7 @@ public final class OrderProcessor: JobProcessor {
             if index > 0, message.facts == messages[index - 1].facts {
                 facts.append(facts[index - 1])
             } else {
-                facts.append(String(decoding: try encoder.encode(message.facts), as: UTF8.self))
+                facts.append(try encoder.encode(message.facts))
             }
         }
         db.send(OrderSQL.outbox, [
