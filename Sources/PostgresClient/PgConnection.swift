@@ -362,14 +362,21 @@ public enum PgArray {
         for element in values {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            guard let value = element else {
+            guard var value = element else {
                 out += "NULL".utf8
                 continue
             }
             out.append(UInt8(ascii: "\""))
-            for byte in value.utf8 {
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-                out.append(byte)
+            value.withUTF8 { bytes in
+                // Most values (ids, SKUs) need no escaping: copied whole.
+                guard bytes.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                    out.append(contentsOf: bytes)
+                    return
+                }
+                for byte in bytes {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                    out.append(byte)
+                }
             }
             out.append(UInt8(ascii: "\""))
         }
@@ -384,15 +391,32 @@ public enum PgArray {
 
     /// As `integers`, with `nil` elements as SQL `NULL`.
     public static func optionalIntegers(_ values: some Sequence<Int64?>) -> String {
-        var out = "{"
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(values.underestimatedCount * 8 + 2)
         var first = true
         for element in values {
-            if !first { out.append(",") }
+            if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            if let value = element { out.append(String(value)) } else { out.append("NULL") }
+            if let value = element { appendDecimal(value, to: &out) } else { out += "NULL".utf8 }
         }
-        out.append("}")
-        return out
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The decimal digits of `value`, without making a `String` per number.
+    private static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits, filled from the end
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: buffer[index...])
+        }
     }
 
     /// `{t,f}` for boolean arrays.

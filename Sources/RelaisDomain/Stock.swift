@@ -192,6 +192,7 @@ public enum StockPlan {
     public static func steps(for jobs: [(id: String, job: StockJob)]) -> [StockStep] {
         var steps: [StockStep] = []
         var observations: [SkuKey: StockObservation] = [:]
+        observations.reserveCapacity(jobs.reduce(0) { $0 + $1.job.rowCount })
         var changes: [StockChange] = []
 
         func flushObservations() {

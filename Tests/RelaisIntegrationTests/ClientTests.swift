@@ -157,8 +157,11 @@ struct PostgresClientTests {
         try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
             let rows = try db.query("SELECT unnest($1::text[])", [PgArray.text(values)], name: "unnest")
             #expect(rows.rows.map { $0[0] } == values)
-            let ints = try db.query("SELECT unnest($1::int8[])", [PgArray.integers([1, -2, 9_000_000_000])], name: "unnest ints")
-            #expect(ints.rows.map { $0[0] } == ["1", "-2", "9000000000"])
+            let numbers: [Int64] = [1, -2, 9_000_000_000, 0, Int64.min, Int64.max]
+            let ints = try db.query("SELECT unnest($1::int8[])", [PgArray.integers(numbers)], name: "unnest ints")
+            #expect(ints.rows.map { $0[0] } == numbers.map { String($0) })
+            let optional = try db.query("SELECT unnest($1::int8[])", [PgArray.optionalIntegers([nil, 7])], name: "unnest optional ints")
+            #expect(optional.rows.map { $0[0] } == [nil, "7"])
         }
     }
 
