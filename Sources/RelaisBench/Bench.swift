@@ -3,7 +3,8 @@
 //
 // Run it with scripts/bench, which starts the servers and builds in release mode.
 // Environment: RELAIS_BIN, BENCH_REDIS_URL, BENCH_DATABASE_URL (maintenance db),
-// BENCH_PG_BIN (the directory of pgbench), optional BENCH_SCALE (1 = default sizes).
+// BENCH_PG_BIN (the directory of pgbench), optional BENCH_SCALE (1 = default sizes) and
+// BENCH_DATA_DIR (where PostgreSQL's data is, for the disk's fdatasync latency).
 
 import Foundation
 import PostgresClient
@@ -48,6 +49,28 @@ func rss(_ pid: Int32) -> (peak: Double, current: Double) {
         return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
     return (kb("VmHWM:") / 1024, kb("VmRSS:") / 1024)
+}
+
+/// The disk's commit latency, in milliseconds, sorted: 8 KiB written and `fdatasync`ed
+/// `count` times, 2 ms apart (one commit per job at 500 jobs/s), in `directory`.
+func fdatasyncLatencies(in directory: String, count: Int) throws -> [Double] {
+    let path = directory + "/relais-bench-fsync.\(getpid())"
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { throw BenchError("cannot create \(path)") }
+    defer {
+        close(fd)
+        unlink(path)
+    }
+    let block = [UInt8](repeating: 0x78, count: 8192)
+    var latencies: [Double] = []
+    for i in 0..<count {
+        _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(i % 128) * 8192) }
+        let start = now()
+        guard fdatasync(fd) == 0 else { throw BenchError("fdatasync failed in \(directory)") }
+        latencies.append(seconds(now() - start) * 1000)
+        Thread.sleep(forTimeInterval: 0.002)
+    }
+    return latencies.sorted()
 }
 
 @main
@@ -302,6 +325,9 @@ struct RelaisBench {
             """)
         producer.close()
         watcher.close()
+        // The disk under PostgreSQL: every lone job's commit waits for one fdatasync.
+        let syncs = try fdatasyncLatencies(in: try env("BENCH_DATA_DIR", FileManager.default.temporaryDirectory.path), count: 1000)
+        func syncPercentile(_ p: Double) -> Double { syncs[min(syncs.count - 1, Int(Double(syncs.count) * p))] }
 
         func row(_ name: String, _ value: String, _ target: String, _ ok: Bool?) {
             let mark = ok.map { $0 ? "ok" : "BELOW TARGET" } ?? ""
@@ -327,6 +353,7 @@ struct RelaisBench {
         row("redis-benchmark XADD, pipeline 100", String(format: "%.0f ops/s", xaddRate), "", nil)
         row("pgbench: 200 ledger rows + 200-row upsert / tx", String(format: "%.0f jobs/s", singleTps * 200), "", nil)
         row("pgbench: ledger row + 1,000-row upsert / tx", String(format: "%.0f rows/s", catalogueTps * 1000), "", nil)
+        row("disk: fdatasync of 8 KiB, p50 / p99 / max", String(format: "%.2f / %.2f / %.2f ms", syncPercentile(0.5), syncPercentile(0.99), syncs.last ?? .nan), "", nil)
         print("")
         print(String(format: "ratios: 1-SKU drain = %.1f%% of redis-benchmark XADD, %.1f%% of the pgbench batch upsert; catalogue = %.1f%% of pgbench",
                      100 * singleRate / xaddRate, 100 * singleRate / (singleTps * 200), 100 * rowRate / (catalogueTps * 1000)))
