@@ -60,7 +60,9 @@ struct Serve: AsyncParsableCommand {
         let senders = delivery.channels.sorted { $0.rawValue < $1.rawValue }.map { channel in
             let worker = DeliveryWorker(channel: channel, databaseURL: databaseURL, settings: delivery, renderer: renderer, logger: logger)
             return ServiceGroupConfiguration.ServiceConfiguration(
-                service: ThreadService(name: "delivery-\(channel.rawValue)") { isStopping in worker.run(isStopping: isStopping) })
+                service: ThreadService(name: "delivery-\(channel.rawValue)", niceness: deliveryNiceness) { isStopping in
+                    worker.run(isStopping: isStopping)
+                })
         }
         let health = HealthMonitor(configuration: configuration, engine: engine, logger: logger)
         let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
@@ -123,3 +125,9 @@ func loadTemplates(overrides: String?) throws -> TemplateSet {
     }
     return try TemplateSet(shipped: shipped, overrides: overrides)
 }
+
+/// How much the delivery threads give way to the consumers when both want the cores:
+/// stock and reservations are committed first, and the messages, safe in the outbox,
+/// follow a moment later (`order.placed` drained 4–7 % faster in the profiling set-up,
+/// with nice 5 and 15). With nothing to ingest, delivery has the cores to itself.
+let deliveryNiceness: Int32 = 10

@@ -1,4 +1,5 @@
 import Foundation
+import RelaisQueue
 import ServiceLifecycle
 import Synchronization
 
@@ -9,6 +10,9 @@ import Synchronization
 /// `run` returns at once and the thread is left to finish on its own.
 struct ThreadService: Service {
     let name: String
+    /// Added to the thread's nice value (the process's, as systemd's `Nice=` set it): a
+    /// positive one gives way to the other threads when the cores are busy.
+    var niceness: Int32 = 0
     let body: @Sendable (_ isStopping: @Sendable () -> Bool) -> Void
 
     func run() async throws {
@@ -19,7 +23,14 @@ struct ThreadService: Service {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     once.withLock { $0 = continuation }
+                    let niceness = niceness
                     let thread = Thread {
+                        nameThisThread(name)
+                        if niceness != 0 {
+                            // Linux keeps a nice value per thread; `who` 0 is the calling one.
+                            let which = __priority_which_t(PRIO_PROCESS.rawValue)
+                            _ = setpriority(which, 0, getpriority(which, 0) + niceness)
+                        }
                         body { box.isSet }
                         once.withLock { $0.take() }?.resume()
                     }

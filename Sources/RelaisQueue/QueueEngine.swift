@@ -63,7 +63,7 @@ public final class QueueEngine: Sendable {
                 let queue = queues[index / max(1, settings.workersPerQueue)]
                 let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
                                               logger: logger, metrics: metrics, tunables: tunables)
-                startThread(named: shared.name) {
+                startThread(named: "\(queue.name)-\(index % max(1, settings.workersPerQueue) + 1)") {
                     queue.runConsumer(context)
                     finished()
                 }
@@ -88,9 +88,23 @@ public final class QueueEngine: Sendable {
     public var consumerSnapshots: [ConsumerSnapshot] { consumers.map(\.snapshot) }
 
     private func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
+        let thread = Thread {
+            nameThisThread(name)
+            body()
+        }
         thread.name = name
         thread.stackSize = 1 << 20
         thread.start()
     }
+}
+
+/// Gives the calling thread the name `top -H`, `ps -L` and `/proc` show (15 bytes at
+/// most): Foundation's `Thread.name` does not reach the system's name on Linux, and
+/// Swift does not see `pthread_setname_np`, so the name is written where Linux keeps it.
+public func nameThisThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let bytes = Array(name.utf8.prefix(15))
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }

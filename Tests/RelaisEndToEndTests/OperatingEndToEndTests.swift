@@ -29,6 +29,30 @@ struct OperatingEndToEndTests {
         #expect(notify.saw("STOPPING=1"))
     }
 
+    /// When the cores are busy, delivering messages gives way to committing jobs: the
+    /// delivery threads run 10 nice levels below the rest of the daemon.
+    @Test func deliveryThreadsGiveWayToTheConsumers() throws {
+        let deployment = try Deployment()
+        let daemon = try deployment.start()
+        defer { daemon.stop() }
+        let tasks = "/proc/\(daemon.process.processIdentifier)/task"
+        /// A thread's name and nice value (field 19 of its `stat`, the 17th after the name).
+        func thread(_ id: String) -> (name: String, nice: Int)? {
+            guard let stat = try? String(contentsOfFile: "\(tasks)/\(id)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 16, let nice = Int(fields[16]) else { return nil }
+            return (String(stat[stat.index(after: open)..<close]), nice)
+        }
+        let threads = try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap(thread)
+        let main = try #require(thread(String(daemon.process.processIdentifier)))
+        let delivery = threads.filter { $0.name.hasPrefix("delivery-") }
+        #expect(!delivery.isEmpty, "no delivery thread among \(threads.map(\.name))")
+        #expect(delivery.allSatisfy { $0.nice == main.nice + 10 }, "\(delivery), main thread \(main.nice)")
+        let others = threads.filter { $0.name.hasPrefix("scheduler-") || $0.name.hasPrefix("stock-") }
+        #expect(others.count >= 2 && others.allSatisfy { $0.nice == main.nice }, "the scheduler and the consumers keep theirs: \(others)")
+    }
+
     @Test func watchdogIsFedWhileConsumersGoRoundAndNotWhenOneIsStuck() throws {
         let deployment = try Deployment()
         let notify = try NotifySocket()
