@@ -31,9 +31,13 @@ public struct JSONCEncoder: Sendable {
 }
 
 /// Where one encoded value ends up: a json-c object this node owns until it is handed
-/// to its parent (or written out and freed by `JSONCEncoder`).
+/// to its parent (or written out and freed by `JSONCEncoder`). A superclass's node
+/// (`superEncoder`) hands its value to `attach` when the encoder lets it go.
 private final class Node {
     var object: OpaquePointer?
+    private let attach: ((OpaquePointer?) -> Void)?
+
+    init(attach: ((OpaquePointer?) -> Void)? = nil) { self.attach = attach }
 
     /// Sets the value, freeing one set before (a value may be encoded twice).
     func set(_ new: OpaquePointer?) {
@@ -54,7 +58,10 @@ private final class Node {
         return object
     }
 
-    deinit { json_object_put(object) }
+    deinit {
+        // An untouched superclass encoder leaves an empty object, as Foundation's does.
+        if let attach { attach(take() ?? json_object_new_object()) } else { json_object_put(object) }
+    }
 }
 
 private struct NodeEncoder: Encoder {
@@ -148,9 +155,13 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         return UnkeyedContainer(array: nested, codingPath: codingPath + [key])
     }
 
-    mutating func superEncoder() -> any Encoder { ParentEncoder(codingPath: codingPath) { [object] in json_object_object_add(object, "super", $0) } }
-    mutating func superEncoder(forKey key: Key) -> any Encoder {
-        ParentEncoder(codingPath: codingPath + [key]) { [object] in json_object_object_add(object, key.stringValue, $0) }
+    mutating func superEncoder() -> any Encoder { superEncoder(named: "super", codingPath: codingPath) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(named: key.stringValue, codingPath: codingPath + [key]) }
+
+    /// A null holds the key's place until the superclass's value replaces it.
+    private func superEncoder(named name: String, codingPath: [any CodingKey]) -> any Encoder {
+        json_object_object_add(object, name, nil)
+        return NodeEncoder(Node { [object] in json_object_object_add(object, name, $0) }, codingPath: codingPath)
     }
 }
 
@@ -193,7 +204,12 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         return UnkeyedContainer(array: nested, codingPath: path)
     }
 
-    mutating func superEncoder() -> any Encoder { ParentEncoder(codingPath: nextPath) { [array] in json_object_array_add(array, $0) } }
+    mutating func superEncoder() -> any Encoder {
+        let path = nextPath
+        let index = json_object_array_length(array)
+        add(nil)  // holds the element's place until the superclass's value replaces it
+        return NodeEncoder(Node { [array] in _ = json_object_array_put_idx(array, index, $0) }, codingPath: path)
+    }
 }
 
 private struct SingleValueContainer: SingleValueEncodingContainer {
@@ -216,62 +232,6 @@ private struct SingleValueContainer: SingleValueEncodingContainer {
     mutating func encode(_ value: UInt32) throws { node.set(try Scalar.integer(value)) }
     mutating func encode(_ value: UInt64) throws { node.set(try Scalar.integer(value)) }
     mutating func encode(_ value: some Encodable) throws { try value.encode(to: NodeEncoder(node, codingPath: codingPath)) }
-}
-
-/// The encoder of a class's superclass part (`superEncoder`): what it encodes is added
-/// where `attach` puts it once the first container is asked for.
-private struct ParentEncoder: Encoder {
-    let codingPath: [any CodingKey]
-    let attach: (OpaquePointer?) -> Void
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        let object = json_object_new_object()
-        attach(object)
-        return KeyedEncodingContainer(KeyedContainer<Key>(object: object, codingPath: codingPath))
-    }
-
-    func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        let array = json_object_new_array()
-        attach(array)
-        return UnkeyedContainer(array: array, codingPath: codingPath)
-    }
-
-    func singleValueContainer() -> any SingleValueEncodingContainer {
-        let node = Node()
-        attach(nil)
-        return AttachingSingleValue(node: node, codingPath: codingPath, attach: attach)
-    }
-}
-
-/// A single value for `ParentEncoder`: attached when it is set.
-private struct AttachingSingleValue: SingleValueEncodingContainer {
-    let node: Node
-    let codingPath: [any CodingKey]
-    let attach: (OpaquePointer?) -> Void
-
-    private mutating func set(_ body: (inout SingleValueContainer) throws -> Void) rethrows {
-        var inner = SingleValueContainer(node: node, codingPath: codingPath)
-        try body(&inner)
-        attach(node.take())
-    }
-
-    mutating func encodeNil() throws { try set { try $0.encodeNil() } }
-    mutating func encode(_ value: Bool) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: String) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: Double) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: Float) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: Int) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: Int8) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: Int16) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: Int32) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: Int64) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: UInt) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: UInt8) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: UInt16) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: UInt32) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: UInt64) throws { try set { try $0.encode(value) } }
-    mutating func encode(_ value: some Encodable) throws { try set { try $0.encode(value) } }
 }
 
 private struct IndexKey: CodingKey {

@@ -397,26 +397,10 @@ public enum PgArray {
         for element in values {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            if let value = element { appendDecimal(value, to: &out) } else { out += "NULL".utf8 }
+            if let value = element { out += String(value).utf8 } else { out += "NULL".utf8 }
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The decimal digits of `value`, without making a `String` per number.
-    private static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits, filled from the end
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var index = buffer.count
-            repeat {
-                index -= 1
-                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            out.append(contentsOf: buffer[index...])
-        }
     }
 
     /// `{t,f}` for boolean arrays.

@@ -84,8 +84,10 @@ public struct LogfmtLogHandler: ProcessLevelLogHandler {
 public struct FieldLogger {
     private let logger: Logger
     private let logfmt: LogfmtLogHandler?
+    private let timestamp: String
 
-    /// Looks at `logger`'s handler once; make one per batch of events.
+    /// Looks at `logger`'s handler and the clock once: make one per batch of events,
+    /// which are then stamped with the same millisecond.
     public init(_ logger: Logger) {
         self.logger = logger
         if let handler = logger.handler as? LogfmtLogHandler, handler.metadata.isEmpty {
@@ -93,6 +95,7 @@ public struct FieldLogger {
         } else {
             logfmt = nil
         }
+        timestamp = LogClock.shared.now()
     }
 
     /// Logs `message` at `level` with `fields`, whose keys must be in ascending order.
@@ -100,7 +103,7 @@ public struct FieldLogger {
         assert(zip(fields, fields.dropFirst()).allSatisfy { $0.key < $1.key }, "fields are in key order")
         guard logger.logLevel <= level else { return }
         if let logfmt {
-            logfmt.write(LogfmtLogHandler.line(level: level, message: message, fields: fields, timestamp: LogClock.shared.now()))
+            logfmt.write(LogfmtLogHandler.line(level: level, message: message, fields: fields, timestamp: timestamp))
             return
         }
         var metadata = Logger.Metadata(minimumCapacity: fields.count)

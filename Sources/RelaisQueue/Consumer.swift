@@ -314,20 +314,22 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             if let enqueued = item.enqueuedAt { fields.append(("job.latency_ms", milliseconds(nowMicros - enqueued.microseconds))) }
             fields.append(("job.outcome", outcome.label))
             fields.append(("job.queue", keys.queue))
+            let level: Logger.Level, message: String
             switch outcome {
-            case .done, .duplicate:
-                fields.append(("job.type", typeLabel))
-                lines.log(.info, outcome == .done ? "job done" : "job duplicate", fields: fields)
+            case .done:
+                (level, message) = (.info, "job done")
+            case .duplicate:
+                (level, message) = (.info, "job duplicate")
             case .retry(let reason):
+                (level, message) = (.notice, "job retry scheduled")
                 fields.append(("job.reason", reason))
-                fields.append(("job.type", typeLabel))
-                lines.log(.notice, "job retry scheduled", fields: fields)
             case .dead(let rejection):
+                (level, message) = (.warning, "job dead-lettered")
                 fields.append(("job.reason", rejection.message))
-                fields.append(("job.type", typeLabel))
                 context.metrics.deadLetter(queue: keys.queue, reason: rejection.code.rawValue)
-                lines.log(.warning, "job dead-lettered", fields: fields)
             }
+            fields.append(("job.type", typeLabel))
+            lines.log(level, message, fields: fields)
         }
         for c in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }
         context.metrics.duration(queue: keys.queue, elapsed, count: items.count)

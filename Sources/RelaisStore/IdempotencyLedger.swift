@@ -41,7 +41,7 @@ public enum IdempotencyLedger {
 
     /// Takes ids out of the ledger again, inside the transaction that recorded them: their
     /// jobs did not take effect and will be tried again.
-    public static func forget(_ db: PgConnection, queue: String, ids: [String]) throws {
+    public static func forget(_ db: PgConnection, queue: String, ids: [String]) {
         db.send(forgetIds, [queue, PgArray.text(ids)])
     }
 

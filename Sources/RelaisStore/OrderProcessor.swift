@@ -45,7 +45,7 @@ public final class OrderProcessor: JobProcessor {
         var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
                                   stored: stored, channels: channels, rules: rules)
         try write(&plan)
-        return try ProcessorSupport.settle(db, queue: "orders", jobs, fresh: fresh, plan.outcomes)
+        return ProcessorSupport.settle(db, queue: "orders", jobs, fresh: fresh, plan.outcomes)
     }
 
     /// Expires ready orders whose pickup deadline has passed, oldest deadline first:
@@ -85,7 +85,7 @@ public final class OrderProcessor: JobProcessor {
     }
 
     private func write(_ plan: inout OrderPlan) throws {
-        try writeHistory(plan.history)
+        writeHistory(plan.history)
         // An order placed in this batch is inserted with its final status, not inserted
         // and then updated: one row version instead of two.
         var changes = plan.changes
@@ -111,7 +111,7 @@ public final class OrderProcessor: JobProcessor {
         // Stock taken at collection is computed like an adjustment: its locks come first,
         // before this transaction holds any stock row, as in a stock transaction.
         if !plan.consumption.isEmpty {
-            try StockSQL.lock(db, StockLocks(rows: plan.consumption.map { ($0.shopId, $0.sku) }))
+            StockSQL.lock(db, StockLocks(rows: plan.consumption.map { ($0.shopId, $0.sku) }))
         }
         if !plan.reservations.isEmpty {
             var totals: [ShopSku: Int64] = [:]
@@ -136,10 +136,10 @@ public final class OrderProcessor: JobProcessor {
             ])
         }
         try writeMessages(plan.messages)
-        try writeReminders(plan.reminders)
+        writeReminders(plan.reminders)
     }
 
-    func writeHistory(_ history: [OrderPlan.HistoryEntry]) throws {
+    func writeHistory(_ history: [OrderPlan.HistoryEntry]) {
         guard !history.isEmpty else { return }
         db.send(OrderSQL.history, [
             PgArray.text(history.map(\.orderId)), PgArray.text(history.map(\.jobId)),
@@ -169,7 +169,7 @@ public final class OrderProcessor: JobProcessor {
     }
 
     /// Cancels, then plans: a cancellation never touches a reminder planned in the same batch.
-    func writeReminders(_ changes: ReminderChanges) throws {
+    func writeReminders(_ changes: ReminderChanges) {
         if !changes.cancellations.isEmpty {
             var orders: [String] = [], kinds: [String] = []
             for cancellation in changes.cancellations {

@@ -35,9 +35,9 @@ public final class PickupProcessor: JobProcessor {
                 PgArray.optionalIntegers(plan.slots.map(\.end?.microseconds)),
             ])
         }
-        try orders.writeHistory(plan.history)
-        try orders.writeReminders(plan.reminders)
-        return try ProcessorSupport.settle(db, queue: "pickups", jobs, fresh: fresh, plan.outcomes)
+        orders.writeHistory(plan.history)
+        orders.writeReminders(plan.reminders)
+        return ProcessorSupport.settle(db, queue: "pickups", jobs, fresh: fresh, plan.outcomes)
     }
 }
 

@@ -68,7 +68,7 @@ enum ProcessorSupport {
     /// were fresh in the ledger and the plan's outcomes of the fresh ones. A job to be
     /// retried has not taken effect: its id is taken out of the `queue`'s ledger again.
     static func settle<Job>(_ db: PgConnection, queue: String, _ jobs: [QueuedJob<Job>], fresh: [Bool],
-                            _ planned: [OrderJobOutcome]) throws -> [JobOutcome] {
+                            _ planned: [OrderJobOutcome]) -> [JobOutcome] {
         var outcomes = planned.makeIterator()
         var retried: [String] = []
         let results: [JobOutcome] = zip(jobs, fresh).map { job, isFresh in
@@ -80,7 +80,7 @@ enum ProcessorSupport {
                 return .retry(reason: reason)
             }
         }
-        if !retried.isEmpty { try IdempotencyLedger.forget(db, queue: queue, ids: retried) }
+        if !retried.isEmpty { IdempotencyLedger.forget(db, queue: queue, ids: retried) }
         return results
     }
 }

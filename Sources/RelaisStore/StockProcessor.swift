@@ -46,7 +46,7 @@ public final class StockProcessor: JobProcessor {
         let fresh = try IdempotencyLedger.claim(db, queue: "stock", jobs)
         let effective = zip(jobs, fresh).compactMap { job, isFresh in isFresh ? (job.envelope.id, job.envelope.job) : nil }
         let steps = StockPlan.steps(for: effective)
-        try StockSQL.lock(db, StockPlan.locks(for: steps))
+        StockSQL.lock(db, StockPlan.locks(for: steps))
         for step in steps {
             switch step {
             case .observe(let rows):
@@ -85,7 +85,7 @@ enum StockSQL {
     /// (READ COMMITTED: a fresh snapshot per statement) once every transaction that
     /// held a conflicting lock has committed, and sees its work. Queued with `send`: it
     /// travels with those statements and runs before them.
-    static func lock(_ db: PgConnection, _ locks: StockLocks) throws {
+    static func lock(_ db: PgConnection, _ locks: StockLocks) {
         guard !locks.locks.isEmpty else { return }
         db.send(takeLocks, [
             PgArray.integers(locks.locks.map { Int64($0.scope.rawValue) }), PgArray.text(locks.locks.map(\.name)),

@@ -42,6 +42,32 @@ import Testing
         }
     }
 
+    class Base: Encodable {
+        var sku = "pain"
+    }
+
+    final class Derived: Base {
+        var quantity: Int64 = 2
+        private enum Keys: String, CodingKey { case quantity, base, list }
+        override func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(quantity, forKey: .quantity)
+            try super.encode(to: c.superEncoder())
+            try super.encode(to: c.superEncoder(forKey: .base))
+            var list = c.nestedUnkeyedContainer(forKey: .list)
+            try super.encode(to: list.superEncoder())
+            try list.encode(quantity)
+        }
+    }
+
+    @Test func superclassesAreEncodedWhereFoundationPutsThem() throws {
+        let ours = try JSONCEncoder().encode(Derived())
+        let theirs = try JSONEncoder().encode(Derived())
+        let a = try JSONSerialization.jsonObject(with: Data(ours.utf8)) as? NSDictionary
+        let b = try JSONSerialization.jsonObject(with: theirs) as? NSDictionary
+        #expect(a != nil && a == b, "\(ours) against \(String(decoding: theirs, as: UTF8.self))")
+    }
+
     @Test func topLevelScalarsAndArrays() throws {
         #expect(try JSONCEncoder().encode([1, 2, 3]) == "[1,2,3]")
         #expect(try JSONCEncoder().encode("a\"b") == #""a\"b""#)
