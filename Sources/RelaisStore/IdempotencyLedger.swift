@@ -3,7 +3,31 @@ import RelaisDomain
 import RelaisQueue
 
 /// The record of jobs that took effect, written in the same transaction as the effect.
+///
+/// A transaction first records its jobs as new with a plain insert queued before its
+/// effects (`.expectingNew`): most jobs are, and the insert costs about half of one that
+/// looks for conflicts, needs no answer and so no round trip of its own. A job already
+/// in the ledger makes the insert fail with a unique violation (`isLedgerConflict`),
+/// which rolls the whole transaction back; the transaction is then done again with
+/// `.sortingDuplicates`, which asks which jobs are new and applies only those.
 public enum IdempotencyLedger {
+    /// How a transaction records its jobs.
+    public enum Mode: Sendable {
+        /// Every job is taken as new; one that is not fails the transaction.
+        case expectingNew
+        /// Each job is looked up, and only the new ones are applied.
+        case sortingDuplicates
+    }
+
+    /// Records jobs taken as new; fails with a unique violation on `processed_jobs_pkey`
+    /// when one is in the ledger already (committed, or by a transaction that then commits).
+    ///
+    /// $1 queue; $2 text[] job ids; $3 text[] job types (same length as $2, ids unique).
+    static let insert = PgStatement("ledger.insert", """
+        INSERT INTO relais.processed_jobs (queue, job_id, job_type)
+        SELECT $1, id, type FROM unnest($2::text[], $3::text[]) AS j(id, type)
+        """)
+
     /// Records jobs as processed and returns the ids recorded now (not seen before).
     ///
     /// $1 queue; $2 text[] job ids; $3 text[] job types (same length as $2, ids unique).
@@ -21,17 +45,30 @@ public enum IdempotencyLedger {
         DELETE FROM relais.processed_jobs WHERE processed_at < now() - $1::interval
         """)
 
-    /// Splits `jobs` into those to apply now and the outcome of the rest.
+    /// Splits `jobs` into those to apply now (`true`) and duplicates.
     ///
-    /// A job is a duplicate if its id is in the ledger already or appeared earlier in
-    /// the same batch. Must run inside the transaction that applies the effects.
-    public static func claim<Job>(_ db: PgConnection, queue: String, _ jobs: [QueuedJob<Job>]) throws -> [Bool] {
+    /// A job is a duplicate if its id appeared earlier in the same batch or, when `mode`
+    /// is `.sortingDuplicates`, if it is in the ledger already. Must run inside the
+    /// transaction that applies the effects.
+    public static func claim<Job>(_ db: PgConnection, queue: String, _ jobs: [QueuedJob<Job>], _ mode: Mode) throws -> [Bool] {
         var firstSeen = Set<String>()
         var unique: [QueuedJob<Job>] = []
-        for job in jobs where firstSeen.insert(job.envelope.id).inserted { unique.append(job) }
-        let rows = try db.run(record, [queue, PgArray.text(unique.map(\.envelope.id)), PgArray.text(unique.map(\.envelope.type))])
-        var fresh = Set(rows.rows.compactMap { $0.first ?? nil })
-        return jobs.map { fresh.remove($0.envelope.id) != nil }
+        var isFirst: [Bool] = []
+        isFirst.reserveCapacity(jobs.count)
+        for job in jobs {
+            let first = firstSeen.insert(job.envelope.id).inserted
+            if first { unique.append(job) }
+            isFirst.append(first)
+        }
+        let parameters = [queue, PgArray.text(unique.map(\.envelope.id)), PgArray.text(unique.map(\.envelope.type))]
+        switch mode {
+        case .expectingNew:
+            db.send(insert, parameters)
+            return isFirst
+        case .sortingDuplicates:
+            var fresh = Set(try db.run(record, parameters).rows.compactMap { $0.first ?? nil })
+            return jobs.map { fresh.remove($0.envelope.id) != nil }
+        }
     }
 
     /// $1 queue; $2 text[] job ids.
@@ -48,5 +85,12 @@ public enum IdempotencyLedger {
     /// Forgets ids older than `retention` (a PostgreSQL interval); returns how many.
     public static func prune(_ db: PgConnection, retention: String) throws -> Int {
         try db.run(prune, [retention]).affected
+    }
+}
+
+extension PgError {
+    /// Whether a job taken as new by `IdempotencyLedger.Mode.expectingNew` was in the ledger.
+    public var isLedgerConflict: Bool {
+        sqlState == "23505" && statement == IdempotencyLedger.insert.name
     }
 }

@@ -35,11 +35,11 @@ public final class OrderProcessor: JobProcessor {
         try ProcessorSupport.commit(db, jobs, apply)
     }
 
-    private func apply(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
+    private func apply(_ jobs: [QueuedJob<OrderJob>], _ ledger: IdempotencyLedger.Mode) throws -> [JobOutcome] {
         // Events of one order are applied by one consumer at a time, even for an order
         // that does not exist yet; keys are taken in a fixed order so no two batches deadlock.
         db.send(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
-        let fresh = try IdempotencyLedger.claim(db, queue: "orders", jobs)
+        let fresh = try IdempotencyLedger.claim(db, queue: "orders", jobs, ledger)
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
         let stored = try load(Set(effective.map(\.envelope.job.orderId)))
         var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },

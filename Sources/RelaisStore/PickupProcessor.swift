@@ -21,10 +21,10 @@ public final class PickupProcessor: JobProcessor {
         try ProcessorSupport.commit(orders.db, jobs, apply)
     }
 
-    private func apply(_ jobs: [QueuedJob<PickupJob>]) throws -> [JobOutcome] {
+    private func apply(_ jobs: [QueuedJob<PickupJob>], _ ledger: IdempotencyLedger.Mode) throws -> [JobOutcome] {
         let db = orders.db
         db.send(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
-        let fresh = try IdempotencyLedger.claim(db, queue: "pickups", jobs)
+        let fresh = try IdempotencyLedger.claim(db, queue: "pickups", jobs, ledger)
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
         let stored = try orders.load(Set(effective.map(\.envelope.job.orderId)))
         let plan = PickupPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },

@@ -50,16 +50,20 @@ enum ProcessorSupport {
         return db
     }
 
-    /// Commits `jobs` with `apply` in one transaction; if PostgreSQL rejects it, tries
-    /// each job alone so that one bad job does not hold back the others. A problem of the
-    /// database itself (a missing table, a permission) is thrown: the batch stays pending
-    /// until an operator fixes it, instead of dead-lettering every job.
-    static func commit<Job>(_ db: PgConnection, _ jobs: [QueuedJob<Job>],
-                            _ apply: ([QueuedJob<Job>]) throws -> [JobOutcome]) throws -> [JobOutcome] {
+    /// Commits `jobs` with `apply` in one transaction, taking them as new in the ledger
+    /// (see `IdempotencyLedger`); if one was not, does it again sorting out the
+    /// duplicates. If PostgreSQL rejects the transaction, tries each job alone so that one
+    /// bad job does not hold back the others. A problem of the database itself (a missing
+    /// table, a permission) is thrown: the batch stays pending until an operator fixes it,
+    /// instead of dead-lettering every job.
+    static func commit<Job>(_ db: PgConnection, _ jobs: [QueuedJob<Job>], ledger: IdempotencyLedger.Mode = .expectingNew,
+                            _ apply: ([QueuedJob<Job>], IdempotencyLedger.Mode) throws -> [JobOutcome]) throws -> [JobOutcome] {
         do {
-            return try db.transaction { try apply(jobs) }
+            return try db.transaction { try apply(jobs, ledger) }
+        } catch let error as PgError where error.isLedgerConflict && ledger == .expectingNew {
+            return try commit(db, jobs, ledger: .sortingDuplicates, apply)
         } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
-            if jobs.count > 1 { return try jobs.flatMap { try commit(db, [$0], apply) } }
+            if jobs.count > 1 { return try jobs.flatMap { try commit(db, [$0], ledger: .sortingDuplicates, apply) } }
             return [StoreOutcome.failure(error)]
         }
     }

@@ -42,8 +42,8 @@ public final class StockProcessor: JobProcessor {
         try ProcessorSupport.commit(db, jobs, apply)
     }
 
-    private func apply(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {
-        let fresh = try IdempotencyLedger.claim(db, queue: "stock", jobs)
+    private func apply(_ jobs: [QueuedJob<StockJob>], _ ledger: IdempotencyLedger.Mode) throws -> [JobOutcome] {
+        let fresh = try IdempotencyLedger.claim(db, queue: "stock", jobs, ledger)
         let effective = zip(jobs, fresh).compactMap { job, isFresh in isFresh ? (job.envelope.id, job.envelope.job) : nil }
         let steps = StockPlan.steps(for: effective)
         StockSQL.lock(db, StockPlan.locks(for: steps))

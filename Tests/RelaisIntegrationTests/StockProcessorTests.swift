@@ -74,6 +74,26 @@ struct StockProcessorTests {
         #expect(try onHand(url, shop: "s") == ["a": 3])
     }
 
+    /// A batch is first committed taking every job as new; one found in the ledger rolls
+    /// it back, and the batch is done again applying only the new jobs.
+    @Test func aBatchWithAJobDoneBeforeAppliesOnlyTheNewOnes() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        #expect(try processor.process([try adjustJob("old", shop: "s", sku: "a", delta: 5)]) == [.done])
+        let outcomes = try processor.process([
+            try adjustJob("new-1", shop: "s", sku: "a", delta: 1),
+            try adjustJob("old", shop: "s", sku: "a", delta: 5),
+            try adjustJob("new-2", shop: "s", sku: "b", delta: 2),
+        ])
+        #expect(outcomes == [.done, .duplicate, .done])
+        #expect(try onHand(url, shop: "s") == ["a": 6, "b": 2])
+        let recorded = try TestServers.withDatabase(url) { db in
+            try db.query("SELECT string_agg(job_id, ',' ORDER BY job_id) FROM relais.stock_adjustments", name: "t").scalar
+        }
+        #expect(recorded == "new-1,new-2,old", "each adjustment recorded once, none from the rolled-back attempt")
+    }
+
     @Test func levelsAndAdjustmentsGiveTheSameStockInEitherOrder() throws {
         let url = try TestServers.makeDatabase()
         let processor = try StockProcessor(conninfo: url)
