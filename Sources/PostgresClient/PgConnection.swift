@@ -384,6 +384,21 @@ public enum PgArray {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `[d1,d2,…]`: JSON documents as one JSON array, for `jsonb_array_elements($n::jsonb)`.
+    /// Each document goes in whole, without the escaping a `text[]` element needs, and
+    /// PostgreSQL parses them all in one pass. `documents` must each be valid JSON.
+    public static func json(_ documents: some Sequence<String>) -> String {
+        var out = "["
+        out.reserveCapacity(documents.underestimatedCount * 512 + 2)
+        var first = true
+        for document in documents {
+            if !first { out += "," }
+            first = false
+            out += document
+        }
+        return out + "]"
+    }
+
     /// `{1,2,3}` for integer arrays.
     public static func integers(_ values: some Sequence<Int64>) -> String {
         optionalIntegers(values.lazy.map { Optional($0) })

@@ -96,7 +96,7 @@ public final class OrderProcessor: JobProcessor {
             changes.removeAll { placedIds.contains($0.orderId) }
             let details = try plan.placed.map { try encoder.encode($0) }
             db.send(OrderSQL.insert, [
-                PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.text(details),
+                PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.json(details),
                 PgArray.integers(plan.placed.map(\.placedAt.microseconds)),
                 PgArray.text(plan.placed.map { final[$0.orderId]?.status.rawValue ?? OrderStatus.placed.rawValue }),
                 PgArray.optionalIntegers(plan.placed.map { final[$0.orderId]?.pickupDeadline?.microseconds }),
@@ -164,7 +164,7 @@ public final class OrderProcessor: JobProcessor {
         db.send(OrderSQL.outbox, [
             PgArray.text(messages.map(\.orderId)), PgArray.text(messages.map(\.recipient.rawValue)),
             PgArray.text(messages.map(\.channel.rawValue)), PgArray.optionalText(messages.map(\.destination)),
-            PgArray.text(messages.map(\.template)), PgArray.text(facts),
+            PgArray.text(messages.map(\.template)), PgArray.json(facts),
         ])
     }
 
@@ -215,14 +215,15 @@ enum OrderSQL {
         FROM relais.orders WHERE order_id = ANY($1::text[])
         """)
 
-    /// $1 text[] order ids; $2 text[] shop ids; $3 text[] details (JSON); $4 int8[] placed at;
-    /// $5 text[] statuses; $6 int8[] pickup deadlines (NULL for none).
+    /// $1 text[] order ids; $2 text[] shop ids; $3 jsonb array of details (`PgArray.json`);
+    /// $4 int8[] placed at; $5 text[] statuses; $6 int8[] pickup deadlines (NULL for none).
     static let insert = PgStatement("orders.insert", """
         INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at, pickup_deadline)
-        SELECT id, shop, status, details::jsonb,
+        SELECT id, shop, status, details,
                \(timestamp(fromMicros: "placed_us")),
                \(timestamp(fromMicros: "deadline_us"))
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::int8[])
+        FROM ROWS FROM (unnest($1::text[], $2::text[]), jsonb_array_elements($3::jsonb),
+                        unnest($4::int8[], $5::text[], $6::int8[]))
             AS o(id, shop, details, placed_us, status, deadline_us)
         """)
 
@@ -255,11 +256,12 @@ enum OrderSQL {
         """)
 
     /// $1 text[] order ids; $2 text[] recipients; $3 text[] channels; $4 text[] destinations;
-    /// $5 text[] templates; $6 text[] facts (JSON).
+    /// $5 text[] templates; $6 jsonb array of facts (`PgArray.json`).
     static let outbox = PgStatement("orders.outbox", """
         INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts)
-        SELECT id, recipient, channel, destination, template, facts::jsonb
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        SELECT id, recipient, channel, destination, template, facts
+        FROM ROWS FROM (unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]),
+                        jsonb_array_elements($6::jsonb))
             AS m(id, recipient, channel, destination, template, facts)
         """)
 
