@@ -160,16 +160,17 @@ struct RelaisBench {
         print("relais-bench: Redis \(endpoint), PostgreSQL db \(dbName), durable commits; \(ProcessInfo.processInfo.activeProcessorCount) cores")
 
         // A lone stock.adjust's transaction as relais sends it (ledger row, SKU lock,
-        // adjustment; custom plans), at a steady 500/s on one connection, just before
-        // relais's own latency run (the daemon idle): the latency PostgreSQL and the disk
-        // leave a lone job on this machine.
+        // adjustment, COMMIT in one pipeline; custom plans), at a steady 500/s over 4
+        // connections like relais's 4 consumers, just before relais's own latency run (the
+        // daemon idle): the latency PostgreSQL and the disk leave a lone job on this machine.
         let loneDir = FileManager.default.temporaryDirectory.appendingPathComponent("relais-bench-lone-\(suffix)")
         try FileManager.default.createDirectory(at: loneDir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: loneDir) }
         let loneScript = loneDir.appendingPathComponent("lone.sql")
         try """
-            \\set b random(1, 1000000000)
+            \\set b random(1, 9000000000000000000)
             \\set k random(1, 1750)
+            \\startpipeline
             BEGIN;
             INSERT INTO relais.processed_jobs (queue, job_id, job_type) VALUES ('pgbench', 'lone-' || :b, 'stock.adjust');
             SELECT pg_advisory_xact_lock(7238, hashtext('pgb-shop-' || (:k % 80) || '/pgb-sku-' || :k));
@@ -178,10 +179,11 @@ struct RelaisBench {
             INSERT INTO relais.stock_items AS s (shop_id, sku, on_hand, updated_at) SELECT shop, sku, delta, now() FROM c
               ON CONFLICT (shop_id, sku) DO UPDATE SET on_hand = s.on_hand + excluded.on_hand, updated_at = now();
             COMMIT;
+            \\endpipeline
             """.write(to: loneScript, atomically: true, encoding: .utf8)
         var pgbenchEnv = ProcessInfo.processInfo.environment
         pgbenchEnv["PGOPTIONS"] = "-c plan_cache_mode=force_custom_plan"
-        _ = try run("\(pgBin)/pgbench", ["-n", "-M", "prepared", "-c", "1", "-j", "1", "-R", "500", "-T", String(Int(max(4, 10 * scale))),
+        _ = try run("\(pgBin)/pgbench", ["-n", "-M", "prepared", "-c", "4", "-j", "1", "-R", "500", "-T", String(Int(max(4, 10 * scale))),
                                          "-l", "--log-prefix", loneDir.appendingPathComponent("log").path, "-f", loneScript.path, dbURL],
                     environment: pgbenchEnv)
         // Log lines: client, transaction, latency µs, script, epoch s, µs, schedule lag µs.
@@ -369,7 +371,7 @@ struct RelaisBench {
 
         func row(_ name: String, _ value: String, _ target: String, _ ok: Bool?) {
             let mark = ok.map { $0 ? "ok" : "BELOW TARGET" } ?? ""
-            print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value.padding(toLength: 22, withPad: " ", startingAt: 0)
+            print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value.padding(toLength: 26, withPad: " ", startingAt: 0)
                   + target.padding(toLength: 18, withPad: " ", startingAt: 0) + mark)
         }
         print("")
