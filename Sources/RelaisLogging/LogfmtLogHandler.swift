@@ -35,44 +35,58 @@ public struct LogfmtLogHandler: ProcessLevelLogHandler {
     }
 
     /// One logfmt line with `fields` in the order given, ending in a newline.
+    ///
+    /// Built as bytes, and each value that needs neither quotes nor redaction (ids,
+    /// numbers, names of things: nearly all of them) is copied whole after one scan:
+    /// this runs for every job.
     public static func line(level: Logger.Level, message: String, fields: [(key: String, value: String)], timestamp: String) -> String {
-        var line = ""
+        var line: [UInt8] = []
         line.reserveCapacity(64 + message.utf8.count + fields.count * 40)
-        line += "ts="
-        line += timestamp
-        line += " level="
-        line += level.rawValue
-        line += " msg="
-        appendValue(Redaction.redact(message), to: &line)
+        line += "ts=".utf8
+        line += timestamp.utf8
+        line += " level=".utf8
+        line += level.rawValue.utf8
+        line += " msg=".utf8
+        appendValue(message, to: &line)
         for (key, value) in fields {
-            line += " "
-            line += key
-            line += "="
-            appendValue(Redaction.redact(value), to: &line)
+            line.append(UInt8(ascii: " "))
+            line += key.utf8
+            line.append(UInt8(ascii: "="))
+            appendValue(value, to: &line)
         }
-        line += "\n"
-        return line
+        line.append(UInt8(ascii: "\n"))
+        return String(decoding: line, as: UTF8.self)
     }
 
-    private static func appendValue(_ value: String, to line: inout String) {
-        // Scanning bytes, not Characters: this runs for every field of every job's line.
-        let needsQuotes = value.isEmpty || value.utf8.contains { $0 <= 0x20 || $0 == 0x3D || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
+    private static func appendValue(_ value: String, to line: inout [UInt8]) {
+        var value = value
+        let plain = value.withUTF8 { bytes in
+            // Redaction looks for `@` and `+`; quotes are needed for spaces, controls,
+            // `=`, `"` and `\`.
+            guard !bytes.isEmpty, !bytes.contains(where: { $0 <= 0x20 || $0 == 0x3D || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F
+                                                          || $0 == 0x40 || $0 == 0x2B }) else { return false }
+            line.append(contentsOf: bytes)
+            return true
+        }
+        guard !plain else { return }
+        let redacted = Redaction.redact(value)
+        let needsQuotes = redacted.isEmpty || redacted.utf8.contains { $0 <= 0x20 || $0 == 0x3D || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
         guard needsQuotes else {
-            line += value
+            line += redacted.utf8
             return
         }
-        line += "\""
-        for ch in value {
-            switch ch {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            default: line.append(ch)
+        line.append(UInt8(ascii: "\""))
+        for byte in redacted.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): line += #"\""#.utf8
+            case UInt8(ascii: "\\"): line += #"\\"#.utf8
+            case UInt8(ascii: "\n"): line += #"\n"#.utf8
+            case UInt8(ascii: "\r"): line += #"\r"#.utf8
+            case UInt8(ascii: "\t"): line += #"\t"#.utf8
+            default: line.append(byte)
             }
         }
-        line += "\""
+        line.append(UInt8(ascii: "\""))
     }
 }
 

@@ -12,6 +12,16 @@ struct LoggingTests {
         #expect(line == #"ts=2026-11-28T09:30:00.000Z level=info msg="job done" job.id=a-1 job.queue=stock job.reason="data.sku: \"x\" = y""# + "\n")
     }
 
+    @Test func fieldValuesAreCopiedEscapedOrRedactedAsTheyNeed() {
+        let line = LogfmtLogHandler.line(level: .warning, message: "job dead-lettered", fields: [
+            ("a", "plain-1.5:x_y"), ("b", ""), ("c", "two\r\nlines\ttab"), ("d", #"back\slash"#), ("e", "a+b"),
+            ("f", "call +33 6 12 34 56 78"), ("g", "to marie@example.fr"), ("h", "crème=brûlée"),
+        ], timestamp: "2026-11-28T09:30:00.000Z")
+        #expect(line == #"ts=2026-11-28T09:30:00.000Z level=warning msg="job dead-lettered" a=plain-1.5:x_y b="" "#
+                + #"c="two\r\nlines\ttab" d="back\\slash" e=a+b f="call [phone]" g="to [email]" h="crème=brûlée""# + "\n")
+        #expect(line.filter { $0 == "\n" || $0 == "\r\n" }.count == 1, "one line, whatever the values hold")
+    }
+
     @Test(arguments: [
         ("job.id", "JOB_ID"), ("job.queue", "QUEUE"), ("job.type", "JOB_TYPE"), ("order.id", "ORDER_ID"),
         ("shop.id", "SHOP_ID"), ("job.outcome", "OUTCOME"), ("job.duration_ms", "DURATION_MS"),
