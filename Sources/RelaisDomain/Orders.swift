@@ -165,6 +165,16 @@ public enum OrderRules {
     /// Whether `text` reads as an e-mail address: one `@`, something on each side, a dot
     /// in the domain, no spaces. Deliverability is the SMTP server's business.
     public static func isEmail(_ text: String) -> Bool {
+        // Bytes for ASCII text (nearly every address): splitting into Characters and
+        // asking each for its Unicode properties took 2.5 % of the machine for orders.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            let bytes = Array(text.utf8)
+            guard let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0 else { return false }
+            let domain = bytes[(at + 1)...]
+            let dot = UInt8(ascii: ".")
+            return !domain.contains(UInt8(ascii: "@")) && !bytes.contains(where: { $0 == 0x20 || (0x09...0x0D).contains($0) })
+                && domain.contains(dot) && domain.first != dot && domain.last != dot
+        }
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !text.contains(where: \.isWhitespace) else { return false }
         let domain = parts[1]
