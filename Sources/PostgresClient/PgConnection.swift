@@ -69,8 +69,8 @@ public struct PgRows: Sendable {
 /// Statements whose results are not needed can be queued with `send`: they go to the
 /// server with the next statement that returns rows, or with the transaction's COMMIT,
 /// in one round trip (libpq's pipeline mode). A transaction's BEGIN is sent the same
-/// way, with its first statement. A lone job's transaction then costs two round trips
-/// instead of five.
+/// way, with its first statement. A transaction whose statements all go by `send` is one
+/// round trip, COMMIT included.
 ///
 /// Deliberately not `Sendable`: a `PGconn` must not be shared between threads,
 /// and Swift then refuses to let one cross threads by mistake.

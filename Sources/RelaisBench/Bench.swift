@@ -51,6 +51,11 @@ func rss(_ pid: Int32) -> (peak: Double, current: Double) {
     return (kb("VmHWM:") / 1024, kb("VmRSS:") / 1024)
 }
 
+/// The value below which a fraction `p` of `sorted` lies; NaN for none.
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
 /// The disk's commit latency, in milliseconds, sorted: 8 KiB written and `fdatasync`ed
 /// `count` times, 2 ms apart (one commit per job at 500 jobs/s), in `directory`.
 func fdatasyncLatencies(in directory: String, count: Int) throws -> [Double] {
@@ -196,7 +201,6 @@ struct RelaisBench {
             }
         }
         floor.sort()
-        func floorPercentile(_ p: Double) -> Double { floor.isEmpty ? .nan : floor[min(floor.count - 1, Int(Double(floor.count) * p))] }
 
         // 1. Pickup latency at a steady 500 jobs/s, first, on a quiet system: enqueued_at → effect committed and acknowledged.
         let latencyJobs = Int(5000 * scale)
@@ -313,8 +317,6 @@ struct RelaisBench {
             }
         }
         latencies.sort()
-        let sortedLatencies = latencies
-        func percentile(_ p: Double) -> Double { let latencies = sortedLatencies; return latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         guard latencies.count == latencyJobs else { throw BenchError("found \(latencies.count) of \(latencyJobs) latency lines in \(logPath)") }
 
         kill(daemon.processIdentifier, SIGTERM)
@@ -367,7 +369,6 @@ struct RelaisBench {
         watcher.close()
         // The disk under PostgreSQL: every lone job's commit waits for one fdatasync.
         let syncs = try fdatasyncLatencies(in: try env("BENCH_DATA_DIR", FileManager.default.temporaryDirectory.path), count: 1000)
-        func syncPercentile(_ p: Double) -> Double { syncs[min(syncs.count - 1, Int(Double(syncs.count) * p))] }
 
         func row(_ name: String, _ value: String, _ target: String, _ ok: Bool?) {
             let mark = ok.map { $0 ? "ok" : "BELOW TARGET" } ?? ""
@@ -378,8 +379,8 @@ struct RelaisBench {
         row("figure", "measured", "target", nil)
         row("1-SKU stock.levels jobs drained", String(format: "%.0f jobs/s", singleRate), ">= 25000 jobs/s", singleRate >= 25_000)
         row("SKU rows, 1,000-SKU catalogue jobs", String(format: "%.0f rows/s", rowRate), ">= 100000 rows/s", rowRate >= 100_000)
-        row("pickup latency at 500 jobs/s, p50", String(format: "%.2f ms", percentile(0.50)), "", nil)
-        row("pickup latency at 500 jobs/s, p99", String(format: "%.2f ms", percentile(0.99)), "< 5 ms", percentile(0.99) < 5)
+        row("pickup latency at 500 jobs/s, p50", String(format: "%.2f ms", percentile(latencies, 0.50)), "", nil)
+        row("pickup latency at 500 jobs/s, p99", String(format: "%.2f ms", percentile(latencies, 0.99)), "< 5 ms", percentile(latencies, 0.99) < 5)
         row("pickup latency at 500 jobs/s, max", String(format: "%.2f ms", latencies.last ?? .nan), "", nil)
         row("order.placed (3 items) into PostgreSQL", String(format: "%.0f orders/s", orderRate), ">= 5000 orders/s", orderRate >= 5000)
         row("messages delivered (\(channels)), from enqueue", String(format: "%.0f msgs/s", deliveryRate), "", nil)
@@ -393,8 +394,8 @@ struct RelaisBench {
         row("redis-benchmark XADD, pipeline 100", String(format: "%.0f ops/s", xaddRate), "", nil)
         row("pgbench: 200 ledger rows + 200-row upsert / tx", String(format: "%.0f jobs/s", singleTps * 200), "", nil)
         row("pgbench: ledger row + 1,000-row upsert / tx", String(format: "%.0f rows/s", catalogueTps * 1000), "", nil)
-        row("pgbench: lone job tx at 500/s, p50/p99/max", String(format: "%.2f / %.2f / %.2f ms", floorPercentile(0.5), floorPercentile(0.99), floor.last ?? .nan), "", nil)
-        row("disk: fdatasync of 8 KiB, p50 / p99 / max", String(format: "%.2f / %.2f / %.2f ms", syncPercentile(0.5), syncPercentile(0.99), syncs.last ?? .nan), "", nil)
+        row("pgbench: lone job tx at 500/s, p50/p99/max", String(format: "%.2f / %.2f / %.2f ms", percentile(floor, 0.5), percentile(floor, 0.99), floor.last ?? .nan), "", nil)
+        row("disk: fdatasync of 8 KiB, p50 / p99 / max", String(format: "%.2f / %.2f / %.2f ms", percentile(syncs, 0.5), percentile(syncs, 0.99), syncs.last ?? .nan), "", nil)
         print("")
         print(String(format: "ratios: 1-SKU drain = %.1f%% of redis-benchmark XADD, %.1f%% of the pgbench batch upsert; catalogue = %.1f%% of pgbench",
                      100 * singleRate / xaddRate, 100 * singleRate / (singleTps * 200), 100 * rowRate / (catalogueTps * 1000)))

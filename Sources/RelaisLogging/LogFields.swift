@@ -82,11 +82,17 @@ public enum Redaction {
     /// `text` with e-mail addresses replaced by `[email]` and international phone
     /// numbers (`+33 6 12 34 56 78`, `+33612345678`) by `[phone]`.
     public static func redact(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "+") }) else { return text }
+        guard text.utf8.contains(where: startsRedaction) else { return text }
         var bytes = Array(text.utf8)
         bytes = redactEmails(bytes)
         bytes = redactPhones(bytes)
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Whether `byte` is one redaction looks around (`@` of an address, `+` of a phone
+    /// number): text without any is left as it is.
+    public static func startsRedaction(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "@") || byte == UInt8(ascii: "+")
     }
 
     private static func isLocal(_ b: UInt8) -> Bool {

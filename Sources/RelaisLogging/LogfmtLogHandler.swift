@@ -58,20 +58,21 @@ public struct LogfmtLogHandler: ProcessLevelLogHandler {
         return String(decoding: line, as: UTF8.self)
     }
 
+    /// Spaces, controls, `=`, `"` and `\` make a value quoted.
+    private static func needsQuotes(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte == 0x3D || byte == 0x22 || byte == 0x5C || byte == 0x7F
+    }
+
     private static func appendValue(_ value: String, to line: inout [UInt8]) {
         var value = value
         let plain = value.withUTF8 { bytes in
-            // Redaction looks for `@` and `+`; quotes are needed for spaces, controls,
-            // `=`, `"` and `\`.
-            guard !bytes.isEmpty, !bytes.contains(where: { $0 <= 0x20 || $0 == 0x3D || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F
-                                                          || $0 == 0x40 || $0 == 0x2B }) else { return false }
+            guard !bytes.isEmpty, !bytes.contains(where: { needsQuotes($0) || Redaction.startsRedaction($0) }) else { return false }
             line.append(contentsOf: bytes)
             return true
         }
         guard !plain else { return }
         let redacted = Redaction.redact(value)
-        let needsQuotes = redacted.isEmpty || redacted.utf8.contains { $0 <= 0x20 || $0 == 0x3D || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
-        guard needsQuotes else {
+        guard redacted.isEmpty || redacted.utf8.contains(where: needsQuotes) else {
             line += redacted.utf8
             return
         }

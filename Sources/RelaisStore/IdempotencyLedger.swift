@@ -53,22 +53,17 @@ public enum IdempotencyLedger {
     public static func claim<Job>(_ db: PgConnection, queue: String, _ jobs: [QueuedJob<Job>], _ mode: Mode) throws -> [Bool] {
         var firstSeen = Set<String>()
         var unique: [QueuedJob<Job>] = []
-        var isFirst: [Bool] = []
-        isFirst.reserveCapacity(jobs.count)
-        for job in jobs {
-            let first = firstSeen.insert(job.envelope.id).inserted
-            if first { unique.append(job) }
-            isFirst.append(first)
-        }
+        for job in jobs where firstSeen.insert(job.envelope.id).inserted { unique.append(job) }
         let parameters = [queue, PgArray.text(unique.map(\.envelope.id)), PgArray.text(unique.map(\.envelope.type))]
+        var fresh: Set<String>
         switch mode {
         case .expectingNew:
             db.send(insert, parameters)
-            return isFirst
+            fresh = firstSeen
         case .sortingDuplicates:
-            var fresh = Set(try db.run(record, parameters).rows.compactMap { $0.first ?? nil })
-            return jobs.map { fresh.remove($0.envelope.id) != nil }
+            fresh = Set(try db.run(record, parameters).rows.compactMap { $0.first ?? nil })
         }
+        return jobs.map { fresh.remove($0.envelope.id) != nil }
     }
 
     /// $1 queue; $2 text[] job ids.
