@@ -246,6 +246,17 @@ public enum StockPlan {
         return StockLocks(rows: rows, wholeShops: wholeShops)
     }
 
+    /// The shops of `rows`, a shop repeated by consecutive rows once. The rows of an
+    /// observation step are sorted by shop, so each shop comes once (canonically
+    /// equivalent names, which Swift sorts as one, may alternate: repeats do no harm).
+    public static func shops(of rows: [StockObservation]) -> [String] {
+        var shops: [String] = []
+        for row in rows where shops.last.map({ ExactText($0) != ExactText(row.shopId) }) ?? true {
+            shops.append(row.shopId)
+        }
+        return shops
+    }
+
     private struct SkuKey: Hashable {
         let shop: ExactText
         let sku: ExactText
@@ -272,7 +283,14 @@ public struct ExactText: Hashable, Sendable {
     /// Wraps `text`.
     public init(_ text: String) { self.text = text }
 
-    public static func == (a: ExactText, b: ExactText) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+    public static func == (a: ExactText, b: ExactText) -> Bool {
+        let x = a.text.utf8, y = b.text.utf8
+        guard x.count == y.count else { return false }
+        let equal = x.withContiguousStorageIfAvailable { x in
+            y.withContiguousStorageIfAvailable { y in x.elementsEqual(y) }
+        }
+        return (equal ?? nil) ?? x.elementsEqual(y)
+    }
 
     public func hash(into hasher: inout Hasher) {
         var text = text

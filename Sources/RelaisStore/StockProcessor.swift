@@ -50,9 +50,11 @@ public final class StockProcessor: JobProcessor {
         for step in steps {
             switch step {
             case .observe(let rows):
+                let earliest = rows.lazy.map(\.observedAt.microseconds).min() ?? 0
                 db.send(StockSQL.observe, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)),
                     PgArray.integers(rows.map(\.onHand)), PgArray.integers(rows.map(\.observedAt.microseconds)),
+                    PgArray.text(StockPlan.shops(of: rows)), String(earliest),
                 ])
             case .zeroUnlisted(let shopId, let listed, let observedAt):
                 db.send(StockSQL.zeroUnlisted, [shopId, PgArray.text(listed), String(observedAt.microseconds)])
@@ -107,13 +109,23 @@ enum StockSQL {
     /// A level counts what was there at `observed_at`: adjustments recorded with a later
     /// time are added to it.
     ///
+    /// Looking those adjustments up row by row was a fifth of the statement's time, and a
+    /// fresh observation seldom has any: one look at the shops' adjustments made after the
+    /// earliest observation (an `InitPlan`, run once) skips the row-by-row look-up when
+    /// there are none.
+    ///
     /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] on hand; $4 int8[] observed at, in
-    /// microseconds since the epoch. One row per (shop, SKU).
+    /// microseconds since the epoch. One row per (shop, SKU). $5 text[] the shops of $1,
+    /// once each; $6 int8 the earliest time in $4.
     static let observe = PgStatement("stock.observe", """
         INSERT INTO relais.stock_items AS s (shop_id, sku, on_hand, observed_at, updated_at)
         SELECT l.shop, l.sku,
-               l.qty + coalesce((SELECT sum(a.delta) FROM relais.stock_adjustments a
-                                 WHERE a.shop_id = l.shop AND a.sku = l.sku AND a.at > l.obs), 0),
+               l.qty + CASE WHEN (SELECT EXISTS (SELECT FROM relais.stock_adjustments a
+                                                 WHERE a.shop_id = ANY($5::text[])
+                                                   AND a.at > \(timestamp(fromMicros: "$6::int8"))))
+                            THEN coalesce((SELECT sum(a.delta) FROM relais.stock_adjustments a
+                                           WHERE a.shop_id = l.shop AND a.sku = l.sku AND a.at > l.obs), 0)
+                            ELSE 0 END,
                l.obs, now()
         FROM (SELECT shop, sku, qty, \(timestamp(fromMicros: "obs_us")) AS obs
               FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(shop, sku, qty, obs_us)) AS l

@@ -72,6 +72,19 @@ struct StockPlanTests {
         #expect(rows.map { "\($0.shopId)/\($0.sku)" } == ["m/c", "z/a", "z/b"])
     }
 
+    @Test func anObservationStepNamesEachOfItsShopsOnce() {
+        let steps = plan([levels("z", at: 1, [("b", 1), ("a", 1)]), levels("m", at: 2, [("c", 1)]),
+                          levels("caf\u{E9}", at: 1, [("a", 1)]), levels("cafe\u{301}", at: 1, [("a", 1)])])
+        guard case .observe(let rows) = steps.first else {
+            Issue.record("expected an observe step, got \(steps)")
+            return
+        }
+        let shops = StockPlan.shops(of: rows)
+        #expect(shops.count == 4)
+        #expect(Set(shops.map { Array($0.utf8) }) == Set(["caf\u{E9}", "cafe\u{301}", "m", "z"].map { Array($0.utf8) }),
+                "canonically equivalent names are two shops, as in PostgreSQL")
+    }
+
     @Test func emptyBatchHasNoSteps() {
         #expect(plan([]).isEmpty)
     }

@@ -116,6 +116,25 @@ struct StockProcessorTests {
         }
     }
 
+    /// An observation statement looks adjustments up row by row only when its shops have
+    /// some made after its earliest observation: here the later one belongs to the
+    /// second shop and the earliest observation.
+    @Test func adjustmentsAfterAnyObservationOfABatchAreCounted() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        _ = try processor.process([try adjustJob("sale-y", shop: "y", sku: "a", delta: -3, at: "2026-11-28T09:30:00Z"),
+                                   try adjustJob("sale-z", shop: "z", sku: "a", delta: -4, at: "2026-11-28T09:30:00Z")])
+        _ = try processor.process([
+            try levelsJob("x", shop: "x", at: "2026-11-28T10:00:00Z", [("a", 40)]),
+            try levelsJob("y", shop: "y", at: "2026-11-28T09:00:00Z", [("a", 40), ("b", 40)]),
+        ])
+        #expect(try onHand(url, shop: "x") == ["a": 40])
+        #expect(try onHand(url, shop: "y") == ["a": 37, "b": 40], "the 09:30 sale came after the 09:00 count")
+        _ = try processor.process([try levelsJob("z", shop: "z", at: "2026-11-28T10:00:00Z", [("a", 40)])])
+        #expect(try onHand(url, shop: "z") == ["a": 40], "the 09:30 sale was counted at 10:00")
+    }
+
     @Test func observationTimesAreStoredToTheExactMicrosecond() throws {
         let url = try TestServers.makeDatabase()
         let processor = try StockProcessor(conninfo: url)
