@@ -215,14 +215,14 @@ enum OrderSQL {
         FROM relais.orders WHERE order_id = ANY($1::text[])
         """)
 
-    /// $1 text[] order ids; $2 text[] shop ids; $3 jsonb array of details (`PgArray.json`);
+    /// $1 text[] order ids; $2 text[] shop ids; $3 JSON array of details (`PgArray.json`);
     /// $4 int8[] placed at; $5 text[] statuses; $6 int8[] pickup deadlines (NULL for none).
     static let insert = PgStatement("orders.insert", """
         INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at, pickup_deadline)
-        SELECT id, shop, status, details,
+        SELECT id, shop, status, details::jsonb,
                \(timestamp(fromMicros: "placed_us")),
                \(timestamp(fromMicros: "deadline_us"))
-        FROM ROWS FROM (unnest($1::text[], $2::text[]), jsonb_array_elements($3::jsonb),
+        FROM ROWS FROM (unnest($1::text[], $2::text[]), json_array_elements($3::json),
                         unnest($4::int8[], $5::text[], $6::int8[]))
             AS o(id, shop, details, placed_us, status, deadline_us)
         """)
@@ -256,12 +256,12 @@ enum OrderSQL {
         """)
 
     /// $1 text[] order ids; $2 text[] recipients; $3 text[] channels; $4 text[] destinations;
-    /// $5 text[] templates; $6 jsonb array of facts (`PgArray.json`).
+    /// $5 text[] templates; $6 JSON array of facts (`PgArray.json`).
     static let outbox = PgStatement("orders.outbox", """
         INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts)
-        SELECT id, recipient, channel, destination, template, facts
+        SELECT id, recipient, channel, destination, template, facts::jsonb
         FROM ROWS FROM (unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]),
-                        jsonb_array_elements($6::jsonb))
+                        json_array_elements($6::json))
             AS m(id, recipient, channel, destination, template, facts)
         """)
 
