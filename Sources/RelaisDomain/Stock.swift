@@ -212,10 +212,9 @@ public enum StockPlan {
                 flushDeltas()
                 if levels.complete { flushObservations() }
                 for level in levels.levels {
-                    let key = SkuKey(shop: levels.shopId, sku: level.sku)
                     let candidate = StockObservation(shopId: levels.shopId, sku: level.sku, onHand: level.onHand, observedAt: levels.observedAt)
-                    if let current = observations[key], current.observedAt >= candidate.observedAt { continue }
-                    observations[key] = candidate
+                    // One look-up: a new SKU is inserted, a stored one replaced if older.
+                    keepNewer(&observations[SkuKey(shop: levels.shopId, sku: level.sku), default: candidate], candidate)
                 }
                 if levels.complete {
                     flushObservations()
@@ -255,6 +254,10 @@ public enum StockPlan {
             shops.append(row.shopId)
         }
         return shops
+    }
+
+    private static func keepNewer(_ current: inout StockObservation, _ candidate: StockObservation) {
+        if current.observedAt < candidate.observedAt { current = candidate }
     }
 
     private struct SkuKey: Hashable {

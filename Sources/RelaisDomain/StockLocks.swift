@@ -46,9 +46,14 @@ public struct StockLocks: Sendable, Equatable {
 
     /// The locks for writing `rows` (shop, SKU) and for zeroing the unlisted SKUs of `wholeShops`.
     public init(rows: [(shop: String, sku: String)], wholeShops: Set<String> = []) {
+        // A shop's SKUs are counted only up to the point where it is locked whole: a
+        // catalogue's thousand SKUs are not all hashed to learn that it has more than 64.
         var skusByShop: [ExactText: Set<ExactText>] = [:]
         for shop in wholeShops { skusByShop[ExactText(shop), default: []] = [] }
-        for row in rows { skusByShop[ExactText(row.shop), default: []].insert(ExactText(row.sku)) }
+        func add(_ sku: String, to skus: inout Set<ExactText>) {
+            if skus.count <= Self.skusPerShop { skus.insert(ExactText(sku)) }
+        }
+        for row in rows { add(row.sku, to: &skusByShop[ExactText(row.shop), default: []]) }
         guard !skusByShop.isEmpty else {
             locks = []
             return

@@ -114,6 +114,15 @@ struct StockLocksTests {
         ])
     }
 
+    @Test func aShopIsLockedWholeOnlyPastItsLimitOfDistinctSkus() {
+        let atLimit = rows("s", StockLocks.skusPerShop)
+        let locks = StockLocks(rows: atLimit + atLimit.reversed()).locks
+        #expect(locks.count == 2 + StockLocks.skusPerShop, "each SKU locked once, repeats not counted")
+        #expect(locks[1] == .init(.shop, "s", exclusive: false))
+        #expect(StockLocks(rows: atLimit + [("s", "one more")] + atLimit).locks
+                == [.init(.everything, "", exclusive: false), .init(.shop, "s", exclusive: true)])
+    }
+
     @Test func tooManySkusLockEveryShopWhole() {
         let many = (0..<20).flatMap { rows("shop-\($0)", StockLocks.maxSkuLocks / 20 + 1) }
         let locks = StockLocks(rows: many).locks
