@@ -79,6 +79,9 @@ public final class PgConnection {
     private var prepared: Set<String> = []
     /// Sent with the next round trip, in order.
     private var queued: [Queued] = []
+    /// Round trips to the server so far: each statement run alone, each pipeline of
+    /// queued statements, each statement prepared.
+    public private(set) var roundTrips = 0
 
     private enum Queued {
         case statement(PgStatement, [String?])
@@ -124,6 +127,7 @@ public final class PgConnection {
     public func execute(_ sql: String, name: String) throws(PgError) -> PgRows {
         try flush()
         let c = try connection(name)
+        roundTrips += 1
         return try take(PQexec(c, sql), name: name)
     }
 
@@ -132,6 +136,7 @@ public final class PgConnection {
     public func query(_ sql: String, _ parameters: [String?] = [], name: String) throws(PgError) -> PgRows {
         try flush()
         let c = try connection(name)
+        roundTrips += 1
         let result = withParameters(parameters) { count, values in
             PQexecParams(c, sql, count, nil, values, nil, nil, 0)
         }
@@ -148,6 +153,7 @@ public final class PgConnection {
         }
         let c = try connection(statement.name)
         try prepare(statement, c)
+        roundTrips += 1
         let result = withParameters(parameters) { count, values in
             PQexecPrepared(c, statement.name, count, values, nil, nil, 0)
         }
@@ -185,6 +191,7 @@ public final class PgConnection {
 
     private func prepare(_ statement: PgStatement, _ c: OpaquePointer) throws(PgError) {
         guard !prepared.contains(statement.name) else { return }
+        roundTrips += 1
         _ = try take(PQprepare(c, statement.name, statement.sql, 0, nil), name: statement.name)
         prepared.insert(statement.name)
     }
@@ -213,6 +220,7 @@ public final class PgConnection {
             guard sent == 1 else { throw clientError(item.name, c) }
         }
         guard PQpipelineSync(c) == 1 else { throw clientError(items[0].name, c) }
+        roundTrips += 1
 
         var failure: PgError?
         var last = PgRows(columns: [], rows: [], affected: 0)

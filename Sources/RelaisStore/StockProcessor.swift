@@ -20,6 +20,9 @@ public final class StockProcessor: JobProcessor {
 
     public func close() { db.close() }
 
+    /// Round trips to PostgreSQL so far (see `PgConnection.roundTrips`).
+    public var roundTrips: Int { db.roundTrips }
+
     public func process(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {
         var outcomes: [JobOutcome] = []
         outcomes.reserveCapacity(jobs.count)
@@ -50,11 +53,11 @@ public final class StockProcessor: JobProcessor {
         for step in steps {
             switch step {
             case .observe(let rows):
-                let earliest = rows.lazy.map(\.observedAt.microseconds).min() ?? 0
+                let observedAt = rows.map(\.observedAt.microseconds)
                 db.send(StockSQL.observe, [
                     PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)),
-                    PgArray.integers(rows.map(\.onHand)), PgArray.integers(rows.map(\.observedAt.microseconds)),
-                    PgArray.text(StockPlan.shops(of: rows)), String(earliest),
+                    PgArray.integers(rows.map(\.onHand)), PgArray.integers(observedAt),
+                    PgArray.text(StockPlan.shops(of: rows)), String(observedAt.min() ?? 0),
                 ])
             case .zeroUnlisted(let shopId, let listed, let observedAt):
                 db.send(StockSQL.zeroUnlisted, [shopId, PgArray.text(listed), String(observedAt.microseconds)])

@@ -130,6 +130,28 @@ struct PostgresClientTests {
         }
     }
 
+    @Test func aTransactionOfQueuedStatementsIsOneRoundTrip() throws {
+        let insert = PgStatement("t.insert", "INSERT INTO t VALUES ($1)")
+        let count = PgStatement("t.count", "SELECT count(*) FROM t")
+        try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in
+            try db.execute("CREATE TEMP TABLE t (n int)", name: "create")
+            try db.transaction { () throws in db.send(insert, ["1"]) }
+            _ = try db.run(count, [])
+            var before = db.roundTrips
+            try db.transaction { () throws in
+                db.send(insert, ["2"])
+                db.send(insert, ["3"])
+            }
+            #expect(db.roundTrips == before + 1, "BEGIN, the inserts and COMMIT in one pipeline")
+            before = db.roundTrips
+            try db.transaction { () throws in
+                db.send(insert, ["4"])
+                #expect(try db.run(count, []).scalar == "4")
+            }
+            #expect(db.roundTrips == before + 2, "a statement whose rows are needed costs one more")
+        }
+    }
+
     @Test func aFailingQueuedStatementIsThrownByNameAndRollsTheTransactionBack() throws {
         let insert = PgStatement("t.insert", "INSERT INTO t VALUES ($1)")
         try TestServers.withDatabase(try TestServers.adminDatabaseURL) { db throws in

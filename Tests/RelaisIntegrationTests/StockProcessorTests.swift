@@ -94,6 +94,22 @@ struct StockProcessorTests {
         #expect(recorded == "new-1,new-2,old", "each adjustment recorded once, none from the rolled-back attempt")
     }
 
+    /// Everything of a stock transaction is queued until its COMMIT: ledger, locks,
+    /// effects. Once its statements are prepared, a batch costs one round trip.
+    @Test func aStockTransactionIsOneRoundTrip() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try StockProcessor(conninfo: url)
+        defer { processor.close() }
+        _ = try processor.process([try adjustJob("first", shop: "s", sku: "a", delta: 1),
+                                   try levelsJob("first-count", shop: "s", at: "2026-11-28T09:00:00Z", [("b", 3)])])
+        var before = processor.roundTrips
+        #expect(try processor.process([try adjustJob("lone", shop: "s", sku: "a", delta: 1)]) == [.done])
+        #expect(processor.roundTrips == before + 1, "a lone adjustment")
+        before = processor.roundTrips
+        #expect(try processor.process([try levelsJob("count", shop: "s", at: "2026-11-28T11:00:00Z", [("a", 5), ("b", 6)])]) == [.done])
+        #expect(processor.roundTrips == before + 1, "an observation")
+    }
+
     @Test func levelsAndAdjustmentsGiveTheSameStockInEitherOrder() throws {
         let url = try TestServers.makeDatabase()
         let processor = try StockProcessor(conninfo: url)
