@@ -396,10 +396,10 @@ public enum PgArray {
     /// Each document goes in whole, without the escaping a `text[]` element needs, and
     /// PostgreSQL parses them all in one pass. `documents` must each be valid JSON.
     ///
-    /// Read it as `json` and cast each element to `jsonb`: `jsonb_array_elements($n::jsonb)`
-    /// builds the whole array as one `jsonb` first, which takes time growing faster than
-    /// its size (22 ms for 900 facts of 530 bytes, 5 ms for 450; 5 ms for the 900 read as
-    /// `json`).
+    /// Read it as `json` (casting each element to `jsonb` where a `jsonb` is wanted):
+    /// `jsonb_array_elements($n::jsonb)` builds the whole array as one `jsonb` first, which
+    /// takes time growing faster than its size (22 ms for 900 facts of 530 bytes, 5 ms for
+    /// 450; 5 ms for the 900 read as `json`).
     public static func json(_ documents: some Sequence<String>) -> String {
         var out = "["
         out.reserveCapacity(documents.underestimatedCount * 512 + 2)

@@ -11,8 +11,8 @@ public final class OrderProcessor: JobProcessor {
     let channels: Set<Channel>
     let rules: ReminderRules
     /// json-c, not Foundation's `JSONEncoder`, which took a tenth of the machine on
-    /// every order (see docs/performance.md). Keys are not sorted: the JSON goes into
-    /// jsonb columns, which keep their own order.
+    /// every order (see docs/performance.md). Keys come out in the order the types
+    /// encode them, and the `json` columns keep the text as written.
     private let encoder = JSONCEncoder()
     private let decoder = JSONDecoder()
 
@@ -151,20 +151,21 @@ public final class OrderProcessor: JobProcessor {
     func writeMessages(_ messages: [OrderPlan.PlannedMessage]) throws {
         guard !messages.isEmpty else { return }
         // The messages of one event (the shop's e-mail and webhook, the customer's e-mail)
-        // share their facts and come one after another: encode each facts value once.
+        // share their facts and come one after another: each facts value is encoded and
+        // sent once, and each message names it by its place in that list.
         var facts: [String] = []
-        facts.reserveCapacity(messages.count)
+        var factsIndex: [Int64] = []
+        factsIndex.reserveCapacity(messages.count)
         for (index, message) in messages.enumerated() {
-            if index > 0, message.facts == messages[index - 1].facts {
-                facts.append(facts[index - 1])
-            } else {
+            if index == 0 || message.facts != messages[index - 1].facts {
                 facts.append(try encoder.encode(message.facts))
             }
+            factsIndex.append(Int64(facts.count))
         }
         db.send(OrderSQL.outbox, [
             PgArray.text(messages.map(\.orderId)), PgArray.text(messages.map(\.recipient.rawValue)),
             PgArray.text(messages.map(\.channel.rawValue)), PgArray.optionalText(messages.map(\.destination)),
-            PgArray.text(messages.map(\.template)), PgArray.json(facts),
+            PgArray.text(messages.map(\.template)), PgArray.integers(factsIndex), PgArray.json(facts),
         ])
     }
 
@@ -219,7 +220,7 @@ enum OrderSQL {
     /// $4 int8[] placed at; $5 text[] statuses; $6 int8[] pickup deadlines (NULL for none).
     static let insert = PgStatement("orders.insert", """
         INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at, pickup_deadline)
-        SELECT id, shop, status, details::jsonb,
+        SELECT id, shop, status, details,
                \(timestamp(fromMicros: "placed_us")),
                \(timestamp(fromMicros: "deadline_us"))
         FROM ROWS FROM (unnest($1::text[], $2::text[]), json_array_elements($3::json),
@@ -256,13 +257,16 @@ enum OrderSQL {
         """)
 
     /// $1 text[] order ids; $2 text[] recipients; $3 text[] channels; $4 text[] destinations;
-    /// $5 text[] templates; $6 JSON array of facts (`PgArray.json`).
+    /// $5 text[] templates; $6 int8[] each message's facts, by place (from 1) in $7;
+    /// $7 JSON array of the distinct facts (`PgArray.json`). Messages get their ids in
+    /// the order given.
     static let outbox = PgStatement("orders.outbox", """
         INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts)
-        SELECT id, recipient, channel, destination, template, facts::jsonb
-        FROM ROWS FROM (unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]),
-                        json_array_elements($6::json))
-            AS m(id, recipient, channel, destination, template, facts)
+        SELECT m.id, m.recipient, m.channel, m.destination, m.template, f.facts
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
+                WITH ORDINALITY AS m(id, recipient, channel, destination, template, facts_at, position)
+            JOIN json_array_elements($7::json) WITH ORDINALITY AS f(facts, at) ON f.at = m.facts_at
+        ORDER BY m.position
         """)
 
 }

@@ -28,6 +28,36 @@ struct MigratorTests {
         }
     }
 
+    /// Version 4 turns the orders' details and the messages' facts from `jsonb` into
+    /// `json`: a database at version 3 keeps what it holds, and relais reads it back.
+    @Test func ordersAndMessagesWrittenAtVersionThreeSurviveTheUpgrade() throws {
+        let url = try TestServers.makeDatabase(migrated: false)
+        try TestServers.withDatabase(url) { db throws in
+            try db.execute("CREATE SCHEMA relais; CREATE TABLE relais.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());",
+                           name: "migration table")
+            for migration in Schema.migrations where migration.version <= 3 {
+                try db.execute(migration.sql, name: "migration \(migration.version)")
+                try db.query("INSERT INTO relais.schema_migrations (version, name) VALUES ($1, $2)", [String(migration.version), migration.name], name: "record")
+            }
+            let details = #"{"order_id": "o1", "items": [{"sku": "pomme", "quantity": 2}], "customer": {"name": "Léa"}}"#
+            let facts = #"{"order_id": "o1", "shop_name": "Primeur \"Chez Léa\"", "total_cents": 250}"#
+            try db.query("INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at) VALUES ('o1', 's1', 'placed', $1::jsonb, now())",
+                         [details], name: "order")
+            try db.query("INSERT INTO relais.outbox (order_id, recipient, channel, template, facts) VALUES ('o1', 'shop', 'email', 'order-placed-shop', $1::jsonb)",
+                         [facts], name: "message")
+
+            #expect(try Migrator().migrate(db) == Schema.migrations.map(\.version).filter { $0 > 3 })
+            let types = try db.query("""
+                SELECT string_agg(format('%s.%s %s', table_name, column_name, data_type), ', ' ORDER BY table_name)
+                FROM information_schema.columns
+                WHERE table_schema = 'relais' AND column_name IN ('details', 'facts')
+                """, name: "types").scalar
+            #expect(types == "orders.details json, outbox.facts json")
+            #expect(try db.query("SELECT details::jsonb = $1::jsonb FROM relais.orders", [details], name: "details").scalar == "t")
+            #expect(try db.query("SELECT facts::jsonb = $1::jsonb FROM relais.outbox", [facts], name: "facts").scalar == "t")
+        }
+    }
+
     @Test func schemaAheadOfThisBuildIsRefused() throws {
         let url = try TestServers.makeDatabase()
         try TestServers.withDatabase(url) { db throws in

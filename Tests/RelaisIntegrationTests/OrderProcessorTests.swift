@@ -69,7 +69,7 @@ struct OrderProcessorTests {
                         "order-confirmed-customer:email:pending", "order-ready-customer:email:pending"])
         let shortLines = try TestServers.withDatabase(url) { db throws in
             try db.query("""
-                SELECT string_agg(i->>'sku', ',') FROM relais.outbox o, jsonb_array_elements(o.facts->'items') i
+                SELECT string_agg(i->>'sku', ',') FROM relais.outbox o, json_array_elements(o.facts->'items') i
                 WHERE o.template = 'order-placed-shop' AND (i->>'short')::bool
                 """, name: "short").scalar
         }
@@ -95,6 +95,33 @@ struct OrderProcessorTests {
                          name: "history").rows.map { $0[0]! }
         }
         #expect(Set(history) == ["p1:true", "p1-resent:false", "x1:true", "k1:false"])
+    }
+
+    /// The facts shared by an event's messages are sent once and named by place: each
+    /// message must still get its own event's facts, and ids in the order planned.
+    @Test func eachMessageOfABatchKeepsItsOwnEventsFactsInOrder() throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try OrderProcessor(conninfo: url, channels: [.email, .webhook])
+        defer { processor.close() }
+        let batch = [
+            try placedJob("p1", order: "o1", shop: "s1", items: [("pomme", 1)]),
+            try placedJob("p2", order: "o2", shop: "s2", items: [("poire", 2)]),
+            try eventJob("x1", "order.cancelled", order: "o1", extra: #","by":"shop","reason":"rupture""#),
+        ]
+        #expect(try processor.process(batch) == [.done, .done, .done])
+        let rows = try TestServers.withDatabase(url) { db throws in
+            try db.query("""
+                SELECT order_id, facts->>'order_id', facts->>'shop_id', coalesce(facts->>'cancelled_by', '-')
+                FROM relais.outbox ORDER BY id
+                """, name: "messages").rows
+        }
+        #expect(rows.count == 5)  // the shop and the customer hear of each placement; the customer of the cancellation
+        #expect(rows.allSatisfy { $0[0] == $0[1] }, "each message's facts name its own order: \(rows)")
+        #expect(rows.allSatisfy { ($0[0] == "o1") == ($0[2] == "s1") })
+        // Runs of (order, canceller) in id order: o1's placement, o2's, then o1's cancellation.
+        var runs: [[String?]] = []
+        for row in rows where runs.last != [row[0], row[3]] { runs.append([row[0], row[3]]) }
+        #expect(runs == [["o1", "-"], ["o2", "-"], ["o1", "shop"]])
     }
 
     @Test func anEventBeforeItsOrderIsRetriedThenAppliesOnce() throws {
