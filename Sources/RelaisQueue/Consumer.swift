@@ -192,6 +192,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
     private func handle(_ fetched: Fetched, redis: RedisConnection, processor: any JobProcessor<Catalog.Job>,
                         decoder: EnvelopeDecoder<Catalog>) throws {
         let started = ContinuousClock.now
+        let pickedUp = Timestamp(Date())
         context.shared.inFlight.withLock { $0 = (fetched.entries.map(\.id), started) }
         defer { context.shared.inFlight.withLock { $0.ids = [] } }
 
@@ -242,7 +243,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
 
         let finalOutcomes = try settle(items, redis: redis)
         let elapsed = ContinuousClock.now - started
-        StandardError.gathering { report(items, finalOutcomes, elapsed: elapsed) }
+        StandardError.gathering { report(items, finalOutcomes, pickedUp: pickedUp, elapsed: elapsed) }
         context.shared.progressed(jobs: items.count)
     }
 
@@ -290,7 +291,11 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
     }
 
     /// One line per job (fields in key order, see `FieldLogger`) and the job metrics.
-    private func report(_ items: [Item], _ outcomes: [JobOutcome], elapsed: Duration) {
+    ///
+    /// A job that says when it was enqueued gets two ages: `job.wait_ms` from then until
+    /// a consumer picked it up, `job.latency_ms` until its effect was committed and it
+    /// was acknowledged.
+    private func report(_ items: [Item], _ outcomes: [JobOutcome], pickedUp: Timestamp, elapsed: Duration) {
         let nowMicros = Timestamp(Date()).microseconds
         let duration = milliseconds(Int64(elapsed.seconds * 1_000_000))
         let types = definition.catalog.types
@@ -329,6 +334,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                 context.metrics.deadLetter(queue: keys.queue, reason: rejection.code.rawValue)
             }
             fields.append(("job.type", typeLabel))
+            if let enqueued = item.enqueuedAt { fields.append(("job.wait_ms", milliseconds(pickedUp.microseconds - enqueued.microseconds))) }
             lines.log(level, message, fields: fields)
         }
         for c in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }

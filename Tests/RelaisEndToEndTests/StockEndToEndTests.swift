@@ -128,6 +128,20 @@ struct StockEndToEndTests {
         #expect(metrics.contains("relais_job_duration_seconds_bucket"))
         #expect(metrics.contains("relais_queue_lag_seconds"))
         #expect(daemon.log.contains("job.id=sale-1"), "one log line per job outcome")
+
+        // A job that says when it was enqueued is logged with how long it waited to be
+        // picked up and how long until its effect was committed.
+        let enqueuedAt = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        try p.xadd(queue: "stock", payload: adjust("timed", shop: "boulangerie", sku: "eclair", delta: 1)
+            .replacingOccurrences(of: #""type""#, with: #""enqueued_at":"\#(enqueuedAt)","type""#))
+        #expect(try deployment.waitUntilDrained())
+        let timed = daemon.log.split(separator: "\n").first { $0.contains("job.id=timed ") }.map(String.init) ?? ""
+        func field(_ key: String) -> Double? {
+            timed.split(separator: " ").first { $0.hasPrefix(key + "=") }.flatMap { Double($0.dropFirst(key.count + 1)) }
+        }
+        let wait = field("job.wait_ms"), latency = field("job.latency_ms")
+        #expect(wait != nil && latency != nil, "\(timed)")
+        if let wait, let latency { #expect(0 <= wait && wait <= latency && latency < 10_000, "\(timed)") }
         #expect(daemon.stop() == 0)
     }
 
