@@ -51,6 +51,26 @@ func rss(_ pid: Int32) -> (peak: Double, current: Double) {
     return (kb("VmHWM:") / 1024, kb("VmRSS:") / 1024)
 }
 
+/// The machine's CPU time so far (`/proc/stat`, in ticks): all of it, and the part the
+/// hypervisor gave to other guests while this one wanted to run (steal), which no code
+/// here controls and which shows when the host was busy during a phase.
+struct CPUTimes {
+    var total = 0.0, steal = 0.0
+
+    static func now() -> CPUTimes {
+        let stat = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) ?? ""
+        // cpu user nice system idle iowait irq softirq steal (guest time is counted in user)
+        let ticks = (stat.split(separator: "\n").first ?? "").split(separator: " ").dropFirst().prefix(8).compactMap { Double($0) }
+        guard ticks.count == 8 else { return CPUTimes() }
+        return CPUTimes(total: ticks.reduce(0, +), steal: ticks[7])
+    }
+
+    /// The share of the CPU time since `earlier` that was stolen, in percent.
+    func stolen(since earlier: CPUTimes) -> Double {
+        total > earlier.total ? 100 * (steal - earlier.steal) / (total - earlier.total) : .nan
+    }
+}
+
 /// The value below which a fraction `p` of `sorted` lies; NaN for none.
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
     sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
@@ -205,6 +225,13 @@ struct RelaisBench {
         // 1. Latency at a steady 500 jobs/s, first, on a quiet system: enqueued_at → picked up
         // by a consumer (job.wait_ms), and → effect committed and acknowledged (job.latency_ms).
         let latencyJobs = Int(5000 * scale)
+        var cpu = CPUTimes.now()
+        var stolen: [(phase: String, percent: Double)] = []
+        func phaseEnded(_ phase: String) {
+            let end = CPUTimes.now()
+            stolen.append((phase, end.stolen(since: cpu)))
+            cpu = end
+        }
         let start = now()
         for i in 0..<latencyJobs {
             let due = start + .microseconds(Int64(i) * 2000)
@@ -214,6 +241,7 @@ struct RelaisBench {
                 #"{"id":"lat-\#(i)","type":"stock.adjust","enqueued_at":"\#(stamp())","data":{"shop_id":"shop-\#(i % 80)","sku":"sku-\#(i % 1750)","delta":1,"at":"\#(stamp())"}}"#)
         }
         try waitDrained()
+        phaseEnded("latency")
         // 2. One-SKU stock.levels jobs, drained from a standing start.
         let singleCount = Int(100_000 * scale)
         let observed = stamp()
@@ -221,10 +249,12 @@ struct RelaisBench {
             #"{"id":"one-\#(i)","type":"stock.levels","data":{"shop_id":"shop-\#(i % 80)","observed_at":"\#(observed)","levels":[{"sku":"sku-\#(i % 1750)","on_hand":\#(i % 100)}]}}"#
         }
         let singlePipelines = xadds(singles, to: stream)
+        cpu = CPUTimes.now()
         var t0 = now()
         try produce(singlePipelines)
         try waitDrained()
         let singleRate = Double(singleCount) / seconds(now() - t0)
+        phaseEnded("1-SKU")
 
         // 3. Catalogue jobs of 1,000 SKUs.
         let catalogueJobs = Int(200 * scale)
@@ -233,10 +263,12 @@ struct RelaisBench {
             return #"{"id":"cat-\#(j)","type":"stock.levels","data":{"shop_id":"shop-\#(j % 80)","observed_at":"\#(stamp())","levels":[\#(levels)]}}"#
         }
         let cataloguePipelines = xadds(catalogue, to: stream)
+        cpu = CPUTimes.now()
         t0 = now()
         try produce(cataloguePipelines)
         try waitDrained()
         let rowRate = Double(catalogueJobs * 1000) / seconds(now() - t0)
+        phaseEnded("catalogue")
 
         // 4. order.placed with three items each: order, reservations and outbox rows
         // committed, then the messages delivered (e-mail to the local SMTP sink when
@@ -253,6 +285,7 @@ struct RelaisBench {
         }
         let orderPipelines = xadds(orders, to: orderStream)
         let db = try PgConnection(dbURL)
+        cpu = CPUTimes.now()
         t0 = now()
         try produce(orderPipelines)
         while true {
@@ -261,6 +294,7 @@ struct RelaisBench {
             Thread.sleep(forTimeInterval: 0.005)
         }
         let orderRate = Double(orderCount) / seconds(now() - t0)
+        phaseEnded("orders")
         let messageCount = Int(try db.query("SELECT count(*) FROM relais.outbox", name: "count").scalar ?? "0") ?? 0
         let deliveryDeadline = now() + .seconds(600)
         var unsent = messageCount
@@ -407,6 +441,8 @@ struct RelaisBench {
         print("")
         print(String(format: "ratios: 1-SKU drain = %.1f%% of redis-benchmark XADD, %.1f%% of the pgbench batch upsert; catalogue = %.1f%% of pgbench",
                      100 * singleRate / xaddRate, 100 * singleRate / (singleTps * 200), 100 * rowRate / (catalogueTps * 1000)))
+        print("CPU time stolen by the host's other guests, per phase: "
+              + stolen.map { "\($0.phase) " + String(format: "%.1f%%", $0.percent) }.joined(separator: ", "))
         print("daemon log: \(logPath)")
 
     }
