@@ -26,10 +26,13 @@ struct Serve: AsyncParsableCommand {
         let logger = bootstrapLogging(level: configuration.logLevel)
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets["relais_job_duration_seconds"] = [
+        let jobBuckets: [Duration] = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
         ]
+        factory.durationHistogramBuckets["relais_job_duration_seconds"] = jobBuckets
+        // A job usually waits well under a millisecond for a consumer.
+        factory.durationHistogramBuckets["relais_job_wait_seconds"] = [.microseconds(250), .microseconds(500)] + jobBuckets
         MetricsSystem.bootstrap(factory)
 
         // A schema that is behind or ahead is an operator's error: say what to run and

@@ -303,6 +303,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         var counts: [(type: String, outcome: String, count: Int)] = []
         var fields: [(key: String, value: String)] = []
         fields.reserveCapacity(10)
+        var waits: [Int64] = []
         for (item, outcome) in zip(items, outcomes) {
             let typeLabel = item.type.flatMap { types.contains($0) ? $0 : nil } ?? "unknown"
             if let index = counts.firstIndex(where: { $0.type == typeLabel && $0.outcome == outcome.label }) {
@@ -334,11 +335,16 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                 context.metrics.deadLetter(queue: keys.queue, reason: rejection.code.rawValue)
             }
             fields.append(("job.type", typeLabel))
-            if let enqueued = item.enqueuedAt { fields.append(("job.wait_ms", milliseconds(pickedUp.microseconds - enqueued.microseconds))) }
+            if let enqueued = item.enqueuedAt {
+                let wait = pickedUp.microseconds - enqueued.microseconds
+                waits.append(wait)
+                fields.append(("job.wait_ms", milliseconds(wait)))
+            }
             lines.log(level, message, fields: fields)
         }
         for c in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }
         context.metrics.duration(queue: keys.queue, elapsed, count: items.count)
+        context.metrics.waits(queue: keys.queue, microseconds: waits)
     }
 }
 

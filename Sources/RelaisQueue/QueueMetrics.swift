@@ -7,6 +7,7 @@ final class QueueMetrics: Sendable {
     private let jobs = Mutex<[String: Counter]>([:])
     private let deadLetters = Mutex<[String: Counter]>([:])
     private let durations = Mutex<[String: Metrics.Timer]>([:])
+    private let waits = Mutex<[String: Metrics.Timer]>([:])
     private let lags = Mutex<[String: Gauge]>([:])
 
     /// `relais_jobs_total{queue,type,outcome}`.
@@ -35,14 +36,26 @@ final class QueueMetrics: Sendable {
 
     /// `relais_job_duration_seconds{queue}`: from fetch to acknowledgement, per job.
     func duration(queue: String, _ duration: Duration, count: Int) {
-        let timer = durations.withLock { cache in
+        let timer = Self.timer("relais_job_duration_seconds", queue: queue, in: durations)
+        let nanoseconds = Int64(duration.seconds * 1e9)
+        for _ in 0..<count { timer.recordNanoseconds(nanoseconds) }
+    }
+
+    /// `relais_job_wait_seconds{queue}`: from a job's `enqueued_at` until a consumer
+    /// picked it up, for each job that says when it was enqueued.
+    func waits(queue: String, microseconds: [Int64]) {
+        guard !microseconds.isEmpty else { return }
+        let timer = Self.timer("relais_job_wait_seconds", queue: queue, in: waits)
+        for micros in microseconds { timer.recordNanoseconds(max(0, micros) * 1000) }
+    }
+
+    private static func timer(_ label: String, queue: String, in cache: borrowing Mutex<[String: Metrics.Timer]>) -> Metrics.Timer {
+        cache.withLock { cache in
             if let t = cache[queue] { return t }
-            let t = Metrics.Timer(label: "relais_job_duration_seconds", dimensions: [("queue", queue)])
+            let t = Metrics.Timer(label: label, dimensions: [("queue", queue)])
             cache[queue] = t
             return t
         }
-        let nanoseconds = Int64(duration.seconds * 1e9)
-        for _ in 0..<count { timer.recordNanoseconds(nanoseconds) }
     }
 
     /// `relais_queue_lag_seconds{queue}`: age of the oldest unfinished job.

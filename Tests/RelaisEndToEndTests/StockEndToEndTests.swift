@@ -142,6 +142,9 @@ struct StockEndToEndTests {
         let wait = field("job.wait_ms"), latency = field("job.latency_ms")
         #expect(wait != nil && latency != nil, "\(timed)")
         if let wait, let latency { #expect(0 <= wait && wait <= latency && latency < 10_000, "\(timed)") }
+        // …and counted in the wait histogram, the only job so far that said when it was enqueued.
+        let waitMetrics = daemon.get("/metrics").body
+        #expect(waitMetrics.contains(#"relais_job_wait_seconds_count{queue="stock"} 1"#), "\(waitMetrics)")
         #expect(daemon.stop() == 0)
     }
 
