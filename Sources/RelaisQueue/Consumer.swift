@@ -344,7 +344,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         }
         for c in counts { context.metrics.job(queue: keys.queue, type: c.type, outcome: c.outcome, count: c.count) }
         context.metrics.duration(queue: keys.queue, elapsed, count: items.count)
-        context.metrics.waits(queue: keys.queue, microseconds: waits)
+        context.metrics.waited(queue: keys.queue, microseconds: waits)
     }
 }
 

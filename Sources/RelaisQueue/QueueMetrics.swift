@@ -7,7 +7,7 @@ final class QueueMetrics: Sendable {
     private let jobs = Mutex<[String: Counter]>([:])
     private let deadLetters = Mutex<[String: Counter]>([:])
     private let durations = Mutex<[String: Metrics.Timer]>([:])
-    private let waits = Mutex<[String: Metrics.Timer]>([:])
+    private let waitTimers = Mutex<[String: Metrics.Timer]>([:])
     private let lags = Mutex<[String: Gauge]>([:])
 
     /// `relais_jobs_total{queue,type,outcome}`.
@@ -43,9 +43,9 @@ final class QueueMetrics: Sendable {
 
     /// `relais_job_wait_seconds{queue}`: from a job's `enqueued_at` until a consumer
     /// picked it up, for each job that says when it was enqueued.
-    func waits(queue: String, microseconds: [Int64]) {
+    func waited(queue: String, microseconds: [Int64]) {
         guard !microseconds.isEmpty else { return }
-        let timer = Self.timer("relais_job_wait_seconds", queue: queue, in: waits)
+        let timer = Self.timer("relais_job_wait_seconds", queue: queue, in: waitTimers)
         for micros in microseconds { timer.recordNanoseconds(max(0, micros) * 1000) }
     }
 

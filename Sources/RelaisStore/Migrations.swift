@@ -198,11 +198,13 @@ public struct Migrator: Sendable {
         return Int(version ?? "0") ?? 0
     }
 
-    /// Applies every pending migration in order and returns the versions applied.
+    /// Applies every pending migration in order, up to `target` (this build's version
+    /// unless told; a lower one makes the older schemas an upgrade starts from), and
+    /// returns the versions applied.
     ///
     /// Refuses a database that is ahead of this build.
     @discardableResult
-    public func migrate(_ db: PgConnection) throws -> [Int] {
+    public func migrate(_ db: PgConnection, upTo target: Int = Schema.expectedVersion) throws -> [Int] {
         try db.query("SELECT pg_advisory_lock($1)", [Self.lockKey], name: "migration lock")
         defer { _ = try? db.query("SELECT pg_advisory_unlock($1)", [Self.lockKey], name: "migration unlock") }
         try db.execute("""
@@ -218,7 +220,7 @@ public struct Migrator: Sendable {
             throw MigrationError(state: .ahead(found: found, expected: Schema.expectedVersion))
         }
         var applied: [Int] = []
-        for migration in Schema.migrations where migration.version > found {
+        for migration in Schema.migrations where migration.version > found && migration.version <= target {
             try db.transaction {
                 try db.execute(migration.sql, name: "migration \(migration.version)")
                 try db.query("INSERT INTO relais.schema_migrations (version, name) VALUES ($1, $2)",
