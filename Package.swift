@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "RelaisQueue",
             dependencies: [
-                "RedisClient", "RelaisDomain", "RelaisLogging",
+                "JSONReader", "RedisClient", "RelaisDomain", "RelaisLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

@@ -76,8 +76,9 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
         self.maxBytes = maxBytes
     }
 
-    /// Reads a job from the bytes of a stream entry's `job` field.
-    public func decode(_ bytes: [UInt8]) -> Result<Envelope<Catalog.Job>, EnvelopeFailure> {
+    /// Reads a job from the bytes of a stream entry's `job` field, with `parser` when the
+    /// calling thread keeps one (see `JSONParser`).
+    public func decode(_ bytes: [UInt8], parser: JSONParser? = nil) -> Result<Envelope<Catalog.Job>, EnvelopeFailure> {
         if bytes.count > maxBytes {
             return .failure(EnvelopeFailure(
                 rejection: JobRejection(.tooLarge, "payload is \(bytes.count) bytes, the limit is \(maxBytes)"), id: nil, type: nil))
@@ -86,7 +87,7 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
         // took about 24 µs of a one-SKU job, its largest cost in relais (docs/performance.md).
         return bytes.withUnsafeBufferPointer { buffer -> Result<Envelope<Catalog.Job>, EnvelopeFailure> in
             let document: JSONDocument
-            do { document = try JSONDocument(parsing: buffer) } catch {
+            do { document = try parser.map { try $0.parse(buffer) } ?? JSONDocument(parsing: buffer) } catch {
                 return .failure(EnvelopeFailure(rejection: JobRejection(.malformedJSON, "not valid UTF-8 JSON"), id: nil, type: nil))
             }
             return withExtendedLifetime(document) {

@@ -55,8 +55,9 @@ public struct JobFields<Key: CodingKey> {
         guard let found = value(key) else { return nil }
         guard let value = found.string else { throw JobRejection(.invalidField, field: path(key), "must be a string") }
         guard !value.isEmpty else { throw JobRejection(.invalidField, field: path(key), "must not be empty") }
-        // Counted in code points, as JSON Schema and PostgreSQL count them.
-        guard value.unicodeScalars.count <= maxLength else {
+        // Counted in code points, as JSON Schema and PostgreSQL count them (no more than
+        // its bytes, so counting them is seldom needed).
+        guard value.utf8.count <= maxLength || value.unicodeScalars.count <= maxLength else {
             throw JobRejection(.invalidField, field: path(key), "must be at most \(maxLength) characters")
         }
         guard !value.utf8.contains(0) else {

@@ -193,7 +193,7 @@ public struct OrderPlan: Sendable, Equatable {
                                                 delta: -item.quantity))
                 perSku[ExactText(item.sku), default: 0] += item.quantity
             }
-            for (sku, quantity) in perSku.sorted(by: { $0.key.text < $1.key.text }) {
+            for (sku, quantity) in perSku.sorted(by: { $0.key < $1.key }) {
                 consumption.append(StockChange(shopId: order.shop.id, sku: sku.text, delta: -quantity, at: job.at,
                                                jobId: "orders:\(jobId)"))
             }

@@ -20,17 +20,34 @@ public struct StockLevels: Sendable, Equatable {
     public let shopId: String
     /// When the levels were observed; an older observation never overwrites a newer one.
     public let observedAt: Timestamp
-    /// One level per SKU, SKUs unique.
+    /// One level per SKU, SKUs unique, in the order stock rows are written
+    /// (`ExactText.order`): the order of a job's levels means nothing, and the plan can
+    /// take a shop's levels as they are.
     public let levels: [StockLevel]
     /// When true, the shop's SKUs not listed are set to 0.
     public let complete: Bool
 
-    /// Creates a levels job.
+    /// Creates a levels job; `levels` are sorted by SKU.
     public init(shopId: String, observedAt: Timestamp, levels: [StockLevel], complete: Bool) {
         self.shopId = shopId
         self.observedAt = observedAt
-        self.levels = levels
+        self.levels = levels.sorted { ExactText.order($0.sku, $1.sku) < 0 }
         self.complete = complete
+    }
+
+    /// The first level, in the job's order, whose SKU an earlier level already has:
+    /// (earlier, repeating) indices into `levels` as given, or nil when all are unique.
+    static func firstRepeat(in levels: [StockLevel]) -> (first: Int, repeat: Int)? {
+        var seen: [ExactText: Int] = [:]
+        for (index, level) in levels.enumerated() {
+            if let first = seen.updateValue(index, forKey: ExactText(level.sku)) { return (first, index) }
+        }
+        return nil
+    }
+
+    /// Whether two levels share a SKU: neighbours, since the levels are sorted.
+    var repeatsASku: Bool {
+        zip(levels, levels.dropFirst()).contains { ExactText.order($0.sku, $1.sku) == 0 }
     }
 }
 
@@ -103,18 +120,18 @@ public struct StockCatalog: JobCatalog {
             let c = try data.fields(keyedBy: LevelsKeys.self)
             let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
             let observedAt = try c.requiredTimestamp(.observed_at)
-            var seen: [ExactText: Int] = [:]
-            var index = 0
             let levels = try c.requiredArray(.levels, count: StockRules.levelCount, keyedBy: LevelKeys.self) { level in
-                defer { index += 1 }
-                let sku = try level.requiredString(.sku, maxLength: StockRules.maxKeyLength)
-                if let first = seen.updateValue(index, forKey: ExactText(sku)) {
-                    throw JobRejection(.invalidField, field: level.path(.sku), "repeats the SKU of data.levels[\(first)]")
-                }
-                return StockLevel(sku: sku, onHand: try level.requiredInteger(.on_hand, in: StockRules.onHand))
+                StockLevel(sku: try level.requiredString(.sku, maxLength: StockRules.maxKeyLength),
+                           onHand: try level.requiredInteger(.on_hand, in: StockRules.onHand))
             }
             let complete = try c.optionalBool(.complete) ?? false
-            return .levels(StockLevels(shopId: shopId, observedAt: observedAt, levels: levels, complete: complete))
+            let job = StockLevels(shopId: shopId, observedAt: observedAt, levels: levels, complete: complete)
+            // Sorting finds a repeated SKU without hashing a catalogue's thousand; the
+            // rejection then names the first repeat in the job's own order.
+            if job.repeatsASku, let (first, index) = StockLevels.firstRepeat(in: levels) {
+                throw JobRejection(.invalidField, field: "\(c.path(.levels))[\(index)].sku", "repeats the SKU of data.levels[\(first)]")
+            }
+            return .levels(job)
         case "stock.adjust":
             let c = try data.fields(keyedBy: AdjustKeys.self)
             let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
@@ -185,24 +202,43 @@ public enum StockStep: Sendable, Equatable {
 /// and it includes every adjustment made before it; an adjustment counts only if it
 /// was made after the stored observation. Consecutive level jobs merge into one
 /// upsert; a complete snapshot is its own step because its zeroing depends on what
-/// came before; consecutive adjustments make one step. Rows are sorted by shop and
-/// SKU so that concurrent workers update rows in the same order and do not deadlock.
+/// came before; consecutive adjustments make one step. Rows are in `rowOrder`, so that
+/// concurrent workers update rows in the same order and do not deadlock.
 public enum StockPlan {
     /// The steps for `jobs` (with their ids), in arrival order.
     public static func steps(for jobs: [(id: String, job: StockJob)]) -> [StockStep] {
         var steps: [StockStep] = []
-        var observations: [SkuKey: StockObservation] = [:]
-        observations.reserveCapacity(jobs.reduce(0) { $0 + $1.job.rowCount })
+        var pending: [StockLevels] = []
+        var candidates: [(job: Int, level: Int)] = []
         var changes: [StockChange] = []
 
+        // A catalogue's levels come sorted: a shop with one job in the batch needs
+        // neither hashing nor sorting of its rows.
         func flushObservations() {
-            guard !observations.isEmpty else { return }
-            steps.append(.observe(observations.values.sorted(by: keyOrder)))
-            observations.removeAll(keepingCapacity: true)
+            guard !pending.isEmpty else { return }
+            var rows: [StockObservation] = []
+            rows.reserveCapacity(pending.reduce(0) { $0 + $1.levels.count })
+            // The jobs by shop, each shop's in arrival order.
+            let order = pending.indices.sorted { a, b in
+                let shop = ExactText.order(pending[a].shopId, pending[b].shopId)
+                return shop != 0 ? shop < 0 : a < b
+            }
+            var first = 0
+            while first < order.count {
+                var end = first + 1
+                while end < order.count && ExactText.order(pending[order[first]].shopId, pending[order[end]].shopId) == 0 { end += 1 }
+                appendNewest(of: order[first..<end], in: pending, to: &rows, using: &candidates)
+                first = end
+            }
+            if !rows.isEmpty { steps.append(.observe(rows)) }
+            pending.removeAll(keepingCapacity: true)
         }
         func flushDeltas() {
             guard !changes.isEmpty else { return }
-            steps.append(.adjust(changes.sorted { ($0.shopId, $0.sku, $0.jobId) < ($1.shopId, $1.sku, $1.jobId) }))
+            steps.append(.adjust(changes.sorted { a, b in
+                let row = rowOrder((a.shopId, a.sku), (b.shopId, b.sku))
+                return row != 0 ? row < 0 : ExactText.order(a.jobId, b.jobId) < 0
+            }))
             changes.removeAll(keepingCapacity: true)
         }
 
@@ -211,11 +247,7 @@ public enum StockPlan {
             case .levels(let levels):
                 flushDeltas()
                 if levels.complete { flushObservations() }
-                for level in levels.levels {
-                    let candidate = StockObservation(shopId: levels.shopId, sku: level.sku, onHand: level.onHand, observedAt: levels.observedAt)
-                    // One look-up: a new SKU is inserted, a stored one replaced if older.
-                    keepNewer(&observations[SkuKey(shop: levels.shopId, sku: level.sku), default: candidate], candidate)
-                }
+                pending.append(levels)
                 if levels.complete {
                     flushObservations()
                     steps.append(.zeroUnlisted(shopId: levels.shopId, listed: levels.levels.map(\.sku), observedAt: levels.observedAt))
@@ -229,6 +261,47 @@ public enum StockPlan {
         flushObservations()
         flushDeltas()
         return steps
+    }
+
+    /// Appends one shop's observations from its level jobs (`shopJobs`, indices into
+    /// `jobs` in arrival order), sorted by SKU: per SKU the newest observation, the first
+    /// one on a tie, as the stored row would keep. `candidates` is scratch space.
+    private static func appendNewest(of shopJobs: ArraySlice<Int>, in jobs: [StockLevels], to rows: inout [StockObservation],
+                                     using candidates: inout [(job: Int, level: Int)]) {
+        func observation(_ candidate: (job: Int, level: Int)) -> StockObservation {
+            let job = jobs[candidate.job], level = job.levels[candidate.level]
+            return StockObservation(shopId: job.shopId, sku: level.sku, onHand: level.onHand, observedAt: job.observedAt)
+        }
+        guard shopJobs.count > 1 else {
+            for j in shopJobs { rows += jobs[j].levels.indices.lazy.map { observation((j, $0)) } }
+            return
+        }
+        // Every candidate, by SKU and then arrival: each SKU's first newest one is kept.
+        candidates.removeAll(keepingCapacity: true)
+        for j in shopJobs { candidates += jobs[j].levels.indices.lazy.map { (j, $0) } }
+        candidates.sort { a, b in
+            let sku = ExactText.order(jobs[a.job].levels[a.level].sku, jobs[b.job].levels[b.level].sku)
+            return sku != 0 ? sku < 0 : (a.job, a.level) < (b.job, b.level)
+        }
+        guard var kept = candidates.first else { return }
+        for candidate in candidates.dropFirst() {
+            if ExactText.order(jobs[candidate.job].levels[candidate.level].sku, jobs[kept.job].levels[kept.level].sku) == 0 {
+                if jobs[kept.job].observedAt < jobs[candidate.job].observedAt { kept = candidate }
+                continue
+            }
+            rows.append(observation(kept))
+            kept = candidate
+        }
+        rows.append(observation(kept))
+    }
+
+    /// The one order in which every transaction writes stock rows, reservations included,
+    /// so that two transactions wait for each other's row locks in one direction and
+    /// never deadlock: by shop, then SKU, each by its bytes (`ExactText.order`).
+    /// Negative, zero or positive as `a` comes before, with or after `b`.
+    public static func rowOrder(_ a: (shop: String, sku: String), _ b: (shop: String, sku: String)) -> Int {
+        let shop = ExactText.order(a.shop, b.shop)
+        return shop != 0 ? shop : ExactText.order(a.sku, b.sku)
     }
 
     /// The locks a transaction applying `steps` takes first (see `StockLocks`).
@@ -256,30 +329,16 @@ public enum StockPlan {
         return shops
     }
 
-    private static func keepNewer(_ current: inout StockObservation, _ candidate: StockObservation) {
-        if current.observedAt < candidate.observedAt { current = candidate }
-    }
-
-    private struct SkuKey: Hashable {
-        let shop: ExactText
-        let sku: ExactText
-
-        init(shop: String, sku: String) {
-            self.shop = ExactText(shop)
-            self.sku = ExactText(sku)
-        }
-    }
-
-    private static func keyOrder(_ a: StockObservation, _ b: StockObservation) -> Bool {
-        (a.shopId, a.sku) < (b.shopId, b.sku)
-    }
 }
 
 /// A string compared and hashed by its exact UTF-8 bytes, as PostgreSQL compares text.
 ///
 /// Swift's `String ==` treats canonically equivalent strings (`é` and `e` + U+0301)
-/// as equal; PostgreSQL stores them as two keys, so the domain must too.
-public struct ExactText: Hashable, Sendable {
+/// as equal; PostgreSQL stores them as two keys, so the domain must too. It orders by
+/// bytes as well, which is code point order and PostgreSQL's `"C"` collation: a total
+/// order, where Swift's `<` ranks canonically equivalent strings as neither before nor
+/// after each other.
+public struct ExactText: Hashable, Comparable, Sendable {
     /// The string.
     public let text: String
 
@@ -293,6 +352,22 @@ public struct ExactText: Hashable, Sendable {
             y.withContiguousStorageIfAvailable { y in x.elementsEqual(y) }
         }
         return (equal ?? nil) ?? x.elementsEqual(y)
+    }
+
+    public static func < (a: ExactText, b: ExactText) -> Bool { order(a.text, b.text) < 0 }
+
+    /// Compares `a` and `b` byte by byte: negative, zero or positive as `a` comes
+    /// before, with or after `b`.
+    public static func order(_ a: String, _ b: String) -> Int {
+        func compare(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Int {
+            for i in 0..<min(x.count, y.count) where x[i] != y[i] { return x[i] < y[i] ? -1 : 1 }
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        }
+        let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in compare(x, y) }
+        }
+        if let result = contiguous ?? nil { return result }
+        return Array(a.utf8).withUnsafeBufferPointer { x in Array(b.utf8).withUnsafeBufferPointer { y in compare(x, y) } }
     }
 
     public func hash(into hasher: inout Hasher) {

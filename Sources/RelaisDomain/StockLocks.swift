@@ -53,7 +53,15 @@ public struct StockLocks: Sendable, Equatable {
         func add(_ sku: String, to skus: inout Set<ExactText>) {
             if skus.count <= Self.skusPerShop { skus.insert(ExactText(sku)) }
         }
-        for row in rows { add(row.sku, to: &skusByShop[ExactText(row.shop), default: []]) }
+        // Rows come in runs of one shop: once a run's shop is locked whole, the rest of
+        // the run is skipped without a look-up.
+        var lockedWhole: ExactText?
+        for row in rows {
+            let shop = ExactText(row.shop)
+            if shop == lockedWhole { continue }
+            add(row.sku, to: &skusByShop[shop, default: []])
+            lockedWhole = skusByShop[shop]!.count > Self.skusPerShop ? shop : nil
+        }
         guard !skusByShop.isEmpty else {
             locks = []
             return
@@ -68,13 +76,13 @@ public struct StockLocks: Sendable, Equatable {
         }
         var locks = [Lock(.everything, "", exclusive: false)]
         var skus: [Lock] = []
-        for (shop, shopSkus) in skusByShop.sorted(by: { $0.key.text < $1.key.text }) {
+        for (shop, shopSkus) in skusByShop.sorted(by: { $0.key < $1.key }) {
             if rowLocks > Self.maxSkuLocks || whole.contains(shop) || shopSkus.count > Self.skusPerShop {
                 locks.append(Lock(.shop, shop.text, exclusive: true))
                 continue
             }
             locks.append(Lock(.shop, shop.text, exclusive: false))
-            for sku in shopSkus.sorted(by: { $0.text < $1.text }) {
+            for sku in shopSkus.sorted() {
                 skus.append(Lock(.sku, shop.text + "/" + sku.text, exclusive: true))
             }
         }

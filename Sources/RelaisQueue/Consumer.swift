@@ -1,4 +1,5 @@
 import Foundation
+import JSONReader
 import Logging
 import RedisClient
 import RelaisDomain
@@ -41,6 +42,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
     /// The consumer loop; returns when the stop signal is set.
     func run() {
         let decoder = EnvelopeDecoder(definition.catalog, maxBytes: settings.maxPayloadBytes)
+        let parser = JSONParser()
         var redis: RedisConnection?
         var processor: (any JobProcessor<Catalog.Job>)?
         var backoff = ReconnectBackoff()
@@ -97,7 +99,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                 guard !fetched.entries.isEmpty else { continue }
                 let bytes = fetched.entries.reduce(0) { $0 + ($1.fields?["job"]?.count ?? 0) }
                 readCount = max(1, min(context.tunables.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
-                try handle(fetched, redis: redis!, processor: processor!, decoder: decoder)
+                try handle(fetched, redis: redis!, processor: processor!, decoder: decoder, parser: parser)
             } catch let error as StoreUnavailable {
                 logger.warning("store unavailable, batch left pending",
                                metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "error": "\(error.underlying)"])
@@ -190,7 +192,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
     }
 
     private func handle(_ fetched: Fetched, redis: RedisConnection, processor: any JobProcessor<Catalog.Job>,
-                        decoder: EnvelopeDecoder<Catalog>) throws {
+                        decoder: EnvelopeDecoder<Catalog>, parser: JSONParser?) throws {
         let started = ContinuousClock.now
         let pickedUp = Timestamp(Date())
         context.shared.inFlight.withLock { $0 = (fetched.entries.map(\.id), started) }
@@ -218,7 +220,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                                   outcome: .dead(JobRejection(.poison, "delivered \(deliveries) times without finishing"))))
                 continue
             }
-            switch decoder.decode(payload) {
+            switch decoder.decode(payload, parser: parser) {
             case .success(let envelope):
                 jobItem.append(items.count)
                 jobs.append(QueuedJob(entryId: entry.id, envelope: envelope, attempt: attempt))

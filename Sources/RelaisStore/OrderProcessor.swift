@@ -116,7 +116,7 @@ public final class OrderProcessor: JobProcessor {
         if !plan.reservations.isEmpty {
             var totals: [ShopSku: Int64] = [:]
             for change in plan.reservations { totals[ShopSku(change.shopId, change.sku), default: 0] += change.delta }
-            let rows = totals.sorted { ($0.key.shop.text, $0.key.sku.text) < ($1.key.shop.text, $1.key.sku.text) }
+            let rows = totals.sorted { StockPlan.rowOrder(($0.key.shop.text, $0.key.sku.text), ($1.key.shop.text, $1.key.sku.text)) < 0 }
             let result = try db.run(OrderSQL.reserve, [
                 PgArray.text(rows.map(\.key.shop.text)), PgArray.text(rows.map(\.key.sku.text)), PgArray.integers(rows.map(\.value)),
             ])
@@ -129,7 +129,10 @@ public final class OrderProcessor: JobProcessor {
             plan.markShortages(stock: stock)
         }
         if !plan.consumption.isEmpty {
-            let rows = plan.consumption.sorted { ($0.shopId, $0.sku, $0.jobId) < ($1.shopId, $1.sku, $1.jobId) }
+            let rows = plan.consumption.sorted { a, b in
+                let row = StockPlan.rowOrder((a.shopId, a.sku), (b.shopId, b.sku))
+                return row != 0 ? row < 0 : ExactText.order(a.jobId, b.jobId) < 0
+            }
             db.send(StockSQL.adjust, [
                 PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
                 PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
@@ -248,7 +251,7 @@ enum OrderSQL {
 
     /// Adds to the reserved quantities and returns each row's stock on hand and reserved.
     ///
-    /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] deltas. One row per (shop, SKU), sorted.
+    /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] deltas. One row per (shop, SKU), in `StockPlan.rowOrder`.
     static let reserve = PgStatement("orders.reserve", """
         INSERT INTO relais.stock_items AS s (shop_id, sku, reserved, updated_at)
         SELECT shop, sku, delta, now() FROM unnest($1::text[], $2::text[], $3::int8[]) AS r(shop, sku, delta)

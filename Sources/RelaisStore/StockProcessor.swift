@@ -158,7 +158,8 @@ enum StockSQL {
     /// created from its adjustments.
     ///
     /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] deltas; $4 int8[] times in
-    /// microseconds since the epoch; $5 text[] job ids. Sorted by shop and SKU.
+    /// microseconds since the epoch; $5 text[] job ids. In `StockPlan.rowOrder`, which
+    /// the upsert keeps: `"C"` orders text by its bytes too.
     static let adjust = PgStatement("stock.adjust", """
         WITH changes AS (
             SELECT shop, sku, delta, \(timestamp(fromMicros: "at_us")) AS at, job
@@ -173,7 +174,7 @@ enum StockSQL {
             GROUP BY c.shop, c.sku
         )
         INSERT INTO relais.stock_items AS s (shop_id, sku, on_hand, updated_at)
-        SELECT shop, sku, delta, now() FROM effective ORDER BY shop, sku
+        SELECT shop, sku, delta, now() FROM effective ORDER BY shop COLLATE "C", sku COLLATE "C"
         ON CONFLICT (shop_id, sku) DO UPDATE
             SET on_hand = s.on_hand + excluded.on_hand, updated_at = now()
         """)

@@ -1,4 +1,5 @@
 import Foundation
+import JSONReader
 import RelaisDomain
 import Testing
 
@@ -25,6 +26,24 @@ struct EnvelopeTests {
         #expect(envelope.enqueuedAt == Timestamp(rfc3339: "2026-11-28T08:30:00.25Z"))
         #expect(envelope.job == .adjust(StockAdjustment(shopId: "s1", sku: "baguette", delta: -3, reason: nil,
                                                          at: Timestamp(rfc3339: "2026-11-28T08:30:00Z")!)))
+    }
+
+    @Test func aParserKeptForManyJobsReadsEachAsIfNew() throws {
+        guard let parser = JSONParser() else {
+            Issue.record("no parser")
+            return
+        }
+        let good = Array(#"{"id":"a-1","type":"stock.adjust","data":\#(adjust)}"#.utf8)
+        for bad in [#"{"id":"a-2","type":"stock.adj"#, #"{"id":"a-3","type":"stock.adjust","data":[1,]}"#,
+                    #"{"id":"a-4","type":"stock.adjust","data":{}} {}"#] {
+            #expect(try decoder.decode(good, parser: parser).get().id == "a-1")
+            guard case .failure(let failure) = decoder.decode(Array(bad.utf8), parser: parser) else {
+                Issue.record("\(bad) was accepted")
+                continue
+            }
+            #expect(failure.rejection.code == .malformedJSON, "\(bad): \(failure.rejection)")
+        }
+        #expect(try decoder.decode(good, parser: parser).get().id == "a-1")
     }
 
     @Test(arguments: [
@@ -182,6 +201,23 @@ struct StockJobTests {
         let r = rejection(job("stock.levels", data))
         #expect(r?.field == field, "got \(String(describing: r))")
         #expect(r?.code == code, "got \(String(describing: r))")
+    }
+
+    @Test func levelsComeSortedByTheBytesOfTheirSku() throws {
+        let data = #"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"b","on_hand":1},{"sku":"caf\u00e9","on_hand":2},{"sku":"B","on_hand":3},{"sku":"cafe\u0301","on_hand":4},{"sku":"a","on_hand":5}]}"#
+        guard case .levels(let levels) = try decode(job("stock.levels", data)).get().job else {
+            Issue.record("not levels")
+            return
+        }
+        #expect(levels.levels.map(\.onHand) == [3, 5, 1, 4, 2], "B < a < b < cafe + U+0301 < café, byte by byte")
+    }
+
+    @Test func aRepeatedSkuIsNamedWhereTheJobFirstRepeatsOne() {
+        // "z" repeats at 3 and "a" at 4: the rejection names 3, though "a" sorts first.
+        let data = #"{"shop_id":"s","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"z","on_hand":1},{"sku":"a","on_hand":1},{"sku":"m","on_hand":1},{"sku":"z","on_hand":2},{"sku":"a","on_hand":2}]}"#
+        let r = rejection(job("stock.levels", data))
+        #expect(r?.field == "data.levels[3].sku", "got \(String(describing: r))")
+        #expect(r?.message.contains("data.levels[0]") == true, "got \(String(describing: r))")
     }
 
     @Test(arguments: [

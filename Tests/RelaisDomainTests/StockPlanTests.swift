@@ -72,6 +72,39 @@ struct StockPlanTests {
         #expect(rows.map { "\($0.shopId)/\($0.sku)" } == ["m/c", "z/a", "z/b"])
     }
 
+    @Test func rowsAreOrderedByTheBytesOfShopAndSku() {
+        let steps = plan([levels("cafe\u{301}", at: 1, [("b", 1)]), levels("caf\u{E9}", at: 1, [("a", 1)]),
+                          levels("Z", at: 1, [("b", 1), ("B", 1)])])
+        guard case .observe(let rows) = steps.first else {
+            Issue.record("expected an observe step, got \(steps)")
+            return
+        }
+        #expect(rows.map { Array("\($0.shopId)/\($0.sku)".utf8) }
+                == ["Z/B", "Z/b", "cafe\u{301}/b", "caf\u{E9}/a"].map { Array($0.utf8) })
+        #expect(StockPlan.rowOrder(("a", "b"), ("a", "b")) == 0)
+        #expect(StockPlan.rowOrder(("a", "b"), ("a", "c")) < 0)
+        #expect(StockPlan.rowOrder(("b", "a"), ("a", "c")) > 0)
+        #expect(StockPlan.rowOrder(("a", "ab"), ("a", "a")) > 0, "a prefix comes first")
+    }
+
+    @Test func levelJobsOfOneShopMergeEachSkuToItsNewestObservation() {
+        let steps = plan([
+            levels("s", at: 2, [("a", 1), ("c", 1), ("e", 1)]),
+            levels("t", at: 1, [("a", 7)]),
+            levels("s", at: 3, [("b", 2), ("c", 2)]),
+            levels("s", at: 1, [("a", 3), ("d", 3), ("e", 3)]),
+            levels("s", at: 3, [("c", 4), ("e", 4)]),
+        ])
+        #expect(steps == [.observe([
+            StockObservation(shopId: "s", sku: "a", onHand: 1, observedAt: t(2)),
+            StockObservation(shopId: "s", sku: "b", onHand: 2, observedAt: t(3)),
+            StockObservation(shopId: "s", sku: "c", onHand: 2, observedAt: t(3)),
+            StockObservation(shopId: "s", sku: "d", onHand: 3, observedAt: t(1)),
+            StockObservation(shopId: "s", sku: "e", onHand: 4, observedAt: t(3)),
+            StockObservation(shopId: "t", sku: "a", onHand: 7, observedAt: t(1)),
+        ])])
+    }
+
     @Test func anObservationStepNamesEachOfItsShopsOnce() {
         let steps = plan([levels("z", at: 1, [("b", 1), ("a", 1)]), levels("m", at: 2, [("c", 1)]),
                           levels("caf\u{E9}", at: 1, [("a", 1)]), levels("cafe\u{301}", at: 1, [("a", 1)])])
