@@ -47,7 +47,7 @@ public struct StockLevels: Sendable, Equatable {
 
     /// Whether two levels share a SKU: neighbours, since the levels are sorted.
     var repeatsASku: Bool {
-        zip(levels, levels.dropFirst()).contains { ExactText.order($0.sku, $1.sku) == 0 }
+        levels.indices.dropFirst().contains { ExactText.order(levels[$0 - 1].sku, levels[$0].sku) == 0 }
     }
 }
 
