@@ -242,19 +242,23 @@ struct RelaisBench {
         }
         try waitDrained()
         phaseEnded("latency")
+        /// Enqueues `pipelines` from a standing start and waits until relais has drained
+        /// them: the seconds it took. The CPU steal is counted from just before.
+        func drain(_ pipelines: [[[[UInt8]]]], phase: String) throws -> Double {
+            cpu = CPUTimes.now()
+            let t0 = now()
+            try produce(pipelines)
+            try waitDrained()
+            defer { phaseEnded(phase) }
+            return seconds(now() - t0)
+        }
         // 2. One-SKU stock.levels jobs, drained from a standing start.
         let singleCount = Int(100_000 * scale)
         let observed = stamp()
         let singles = (0..<singleCount).lazy.map { i in
             #"{"id":"one-\#(i)","type":"stock.levels","data":{"shop_id":"shop-\#(i % 80)","observed_at":"\#(observed)","levels":[{"sku":"sku-\#(i % 1750)","on_hand":\#(i % 100)}]}}"#
         }
-        let singlePipelines = xadds(singles, to: stream)
-        cpu = CPUTimes.now()
-        var t0 = now()
-        try produce(singlePipelines)
-        try waitDrained()
-        let singleRate = Double(singleCount) / seconds(now() - t0)
-        phaseEnded("1-SKU")
+        let singleRate = Double(singleCount) / (try drain(xadds(singles, to: stream), phase: "1-SKU"))
 
         // 3. Catalogue jobs of 1,000 SKUs: first each of 80 shops' first catalogue, every
         // row new; then 200 more of the same SKUs, as tills send them again and again.
@@ -267,20 +271,10 @@ struct RelaisBench {
             return #"{"id":"\#(id)","type":"stock.levels","data":{"shop_id":"shop-\#(j % shops)","observed_at":"\#(stamp())","levels":[\#(levels)]}}"#
         }
         let firstPipelines = xadds((0..<shops).lazy.map { catalogue($0, id: "first-\($0)") }, to: stream)
-        cpu = CPUTimes.now()
-        t0 = now()
-        try produce(firstPipelines)
-        try waitDrained()
-        let firstRowRate = Double(shops * 1000) / seconds(now() - t0)
-        phaseEnded("first catalogues")
+        let firstRowRate = Double(shops * 1000) / (try drain(firstPipelines, phase: "first catalogues"))
         let catalogueJobs = Int(200 * scale)
         let cataloguePipelines = xadds((0..<catalogueJobs).lazy.map { catalogue($0, id: "cat-\($0)") }, to: stream)
-        cpu = CPUTimes.now()
-        t0 = now()
-        try produce(cataloguePipelines)
-        try waitDrained()
-        let rowRate = Double(catalogueJobs * 1000) / seconds(now() - t0)
-        phaseEnded("catalogue")
+        let rowRate = Double(catalogueJobs * 1000) / (try drain(cataloguePipelines, phase: "catalogue"))
 
         // 4. order.placed with three items each: order, reservations and outbox rows
         // committed, then the messages delivered (e-mail to the local SMTP sink when
@@ -298,7 +292,7 @@ struct RelaisBench {
         let orderPipelines = xadds(orders, to: orderStream)
         let db = try PgConnection(dbURL)
         cpu = CPUTimes.now()
-        t0 = now()
+        var t0 = now()
         try produce(orderPipelines)
         while true {
             let r = try watcher.pipeline([["XLEN", orderStream], ["XPENDING", orderStream, "relais"]])
