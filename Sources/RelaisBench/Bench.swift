@@ -260,8 +260,8 @@ struct RelaisBench {
         }
         let singleRate = Double(singleCount) / (try drain(xadds(singles, to: stream), phase: "1-SKU"))
 
-        // 3. Catalogue jobs of 1,000 SKUs: first each of 80 shops' first catalogue, every
-        // row new; then 200 more of the same SKUs, as tills send them again and again.
+        // 3. Catalogue jobs of 1,000 SKUs: first the first catalogue of each of 80 shops,
+        // every row new; then 200 more of the same SKUs, as tills send them again and again.
         // PostgreSQL inserts a row for half again what updating one costs, and the
         // pgbench script below mostly updates: the target is held to the second figure,
         // and the first is printed under it.

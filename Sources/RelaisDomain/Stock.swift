@@ -37,7 +37,7 @@ public struct StockLevels: Sendable, Equatable {
 
     /// The first level, in the job's order, whose SKU an earlier level already has:
     /// (earlier, repeating) indices into `levels` as given, or nil when all are unique.
-    static func firstRepeat(in levels: [StockLevel]) -> (first: Int, repeat: Int)? {
+    static func firstRepeat(in levels: [StockLevel]) -> (first: Int, again: Int)? {
         var seen: [ExactText: Int] = [:]
         for (index, level) in levels.enumerated() {
             if let first = seen.updateValue(index, forKey: ExactText(level.sku)) { return (first, index) }
@@ -128,8 +128,8 @@ public struct StockCatalog: JobCatalog {
             let job = StockLevels(shopId: shopId, observedAt: observedAt, levels: levels, complete: complete)
             // Sorting finds a repeated SKU without hashing a catalogue's thousand; the
             // rejection then names the first repeat in the job's own order.
-            if job.repeatsASku, let (first, index) = StockLevels.firstRepeat(in: levels) {
-                throw JobRejection(.invalidField, field: "\(c.path(.levels))[\(index)].sku", "repeats the SKU of data.levels[\(first)]")
+            if job.repeatsASku, let (first, again) = StockLevels.firstRepeat(in: levels) {
+                throw JobRejection(.invalidField, field: "\(c.path(.levels))[\(again)].sku", "repeats the SKU of data.levels[\(first)]")
             }
             return .levels(job)
         case "stock.adjust":
