@@ -319,16 +319,14 @@ public enum StockPlan {
     }
 
     /// The shops of `rows`, a shop repeated by consecutive rows once. The rows of an
-    /// observation step are sorted by shop, so each shop comes once (canonically
-    /// equivalent names, which Swift sorts as one, may alternate: repeats do no harm).
+    /// observation step are in `rowOrder`, so each shop comes once.
     public static func shops(of rows: [StockObservation]) -> [String] {
         var shops: [String] = []
-        for row in rows where shops.last.map({ ExactText($0) != ExactText(row.shopId) }) ?? true {
+        for row in rows where shops.last.map({ ExactText.order($0, row.shopId) != 0 }) ?? true {
             shops.append(row.shopId)
         }
         return shops
     }
-
 }
 
 /// A string compared and hashed by its exact UTF-8 bytes, as PostgreSQL compares text.
@@ -346,12 +344,7 @@ public struct ExactText: Hashable, Comparable, Sendable {
     public init(_ text: String) { self.text = text }
 
     public static func == (a: ExactText, b: ExactText) -> Bool {
-        let x = a.text.utf8, y = b.text.utf8
-        guard x.count == y.count else { return false }
-        let equal = x.withContiguousStorageIfAvailable { x in
-            y.withContiguousStorageIfAvailable { y in x.elementsEqual(y) }
-        }
-        return (equal ?? nil) ?? x.elementsEqual(y)
+        a.text.utf8.count == b.text.utf8.count && order(a.text, b.text) == 0
     }
 
     public static func < (a: ExactText, b: ExactText) -> Bool { order(a.text, b.text) < 0 }
