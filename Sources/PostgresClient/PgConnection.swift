@@ -95,13 +95,32 @@ public final class PgConnection {
         }
     }
 
+    /// The longest a call may wait for the server before the connection is cut.
+    public let callTimeout: Duration
+
     /// Connects with a libpq connection string or a `postgresql://` URL.
-    public init(_ conninfo: String) throws(PgError) {
-        let conn = PQconnectdb(conninfo)
+    ///
+    /// Settings the string does not give default to what a daemon needs: a 5 s
+    /// `connect_timeout`, TCP keepalives that notice a dead peer within a minute, and a
+    /// `tcp_user_timeout` of 30 s. Each call (a statement, a pipeline, a prepare) must
+    /// end within `callTimeout`, or the connection is cut and the call throws with
+    /// `connectionLost`; see `CallDeadlines`.
+    public init(_ conninfo: String, callTimeout: Duration = .seconds(30)) throws(PgError) {
+        self.callTimeout = callTimeout
+        // With expand_dbname, `dbname` is read as the whole connection string, and what
+        // it sets overrides the entries before it: these are defaults only.
+        let settings: [(String, String)] = [
+            ("connect_timeout", "5"), ("keepalives", "1"), ("keepalives_idle", "15"), ("keepalives_interval", "5"),
+            ("keepalives_count", "3"), ("tcp_user_timeout", "30000"), ("application_name", "relais"), ("dbname", conninfo),
+        ]
+        let conn = withCStrings(settings.map(\.0)) { keywords in
+            withCStrings(settings.map(\.1)) { values in PQconnectdbParams(keywords, values, 1) }
+        }
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
             let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             PQfinish(conn)
-            throw PgError(sqlState: nil, statement: "connect", message: message.trimmingTrailingNewlines, connectionLost: true)
+            throw PgError(sqlState: nil, statement: "connect", message: PgError.withoutConnectionString(message.trimmingTrailingNewlines),
+                          connectionLost: true)
         }
         relais_pq_silence_notices(conn)
         self.conn = conn
@@ -128,7 +147,7 @@ public final class PgConnection {
         try flush()
         let c = try connection(name)
         roundTrips += 1
-        return try take(PQexec(c, sql), name: name)
+        return try take(try guarded(c, name) { PQexec(c, sql) }, name: name)
     }
 
     /// Runs one statement with text parameters; `nil` is SQL NULL.
@@ -137,8 +156,8 @@ public final class PgConnection {
         try flush()
         let c = try connection(name)
         roundTrips += 1
-        let result = withParameters(parameters) { count, values in
-            PQexecParams(c, sql, count, nil, values, nil, nil, 0)
+        let result = try guarded(c, name) {
+            withParameters(parameters) { count, values in PQexecParams(c, sql, count, nil, values, nil, nil, 0) }
         }
         return try take(result, name: name)
     }
@@ -154,8 +173,8 @@ public final class PgConnection {
         let c = try connection(statement.name)
         try prepare(statement, c)
         roundTrips += 1
-        let result = withParameters(parameters) { count, values in
-            PQexecPrepared(c, statement.name, count, values, nil, nil, 0)
+        let result = try guarded(c, statement.name) {
+            withParameters(parameters) { count, values in PQexecPrepared(c, statement.name, count, values, nil, nil, 0) }
         }
         return try take(result, name: statement.name)
     }
@@ -192,7 +211,7 @@ public final class PgConnection {
     private func prepare(_ statement: PgStatement, _ c: OpaquePointer) throws(PgError) {
         guard !prepared.contains(statement.name) else { return }
         roundTrips += 1
-        _ = try take(PQprepare(c, statement.name, statement.sql, 0, nil), name: statement.name)
+        _ = try take(try guarded(c, statement.name) { PQprepare(c, statement.name, statement.sql, 0, nil) }, name: statement.name)
         prepared.insert(statement.name)
     }
 
@@ -206,7 +225,19 @@ public final class PgConnection {
         let c = try connection(items[0].name)
         for case .statement(let statement, _) in items { try prepare(statement, c) }
         guard PQenterPipelineMode(c) == 1 else { throw clientError(items[0].name, c) }
-        defer { leavePipeline(c) }
+        let token = CallDeadlines.shared.begin(socket: PQsocket(c), timeout: callTimeout)
+        let result = Result { () throws(PgError) -> PgRows in try runPipeline(items, c) }
+        if CallDeadlines.shared.end(token) {
+            close()
+            throw PgError(sqlState: nil, statement: items[0].name, message: "no answer from the server within \(callTimeout)",
+                          connectionLost: true)
+        }
+        leavePipeline(c)
+        return try result.get()
+    }
+
+    /// Sends `items` in pipeline mode and reads their results up to the sync point.
+    private func runPipeline(_ items: [Queued], _ c: OpaquePointer) throws(PgError) -> PgRows {
         for item in items {
             let sent: Int32
             switch item {
@@ -242,6 +273,17 @@ public final class PgConnection {
         PQclear(sync)
         if let failure { throw failure }
         return last
+    }
+
+    /// Runs one blocking libpq call under the connection's deadline. A call that was cut
+    /// throws, whatever libpq returned, and leaves the connection closed.
+    private func guarded(_ c: OpaquePointer, _ name: String, _ call: () -> OpaquePointer?) throws(PgError) -> OpaquePointer? {
+        let token = CallDeadlines.shared.begin(socket: PQsocket(c), timeout: callTimeout)
+        let result = call()
+        guard CallDeadlines.shared.end(token) else { return result }
+        PQclear(result)
+        close()
+        throw PgError(sqlState: nil, statement: name, message: "no answer from the server within \(callTimeout)", connectionLost: true)
     }
 
     /// Leaves pipeline mode; when an error cut the reading short, reads up to a sync
@@ -434,5 +476,32 @@ public enum PgArray {
     /// `{t,f}` for boolean arrays.
     public static func booleans(_ values: some Sequence<Bool>) -> String {
         "{" + values.map { $0 ? "t" : "f" }.joined(separator: ",") + "}"
+    }
+}
+
+/// Lays out `strings` as a NULL-terminated array of C strings, valid only inside `body`.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    var bytes: [UInt8] = []
+    var offsets: [Int] = []
+    for string in strings {
+        offsets.append(bytes.count)
+        bytes.append(contentsOf: string.utf8)
+        bytes.append(0)
+    }
+    return bytes.withUnsafeBytes { raw in
+        let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+        let pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+extension PgError {
+    /// libpq's message, unless it is about parsing the connection string: those quote
+    /// the string, password included, and are replaced by a sentence that quotes nothing.
+    static func withoutConnectionString(_ message: String) -> String {
+        let quoting = ["connection info string", "URI", "percent-encoded", "invalid connection option", "missing \"=\"",
+                       "unterminated quoted string", "invalid integer value", "invalid port"]
+        return quoting.contains(where: message.contains)
+            ? "the connection string could not be parsed (it is not shown: it may hold a password)" : message
     }
 }

@@ -54,6 +54,18 @@ final class HealthMonitor: Sendable {
         ready: false, redis: .unknown, postgres: .unknown, schema: .unknown, schemaVersion: nil,
         expectedSchemaVersion: Schema.expectedVersion, consumers: .unknown, http: .unknown, checkedAt: nil))
     private let httpUp = Atomic<Bool>(false)
+    /// What the monitor is waiting on now (see `Phase`), to name it when a check is stuck.
+    private let phase = Atomic<Int>(Phase.idle.rawValue)
+
+    /// The step of a round the monitor is in.
+    private enum Phase: Int {
+        case idle, redis, postgres
+    }
+
+    /// A report older than this is stale: a check is stuck, and Relais is not ready.
+    static let staleAfter: TimeInterval = 5
+    /// The longest a PostgreSQL check may wait for the server.
+    static let postgresDeadline: Duration = .seconds(3)
 
     init(configuration: RelaisConfiguration, engine: QueueEngine, logger: Logger) {
         self.configuration = configuration
@@ -61,8 +73,21 @@ final class HealthMonitor: Sendable {
         self.logger = logger
     }
 
-    /// The latest report.
-    var current: HealthReport { report.withLock { $0 } }
+    /// The latest report; if the monitor has not finished a round for `staleAfter`
+    /// seconds, the check it is stuck in fails and Relais is not ready.
+    var current: HealthReport {
+        var current = report.withLock { $0 }
+        guard let checkedAt = current.checkedAt, case let age = Date().timeIntervalSince(checkedAt), age > Self.staleAfter
+        else { return current }
+        let stuck = Probe(ok: false, error: "no answer for \(Int(age)) s")
+        switch Phase(rawValue: phase.load(ordering: .relaxed)) ?? .idle {
+        case .redis: current.redis = stuck
+        case .postgres: current.postgres = stuck
+        case .idle: current.consumers = Probe(ok: false, error: "the health monitor has not run for \(Int(age)) s")
+        }
+        current.ready = false
+        return current
+    }
 
     /// Called once the HTTP listener is bound.
     func httpListening() { httpUp.store(true, ordering: .releasing) }
@@ -72,7 +97,6 @@ final class HealthMonitor: Sendable {
         var redis: RedisConnection?
         var db: PgConnection?
         var announcedReady = false
-        var lastPrune = ContinuousClock.now - .seconds(3000)
         var lastStatus = ContinuousClock.now - .seconds(60)
         var lastDurabilityCheck = ContinuousClock.now - .seconds(120)
         var lastBacklog = ContinuousClock.now - .seconds(60)
@@ -88,6 +112,7 @@ final class HealthMonitor: Sendable {
             var next = current
             next.checkedAt = Date()
             // Redis
+            phase.store(Phase.redis.rawValue, ordering: .relaxed)
             do {
                 if redis == nil { redis = try RedisConnection(configuration.redis, connectTimeout: .seconds(1), timeout: .seconds(2)) }
                 try redis!.command("PING")
@@ -106,8 +131,9 @@ final class HealthMonitor: Sendable {
                 next.redis = Probe(ok: false, error: "\(error)")
             }
             // PostgreSQL and the schema
+            phase.store(Phase.postgres.rawValue, ordering: .relaxed)
             do {
-                if db == nil { db = try PgConnection(configuration.databaseURL + connectTimeoutSuffix(configuration.databaseURL)) }
+                if db == nil { db = try PgConnection(configuration.databaseURL, callTimeout: Self.postgresDeadline) }
                 let state = try Migrator().state(db!)
                 next.postgres = Probe(ok: true)
                 switch state {
@@ -122,21 +148,16 @@ final class HealthMonitor: Sendable {
                     lastBacklog = .now
                     next.outbox = try outboxBacklog(db!)
                 }
-                if ContinuousClock.now - lastPrune > .seconds(3600) {
-                    lastPrune = .now
-                    let pruned = try IdempotencyLedger.prune(db!, retention: configuration.ledgerRetention)
-                    let adjustments = try StockMaintenance.prune(db!, retention: configuration.ledgerRetention)
-                    let messages = try Outbox.prune(db!, retention: configuration.ledgerRetention)
-                    if pruned + adjustments + messages > 0 {
-                        logger.info("ledger pruned", metadata: ["count": "\(pruned)", "adjustments": "\(adjustments)",
-                                                                "messages": "\(messages)"])
-                    }
-                }
             } catch {
                 db?.close()
                 db = nil
                 next.postgres = Probe(ok: false, error: "\(error)")
                 next.schema = Probe(ok: false, error: "unknown while PostgreSQL is unreachable")
+            }
+            phase.store(Phase.idle.rawValue, ordering: .relaxed)
+            if next.postgres.ok && !(previous?.postgres.ok ?? true) {
+                // Connections made before the outage may be dead without knowing it yet.
+                engine.renewProcessors()
             }
             // Consumers
             let snapshots = engine.consumerSnapshots

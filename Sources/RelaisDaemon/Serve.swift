@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
         // do not start. An unreachable database is not: start and wait for it.
         let databaseURL = configuration.databaseURL
         let state = try? await onOwnThread { () throws -> SchemaState in
-            let db = try PgConnection(databaseURL + connectTimeoutSuffix(databaseURL))
+            let db = try PgConnection(databaseURL, callTimeout: .seconds(10))
             defer { db.close() }
             return try Migrator().state(db)
         }
@@ -78,6 +78,8 @@ struct Serve: AsyncParsableCommand {
             ThreadService(name: "scheduler-\(n)") { isStopping in schedule.run(isStopping: isStopping) }
         }
         let monitor = ThreadService(name: "health") { isStopping in health.run(isStopping: isStopping) }
+        let maintenance = MaintenanceLoop(databaseURL: databaseURL, retention: configuration.ledgerRetention, logger: logger)
+        let pruner = ThreadService(name: "maintenance", niceness: deliveryNiceness) { isStopping in maintenance.run(isStopping: isStopping) }
         let reload = ReloadService(initial: configuration, engine: engine, logger: logger)
 
         logger.notice("starting", metadata: [
@@ -89,7 +91,7 @@ struct Serve: AsyncParsableCommand {
         // Graceful shutdown runs in reverse order: consumers first, then the senders (they
         // finish the round in hand), then HTTP, then the monitor.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: monitor), .init(service: http), .init(service: reload)] + senders
+            services: [.init(service: monitor), .init(service: http), .init(service: reload), .init(service: pruner)] + senders
                 + schedulers.map { .init(service: $0) } + [.init(service: consumers)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

@@ -36,6 +36,8 @@ struct ThreadService: Service {
                     }
                     thread.name = name
                     thread.start()
+                    // Cancelled before the continuation was stored: the handler found nothing to resume.
+                    if Task.isCancelled { once.withLock { $0.take() }?.resume() }
                 }
             } onGracefulShutdown: {
                 box.set()

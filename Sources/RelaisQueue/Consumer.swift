@@ -14,6 +14,7 @@ public struct ConsumerContext: Sendable {
     let logger: Logger
     let metrics: QueueMetrics
     let tunables: EngineTunables
+    let epoch: ProcessorEpoch
 }
 
 /// A failure of the processor's backing store: the batch stays pending.
@@ -38,6 +39,8 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
     private var keys: QueueKeys { context.shared.queue }
     private var name: String { context.shared.name }
     private var logger: Logger { context.logger }
+    /// The longest wait, in microseconds, that `relais_job_wait_seconds` records.
+    static var longestWait: Int64 { 7 * 86_400 * 1_000_000 }
 
     /// The consumer loop; returns when the stop signal is set.
     func run() {
@@ -50,6 +53,10 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         var nextClaim = ContinuousClock.now
         var claimCursor = "0-0"
         var readCount = context.tunables.batchSize
+        var processorEpoch = context.epoch.current
+        // Batches halve with each store failure in a row: a batch that cannot commit is
+        // read again whole, and fewer entries then count a delivery towards poison.
+        var storeFailures = 0
         defer {
             redis?.close()
             processor?.close()
@@ -71,6 +78,11 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                     continue
                 }
             }
+            if processorEpoch != context.epoch.current {
+                processorEpoch = context.epoch.current
+                processor?.close()
+                processor = nil
+            }
             if processor == nil {
                 do {
                     processor = try definition.makeProcessor()
@@ -86,26 +98,29 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
 
             do {
                 let fetched: Fetched
+                let count = max(1, readCount >> min(storeFailures, 16))
                 if readingHistory {
-                    fetched = try readHistory(redis!, count: readCount)
+                    fetched = try readHistory(redis!, count: count)
                     if fetched.entries.isEmpty { readingHistory = false }
                 } else if ContinuousClock.now >= nextClaim {
-                    fetched = try claimIdle(redis!, cursor: &claimCursor, count: readCount)
+                    fetched = try claimIdle(redis!, cursor: &claimCursor, count: count)
                     // Keep claiming while there is more; otherwise look again in half the idle time.
                     nextClaim = claimCursor == "0-0" || fetched.entries.isEmpty ? .now + settings.claimIdle / 2 : .now
                 } else {
-                    fetched = try readNew(redis!, count: readCount)
+                    fetched = try readNew(redis!, count: count)
                 }
                 guard !fetched.entries.isEmpty else { continue }
                 let bytes = fetched.entries.reduce(0) { $0 + ($1.fields?["job"]?.count ?? 0) }
                 readCount = max(1, min(context.tunables.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
                 try handle(fetched, redis: redis!, processor: processor!, decoder: decoder, parser: parser)
+                storeFailures = 0
             } catch let error as StoreUnavailable {
                 logger.warning("store unavailable, batch left pending",
                                metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "error": "\(error.underlying)"])
                 processor?.close()
                 processor = nil
                 readingHistory = true
+                storeFailures += 1
                 wait(.waitingForStore("\(error.underlying)"), &backoff)
             } catch {
                 logger.warning("Redis failed, reconnecting",
@@ -183,7 +198,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         items.reserveCapacity(fetched.entries.count)
         for entry in fetched.entries {
             let fields = entry.fields
-            let attempt = fields?["attempt"].flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 1
+            let attempt = settings.retry.attempt(fromField: fields?["attempt"])
             guard let fields else {
                 // Deleted from the stream while still pending: nothing to do but acknowledge it.
                 items.append(BatchItem(entry: entry, payload: nil, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil, outcome: .duplicate))
@@ -191,7 +206,8 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             }
             guard let payload = fields["job"] else {
                 items.append(BatchItem(entry: entry, payload: nil, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil,
-                                  outcome: .dead(JobRejection(.missingJob, "the stream entry has no \"job\" field"))))
+                                  outcome: .dead(JobRejection(.missingJob, "the stream entry has no \"job\" field")),
+                                  otherFields: fields))
                 continue
             }
             if let deliveries = fetched.deliveries[entry.id], deliveries > settings.maxDeliveries {
@@ -222,53 +238,108 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             for (index, outcome) in zip(jobItem, outcomes) { items[index].outcome = outcome }
         }
 
-        let finalOutcomes = try settle(items, redis: redis)
+        let settled = try settle(items, redis: redis)
         let elapsed = ContinuousClock.now - started
-        StandardError.gathering { report(items, finalOutcomes, pickedUp: pickedUp, elapsed: elapsed) }
-        context.shared.progressed(jobs: items.count)
+        let finished = items.indices.filter { !settled.unwritten.contains($0) }
+        StandardError.gathering {
+            report(finished.map { items[$0] }, finished.map { settled.outcomes[$0] }, pickedUp: pickedUp, elapsed: elapsed)
+        }
+        context.shared.progressed(jobs: finished.count)
+        if let failure = settled.failure { throw failure }
     }
 
-    /// Dead letters, retries, acknowledgement and deletion of the batch in one Redis transaction.
-    private func settle(_ items: [BatchItem], redis: RedisConnection) throws -> [JobOutcome] {
-        var commands: [[[UInt8]]] = [["MULTI"].bytes]
+    /// Records dead letters and retries, then acknowledges and deletes the entries whose
+    /// records were written.
+    ///
+    /// The writes go first, in one transaction, and each one's reply is checked: an entry
+    /// whose dead letter or retry could not be written (the key has the wrong type, Redis
+    /// is out of memory) is not acknowledged. It stays pending and comes back, and the
+    /// consumer reports the failure and backs off. A batch with nothing to record (the
+    /// usual case) is acknowledged in one round trip.
+    private func settle(_ items: [BatchItem], redis: RedisConnection) throws -> Settled {
+        var writes: [[[UInt8]]] = []
+        var writer: [Int] = []  // the item of each write
         var finals: [JobOutcome] = []
+        finals.reserveCapacity(items.count)
         let now = Date()
         let failedAt = Timestamp(now).description
-        for item in items {
+        for (index, item) in items.enumerated() {
             var outcome = item.outcome ?? .duplicate
             if case .retry(let reason) = outcome {
                 switch settings.retry.decide(afterAttempt: item.attempt, random: Double.random(in: 0..<1)) {
                 case .retry(let delay):
                     let due = Int64((now.timeIntervalSince1970 + delay.seconds) * 1000)
                     let member = Array("\(item.attempt + 1)|\(item.entry.id)|".utf8) + (item.payload ?? [])
-                    commands.append(["ZADD".bytes, keys.retry.bytes, String(due).bytes, member])
+                    writes.append(["ZADD".bytes, keys.retry.bytes, String(due).bytes, member])
+                    writer.append(index)
                 case .giveUp:
                     outcome = .dead(JobRejection(.attemptsExhausted, "gave up after \(item.attempt) attempts: \(reason)"))
                 }
             }
             if case .dead(let rejection) = outcome {
-                var command: [[UInt8]] = ["XADD", keys.dead, "MAXLEN", "~", String(settings.deadLetterMaxLength), "*",
-                                          "queue", keys.queue, "code", rejection.code.rawValue, "reason", rejection.message,
-                                          "attempts", String(item.attempt), "failed_at", failedAt, "entry_id", item.entry.id].bytes
-                if let id = item.jobId { command += ["job_id", id].bytes }
-                if let type = item.type { command += ["job_type", type].bytes }
-                command += ["job".bytes, item.payload ?? []]
-                commands.append(command)
+                writes.append(deadLetter(item, rejection, failedAt: failedAt))
+                writer.append(index)
             }
             finals.append(outcome)
         }
-        let ids = items.map(\.entry.id)
-        commands.append((["XACK", keys.stream, settings.group] + ids).bytes)
-        commands.append((["XDEL", keys.stream] + ids).bytes)
-        commands.append(["EXEC"].bytes)
-        let replies = try redis.pipeline(binary: commands)
-        if case .error(let message) = replies.last ?? .null {
-            throw RedisError(.server, command: "EXEC", message: message)
+
+        var unwritten = IndexSet()
+        var failure: RedisError?
+        if !writes.isEmpty {
+            let replies = try redis.pipeline(binary: [["MULTI"].bytes] + writes + [["EXEC"].bytes])
+            let results: [RedisReply]
+            switch replies.last {
+            case .array(let elements)? where elements.count == writes.count:
+                results = elements
+            case .error(let message)?:
+                // The transaction was refused whole (a queued command was malformed, or
+                // Redis refused writes): nothing was written, nothing is acknowledged.
+                throw RedisError(.server, command: "EXEC", message: message)
+            default:
+                throw RedisError(.protocolViolation, command: "EXEC", message: "the transaction was aborted")
+            }
+            for (result, index) in zip(results, writer) {
+                if case .error(let message) = result {
+                    unwritten.insert(index)
+                    failure = failure ?? RedisError(.server, command: finals[index].label == "retry" ? "ZADD" : "XADD", message: message)
+                }
+            }
         }
-        if case .null = replies.last ?? .null {
-            throw RedisError(.protocolViolation, command: "EXEC", message: "transaction was aborted")
+
+        let ids = items.indices.filter { !unwritten.contains($0) }.map { items[$0].entry.id }
+        if !ids.isEmpty {
+            let replies = try redis.pipeline(binary: [["MULTI"].bytes, (["XACK", keys.stream, settings.group] + ids).bytes,
+                                                      (["XDEL", keys.stream] + ids).bytes, ["EXEC"].bytes])
+            guard case .array(let results)? = replies.last else {
+                throw RedisError(.protocolViolation, command: "EXEC", message: "the acknowledgement was aborted")
+            }
+            if let error = results.lazy.compactMap({ if case .error(let m) = $0 { m } else { nil } }).first {
+                throw RedisError(.server, command: "XACK", message: error)
+            }
         }
-        return finals
+        if let failure {
+            logger.error("could not record a dead letter or retry, the entries stay pending", metadata: [
+                "job.queue": "\(keys.queue)", "consumer": "\(name)", "count": "\(unwritten.count)", "error": "\(failure)",
+            ])
+        }
+        return Settled(outcomes: finals, unwritten: unwritten, failure: failure)
+    }
+
+    /// The XADD of `item`'s dead letter: why, when, and the entry as it was, so that an
+    /// operator can fix and replay it. An entry without a `job` field keeps its fields.
+    private func deadLetter(_ item: BatchItem, _ rejection: JobRejection, failedAt: String) -> [[UInt8]] {
+        var command: [[UInt8]] = ["XADD", keys.dead, "MAXLEN", "~", String(settings.deadLetterMaxLength), "*",
+                                  "queue", keys.queue, "code", rejection.code.rawValue, "reason", rejection.message,
+                                  "attempts", String(item.attempt), "failed_at", failedAt, "entry_id", item.entry.id].bytes
+        if let id = item.jobId { command += ["job_id", id].bytes }
+        if let type = item.type { command += ["job_type", type].bytes }
+        if let payload = item.payload {
+            command += ["job".bytes, payload]
+        } else if let fields = item.otherFields {
+            // The letter's own field names stay Relais's: the entry's go under `entry.`.
+            for (field, value) in fields.sorted(by: { $0.key < $1.key }) { command += [Array("entry.\(field)".utf8), value] }
+        }
+        return command
     }
 
     /// One line per job (fields in key order, see `FieldLogger`) and the job metrics.
@@ -298,7 +369,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             fields.append(("job.duration_ms", duration))
             fields.append(("job.entry", item.entry.id))
             fields.append(("job.id", item.jobId ?? "-"))
-            if let enqueued = item.enqueuedAt { fields.append(("job.latency_ms", milliseconds(nowMicros - enqueued.microseconds))) }
+            if let enqueued = item.enqueuedAt { fields.append(("job.latency_ms", milliseconds(nowMicros.saturatingMinus(enqueued.microseconds)))) }
             fields.append(("job.outcome", outcome.label))
             fields.append(("job.queue", keys.queue))
             let level: Logger.Level, message: String
@@ -317,8 +388,10 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             }
             fields.append(("job.type", typeLabel))
             if let enqueued = item.enqueuedAt {
-                let wait = pickedUp.microseconds - enqueued.microseconds
-                waits.append(wait)
+                let wait = pickedUp.microseconds.saturatingMinus(enqueued.microseconds)
+                // `enqueued_at` is the producer's clock: a wait below zero or above a
+                // week is a wrong clock, logged but kept out of the histogram.
+                if (0...Self.longestWait).contains(wait) { waits.append(wait) }
                 fields.append(("job.wait_ms", milliseconds(wait)))
             }
             lines.log(level, message, fields: fields)
@@ -340,6 +413,14 @@ private struct Fetched {
     var deliveries: [String: Int64] = [:]
 }
 
+/// What `settle` did: each item's final outcome, the items left pending because their
+/// dead letter or retry could not be written, and the first such failure.
+private struct Settled {
+    let outcomes: [JobOutcome]
+    let unwritten: IndexSet
+    let failure: RedisError?
+}
+
 /// An entry of a batch, and what became of it.
 private struct BatchItem {
     let entry: StreamEntry
@@ -349,13 +430,23 @@ private struct BatchItem {
     let type: String?
     let enqueuedAt: Timestamp?
     var outcome: JobOutcome?
+    /// The entry's fields, kept for the dead letter of an entry that has no `job` field.
+    var otherFields: [String: [UInt8]]? = nil
+}
+
+extension Int64 {
+    /// `self - other`, held at the bounds instead of trapping.
+    func saturatingMinus(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : difference
+    }
 }
 
 /// Microseconds as milliseconds with two decimals (`1234` → `1.23`), without `String(format:)`,
 /// which costs more than the rest of a log line.
 func milliseconds(_ micros: Int64) -> String {
     let sign = micros < 0 ? "-" : ""
-    let value = abs(micros) / 10
+    let value = micros == .min ? Int64.max / 10 : abs(micros) / 10
     let fraction = value % 100
     return "\(sign)\(value / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }

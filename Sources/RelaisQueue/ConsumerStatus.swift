@@ -90,6 +90,17 @@ final class StopSignal: Sendable {
     }
 }
 
+/// A counter the health monitor raises when PostgreSQL comes back after an outage:
+/// each consumer then replaces its processor, whose connection may be dead without
+/// knowing it, before it takes the next batch.
+final class ProcessorEpoch: Sendable {
+    private let value = Atomic<Int>(0)
+
+    var current: Int { value.load(ordering: .acquiring) }
+
+    func advance() { value.add(1, ordering: .releasing) }
+}
+
 /// Reconnection delays: 100 ms doubling to 5 s, with jitter, so nothing spins.
 struct ReconnectBackoff {
     private var attempt = 0

@@ -30,6 +30,7 @@ public final class QueueEngine: Sendable {
     private let queues: [any RunnableQueue]
     private let logger: Logger
     private let stopSignal = StopSignal()
+    private let epoch = ProcessorEpoch()
     private let metrics = QueueMetrics()
     private let consumers: [ConsumerShared]
     /// The latest queue figures (length, retries, lag, dead letters).
@@ -51,35 +52,58 @@ public final class QueueEngine: Sendable {
         }
     }
 
-    /// Starts the threads and returns when all of them have stopped after `stop()`.
+    /// Starts the threads and returns when all of them have stopped after `stop()`, or at
+    /// once when the task is cancelled.
+    ///
+    /// Cancellation means the shutdown took too long, typically because a thread is stuck
+    /// in a call to a server that hangs: the threads are told to stop and left behind, and
+    /// the batches they hold stay pending in Redis for the next start.
     public func run() async {
         let threadCount = consumers.count + 1
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let remaining = Mutex(threadCount)
-            let finished: @Sendable () -> Void = {
-                if remaining.withLock({ $0 -= 1; return $0 }) == 0 { continuation.resume() }
-            }
-            for (index, shared) in consumers.enumerated() {
-                let queue = queues[index / max(1, settings.workersPerQueue)]
-                let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
-                                              logger: logger, metrics: metrics, tunables: tunables)
-                startThread(named: "\(queue.name)-\(index % max(1, settings.workersPerQueue) + 1)") {
-                    queue.runConsumer(context)
+        let waiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        let remaining = Mutex(threadCount)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                waiter.withLock { $0 = continuation }
+                let finished: @Sendable () -> Void = {
+                    if remaining.withLock({ $0 -= 1; return $0 }) == 0 { waiter.withLock { $0.take() }?.resume() }
+                }
+                for (index, shared) in consumers.enumerated() {
+                    let queue = queues[index / max(1, settings.workersPerQueue)]
+                    let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
+                                                  logger: logger, metrics: metrics, tunables: tunables, epoch: epoch)
+                    startThread(named: "\(queue.name)-\(index % max(1, settings.workersPerQueue) + 1)") {
+                        queue.runConsumer(context)
+                        finished()
+                    }
+                }
+                let housekeeper = Housekeeper(endpoint: endpoint, settings: settings, queues: queues.map { settings.keys($0.name) },
+                                              consumers: consumers, stop: stopSignal, logger: logger, metrics: metrics, lags: figures)
+                startThread(named: "housekeeper") {
+                    housekeeper.run()
                     finished()
                 }
+                // Cancelled before the continuation was stored: the handler found nothing to resume.
+                if Task.isCancelled { waiter.withLock { $0.take() }?.resume() }
             }
-            let housekeeper = Housekeeper(endpoint: endpoint, settings: settings, queues: queues.map { settings.keys($0.name) },
-                                          consumers: consumers, stop: stopSignal, logger: logger, metrics: metrics, lags: figures)
-            startThread(named: "housekeeper") {
-                housekeeper.run()
-                finished()
-            }
+        } onCancel: {
+            stop()
+            waiter.withLock { $0.take() }?.resume()
         }
-        logger.info("consumers stopped")
+        let left = remaining.withLock { $0 }
+        if left > 0 {
+            logger.warning("consumers abandoned after the shutdown timeout, their batches stay pending", metadata: ["threads": "\(left)"])
+        } else {
+            logger.info("consumers stopped")
+        }
     }
 
     /// Asks every thread to stop: no new reads; the batch in hand finishes and is acknowledged.
     public func stop() { stopSignal.set() }
+
+    /// Makes every consumer replace its processor before its next batch: the store came
+    /// back after an outage, and connections made before it may be dead.
+    public func renewProcessors() { epoch.advance() }
 
     /// Whether `stop()` was called.
     public var isStopping: Bool { stopSignal.isSet }

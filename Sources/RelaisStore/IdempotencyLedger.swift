@@ -38,11 +38,13 @@ public enum IdempotencyLedger {
         RETURNING job_id
         """)
 
-    /// Deletes ledger rows older than the retention; a job id reused after that is new again.
+    /// Deletes up to $2 ledger rows older than the retention; a job id reused after that
+    /// is new again.
     ///
-    /// $1 retention as an interval, such as `30 days`.
+    /// $1 retention as an interval, such as `30 days`; $2 the most rows to delete.
     static let prune = PgStatement("ledger.prune", """
-        DELETE FROM relais.processed_jobs WHERE processed_at < now() - $1::interval
+        DELETE FROM relais.processed_jobs WHERE ctid = ANY(ARRAY(
+          SELECT ctid FROM relais.processed_jobs WHERE processed_at < now() - $1::interval LIMIT $2))
         """)
 
     /// Splits `jobs` into those to apply now (`true`) and duplicates.
@@ -78,8 +80,8 @@ public enum IdempotencyLedger {
     }
 
     /// Forgets ids older than `retention` (a PostgreSQL interval); returns how many.
-    public static func prune(_ db: PgConnection, retention: String) throws -> Int {
-        try db.run(prune, [retention]).affected
+    public static func prune(_ db: PgConnection, retention: String, limit: Int) throws -> Int {
+        try db.run(prune, [retention, String(limit)]).affected
     }
 }
 

@@ -80,8 +80,8 @@ public enum Outbox {
     }
 
     /// Deletes sent and failed messages older than `retention` (a PostgreSQL interval); returns how many.
-    public static func prune(_ db: PgConnection, retention: String) throws -> Int {
-        try db.run(OutboxSQL.prune, [retention]).affected
+    public static func prune(_ db: PgConnection, retention: String, limit: Int) throws -> Int {
+        try db.run(OutboxSQL.prune, [retention, String(limit)]).affected
     }
 
     /// Pending and failed messages per channel, for `/status` and the metrics.
@@ -141,7 +141,9 @@ enum OutboxSQL {
         """)
 
     /// $1 retention as an interval, such as `30 days`.
+    /// $1 retention as an interval; $2 the most rows to delete.
     static let prune = PgStatement("outbox.prune", """
-        DELETE FROM relais.outbox WHERE status <> 'pending' AND created_at < now() - $1::interval
+        DELETE FROM relais.outbox WHERE ctid = ANY(ARRAY(
+          SELECT ctid FROM relais.outbox WHERE status <> 'pending' AND created_at < now() - $1::interval LIMIT $2))
         """)
 }

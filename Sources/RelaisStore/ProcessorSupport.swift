@@ -52,19 +52,23 @@ enum ProcessorSupport {
 
     /// Commits `jobs` with `apply` in one transaction, taking them as new in the ledger
     /// (see `IdempotencyLedger`); if one was not, does it again sorting out the
-    /// duplicates. If PostgreSQL rejects the transaction, tries each job alone so that one
-    /// bad job does not hold back the others. A problem of the database itself (a missing
-    /// table, a permission) is thrown: the batch stays pending until an operator fixes it,
-    /// instead of dead-lettering every job.
+    /// duplicates. If PostgreSQL rejects the transaction for something a job carries,
+    /// tries each job alone so that one bad job does not hold back the others.
+    ///
+    /// Anything that is not the jobs' fault is thrown, and the whole batch stays pending
+    /// to be tried again after a backoff: a lost connection, a problem of the database
+    /// itself (a missing table, a permission), and transient failures (a lock timeout, a
+    /// deadlock, a cancelled statement). Splitting on those would make every job of the
+    /// batch wait its own lock timeout.
     static func commit<Job>(_ db: PgConnection, _ jobs: [QueuedJob<Job>], ledger: IdempotencyLedger.Mode = .expectingNew,
                             _ apply: ([QueuedJob<Job>], IdempotencyLedger.Mode) throws -> [JobOutcome]) throws -> [JobOutcome] {
         do {
             return try db.transaction { try apply(jobs, ledger) }
         } catch let error as PgError where error.isLedgerConflict && ledger == .expectingNew {
             return try commit(db, jobs, ledger: .sortingDuplicates, apply)
-        } catch let error as PgError where !error.connectionLost && !error.isDatabaseSetupProblem {
+        } catch let error as PgError where !error.isTransient && !error.isDatabaseSetupProblem {
             if jobs.count > 1 { return try jobs.flatMap { try commit(db, [$0], ledger: .sortingDuplicates, apply) } }
-            return [StoreOutcome.failure(error)]
+            return [.dead(JobRejection(.permanentFailure, "PostgreSQL refused the effect: \(error)"))]
         }
     }
 

@@ -72,15 +72,6 @@ public final class StockProcessor: JobProcessor {
     }
 }
 
-/// What a PostgreSQL error means for the job that caused it.
-public enum StoreOutcome {
-    /// Transient errors are retried; anything else can never succeed as it is.
-    public static func failure(_ error: PgError) -> JobOutcome {
-        if error.isTransient { return .retry(reason: error.description) }
-        return .dead(JobRejection(.permanentFailure, "PostgreSQL refused the effect: \(error)"))
-    }
-}
-
 /// The statements of the stock use cases. Times travel as microseconds since the epoch
 /// (see `timestamp(fromMicros:)`).
 enum StockSQL {
@@ -183,18 +174,19 @@ enum StockSQL {
     /// the stored observation, and those older than the ledger's retention.
     ///
     /// $1 retention as an interval, such as `30 days`.
+    /// $1 retention as an interval; $2 the most rows to delete.
     static let prune = PgStatement("stock.prune-adjustments", """
-        DELETE FROM relais.stock_adjustments a
-        USING relais.stock_items s
-        WHERE a.shop_id = s.shop_id AND a.sku = s.sku
-          AND (a.at <= s.observed_at OR a.at < now() - $1::interval)
+        DELETE FROM relais.stock_adjustments WHERE ctid = ANY(ARRAY(
+          SELECT a.ctid FROM relais.stock_adjustments a
+          JOIN relais.stock_items s ON a.shop_id = s.shop_id AND a.sku = s.sku
+          WHERE a.at <= s.observed_at OR a.at < now() - $1::interval LIMIT $2))
         """)
 }
 
 /// Housekeeping of the stock tables.
 public enum StockMaintenance {
     /// Deletes adjustments that no longer matter; returns how many.
-    public static func prune(_ db: PgConnection, retention: String) throws -> Int {
-        try db.run(StockSQL.prune, [retention]).affected
+    public static func prune(_ db: PgConnection, retention: String, limit: Int) throws -> Int {
+        try db.run(StockSQL.prune, [retention, String(limit)]).affected
     }
 }

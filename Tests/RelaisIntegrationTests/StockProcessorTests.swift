@@ -128,7 +128,7 @@ struct StockProcessorTests {
         }
         #expect(observed == "t")
         try TestServers.withDatabase(url) { db throws in
-            #expect(try StockMaintenance.prune(db, retention: "30 days") == 2, "the 09:00 adjustments are counted by the 10:00 observation")
+            #expect(try StockMaintenance.prune(db, retention: "30 days", limit: 100) == 2, "the 09:00 adjustments are counted by the 10:00 observation")
         }
     }
 
