@@ -139,14 +139,15 @@ public struct OrderPlan: Sendable, Equatable {
     ///
     /// - Parameter channels: the channels that are configured; a message for another
     ///   channel goes to the log instead.
-    public static func make(_ jobs: [(id: String, type: String, job: OrderJob)], stored: [String: StoredOrder],
+    public static func make(_ jobs: [(id: String, type: String, job: OrderJob)], stored: [ExactText: StoredOrder],
                             channels: Set<Channel>, rules: ReminderRules = ReminderRules()) -> OrderPlan {
         var plan = OrderPlan()
         var orders = stored
-        var changed: [String: Int] = [:]
+        var changed: [ExactText: Int] = [:]
         for (id, type, job) in jobs {
             let orderId = job.orderId
-            switch OrderLifecycle.decide(job.event, current: orders[orderId]?.status) {
+            let key = ExactText(orderId)
+            switch OrderLifecycle.decide(job.event, current: orders[key]?.status) {
             case .retryLater(let reason):
                 plan.outcomes.append(.retry(reason: reason))
             case .ignore(let reason):
@@ -154,16 +155,16 @@ public struct OrderPlan: Sendable, Equatable {
                 plan.outcomes.append(.ignored(reason: reason))
             case .apply(let status, let effects):
                 if case .placed(let order) = job {
-                    orders[orderId] = StoredOrder(order: order, status: status)
+                    orders[key] = StoredOrder(order: order, status: status)
                     plan.placed.append(order)
                 } else {
-                    orders[orderId]!.status = status
-                    if case .ready(_, _, let deadline?) = job { orders[orderId]!.order.pickupDeadline = deadline }
+                    orders[key]!.status = status
+                    if case .ready(_, _, let deadline?) = job { orders[key]!.order.pickupDeadline = deadline }
                 }
-                let stored = orders[orderId]!
+                let stored = orders[key]!
                 let change = StatusChange(orderId: orderId, status: status, at: job.at, pickupDeadline: stored.order.pickupDeadline)
-                if let index = changed[orderId] { plan.changes[index] = change } else {
-                    changed[orderId] = plan.changes.count
+                if let index = changed[key] { plan.changes[index] = change } else {
+                    changed[key] = plan.changes.count
                     plan.changes.append(change)
                 }
                 plan.history.append(HistoryEntry(orderId: orderId, jobId: id, type: type, at: job.at, applied: true, note: nil))

@@ -22,15 +22,16 @@ public struct PickupPlan: Sendable, Equatable {
     /// A booking for an order not placed yet is retried, like an order event; one for an
     /// order that is over (collected, cancelled, expired) is kept in the history and
     /// changes nothing. A new booking replaces the slot and the reminders of the old one.
-    public static func make(_ jobs: [(id: String, type: String, job: PickupJob)], stored: [String: StoredOrder],
+    public static func make(_ jobs: [(id: String, type: String, job: PickupJob)], stored: [ExactText: StoredOrder],
                             now: Timestamp, rules: ReminderRules) -> PickupPlan {
         var plan = PickupPlan()
         var orders = stored
-        var changed: [String: Int] = [:]
+        var changed: [ExactText: Int] = [:]
         let bookingKinds: [ReminderKind] = [.evening, .soon]
         for (id, type, job) in jobs {
             let orderId = job.orderId
-            guard let current = orders[orderId] else {
+            let key = ExactText(orderId)
+            guard let current = orders[key] else {
                 plan.outcomes.append(.retry(reason: "the order is not placed yet"))
                 continue
             }
@@ -43,17 +44,17 @@ public struct PickupPlan: Sendable, Equatable {
             plan.reminders.cancel(orderId, bookingKinds)
             switch job {
             case .booked(_, let start, let end):
-                orders[orderId]!.slotStart = start
-                orders[orderId]!.slotEnd = end
+                orders[key]!.slotStart = start
+                orders[key]!.slotEnd = end
                 plan.reminders.plan(orderId, rules.forBooking(slotStart: start, slotEnd: end, now: now,
                                                               timeZone: current.order.shop.timeZone))
             case .cancelled:
-                orders[orderId]!.slotStart = nil
-                orders[orderId]!.slotEnd = nil
+                orders[key]!.slotStart = nil
+                orders[key]!.slotEnd = nil
             }
-            let change = SlotChange(orderId: orderId, start: orders[orderId]!.slotStart, end: orders[orderId]!.slotEnd)
-            if let index = changed[orderId] { plan.slots[index] = change } else {
-                changed[orderId] = plan.slots.count
+            let change = SlotChange(orderId: orderId, start: orders[key]!.slotStart, end: orders[key]!.slotEnd)
+            if let index = changed[key] { plan.slots[index] = change } else {
+                changed[key] = plan.slots.count
                 plan.slots.append(change)
             }
             plan.history.append(.init(orderId: orderId, jobId: id, type: type, at: now, applied: true, note: nil))

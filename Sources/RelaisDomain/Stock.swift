@@ -336,12 +336,15 @@ public enum StockPlan {
 /// bytes as well, which is code point order and PostgreSQL's `"C"` collation: a total
 /// order, where Swift's `<` ranks canonically equivalent strings as neither before nor
 /// after each other.
-public struct ExactText: Hashable, Comparable, Sendable {
+public struct ExactText: Hashable, Comparable, Sendable, ExpressibleByStringLiteral {
     /// The string.
     public let text: String
 
     /// Wraps `text`.
     public init(_ text: String) { self.text = text }
+
+    /// Wraps a literal.
+    public init(stringLiteral text: String) { self.text = text }
 
     public static func == (a: ExactText, b: ExactText) -> Bool {
         a.text.utf8.count == b.text.utf8.count && order(a.text, b.text) == 0

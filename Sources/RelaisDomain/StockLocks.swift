@@ -70,7 +70,7 @@ public struct StockLocks: Sendable, Equatable {
             locks = [Lock(.everything, "", exclusive: true)]
             return
         }
-        let whole = Set(wholeShops.map(ExactText.init))
+        let whole = Set(wholeShops.map { ExactText($0) })
         let rowLocks = skusByShop.reduce(0) { count, shop in
             whole.contains(shop.key) || shop.value.count > Self.skusPerShop ? count : count + shop.value.count
         }

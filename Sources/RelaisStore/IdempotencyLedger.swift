@@ -53,19 +53,20 @@ public enum IdempotencyLedger {
     /// is `.sortingDuplicates`, if it is in the ledger already. Must run inside the
     /// transaction that applies the effects.
     public static func claim<Job>(_ db: PgConnection, queue: String, _ jobs: [QueuedJob<Job>], _ mode: Mode) throws -> [Bool] {
-        var firstSeen = Set<String>()
+        // Ids compared byte for byte, as the ledger's primary key compares them.
+        var firstSeen = Set<ExactText>()
         var unique: [QueuedJob<Job>] = []
-        for job in jobs where firstSeen.insert(job.envelope.id).inserted { unique.append(job) }
+        for job in jobs where firstSeen.insert(ExactText(job.envelope.id)).inserted { unique.append(job) }
         let parameters = [queue, PgArray.text(unique.map(\.envelope.id)), PgArray.text(unique.map(\.envelope.type))]
-        var fresh: Set<String>
+        var fresh: Set<ExactText>
         switch mode {
         case .expectingNew:
             db.send(insert, parameters)
             fresh = firstSeen
         case .sortingDuplicates:
-            fresh = Set(try db.run(record, parameters).rows.compactMap { $0.first ?? nil })
+            fresh = Set(try db.run(record, parameters).rows.compactMap { $0.first ?? nil }.map { ExactText($0) })
         }
-        return jobs.map { fresh.remove($0.envelope.id) != nil }
+        return jobs.map { fresh.remove(ExactText($0.envelope.id)) != nil }
     }
 
     /// $1 queue; $2 text[] job ids.

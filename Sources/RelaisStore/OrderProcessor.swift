@@ -41,7 +41,7 @@ public final class OrderProcessor: JobProcessor {
         db.send(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
         let fresh = try IdempotencyLedger.claim(db, queue: "orders", jobs, ledger)
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
-        let stored = try load(Set(effective.map(\.envelope.job.orderId)))
+        let stored = try load(Set(effective.map { ExactText($0.envelope.job.orderId) }))
         var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
                                   stored: stored, channels: channels, rules: rules)
         try write(&plan)
@@ -61,7 +61,7 @@ public final class OrderProcessor: JobProcessor {
             }
             guard !due.isEmpty else { return 0 }
             db.send(OrderSQL.lock, [PgArray.text(due.map(\.0))])
-            let stored = try load(Set(due.map(\.0)))
+            let stored = try load(Set(due.map { ExactText($0.0) }))
             var plan = OrderPlan.make(due.map { ("expiry", "order.expired", OrderJob.expired(orderId: $0.0, at: $0.1)) },
                                       stored: stored, channels: channels, rules: rules)
             try write(&plan)
@@ -70,15 +70,18 @@ public final class OrderProcessor: JobProcessor {
     }
 
     /// The orders with these ids that exist, with their current deadline and slot.
-    func load(_ ids: Set<String>) throws -> [String: StoredOrder] {
+    ///
+    /// Ids are compared byte for byte, as PostgreSQL compares them: Swift's `String`
+    /// would take canonically equivalent ids (`é` and `e` + U+0301) for one.
+    func load(_ ids: Set<ExactText>) throws -> [ExactText: StoredOrder] {
         guard !ids.isEmpty else { return [:] }
-        var out: [String: StoredOrder] = [:]
-        for row in try db.run(OrderSQL.load, [PgArray.text(ids)]).rows {
+        var out: [ExactText: StoredOrder] = [:]
+        for row in try db.run(OrderSQL.load, [PgArray.text(ids.map(\.text))]).rows {
             guard let id = row[0], let statusText = row[1], let status = OrderStatus(rawValue: statusText), let details = row[2]
             else { continue }
             var order = try decoder.decode(PlacedOrder.self, from: Data(details.utf8))
             order.pickupDeadline = row[3].flatMap(Int64.init).map(Timestamp.init(microseconds:))
-            out[id] = StoredOrder(order: order, status: status, slotStart: row[4].flatMap(Int64.init).map(Timestamp.init(microseconds:)),
+            out[ExactText(id)] = StoredOrder(order: order, status: status, slotStart: row[4].flatMap(Int64.init).map(Timestamp.init(microseconds:)),
                                   slotEnd: row[5].flatMap(Int64.init).map(Timestamp.init(microseconds:)))
         }
         return out
@@ -90,16 +93,16 @@ public final class OrderProcessor: JobProcessor {
         // and then updated: one row version instead of two.
         var changes = plan.changes
         if !plan.placed.isEmpty {
-            var final: [String: OrderPlan.StatusChange] = [:]
-            for change in changes { final[change.orderId] = change }
-            let placedIds = Set(plan.placed.map(\.orderId))
-            changes.removeAll { placedIds.contains($0.orderId) }
+            var final: [ExactText: OrderPlan.StatusChange] = [:]
+            for change in changes { final[ExactText(change.orderId)] = change }
+            let placedIds = Set(plan.placed.map { ExactText($0.orderId) })
+            changes.removeAll { placedIds.contains(ExactText($0.orderId)) }
             let details = try plan.placed.map { try encoder.encode($0) }
             db.send(OrderSQL.insert, [
                 PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.json(details),
                 PgArray.integers(plan.placed.map(\.placedAt.microseconds)),
-                PgArray.text(plan.placed.map { final[$0.orderId]?.status.rawValue ?? OrderStatus.placed.rawValue }),
-                PgArray.optionalIntegers(plan.placed.map { final[$0.orderId]?.pickupDeadline?.microseconds }),
+                PgArray.text(plan.placed.map { final[ExactText($0.orderId)]?.status.rawValue ?? OrderStatus.placed.rawValue }),
+                PgArray.optionalIntegers(plan.placed.map { final[ExactText($0.orderId)]?.pickupDeadline?.microseconds }),
             ])
         }
         if !changes.isEmpty {

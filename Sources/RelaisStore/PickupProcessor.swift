@@ -26,7 +26,7 @@ public final class PickupProcessor: JobProcessor {
         db.send(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
         let fresh = try IdempotencyLedger.claim(db, queue: "pickups", jobs, ledger)
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
-        let stored = try orders.load(Set(effective.map(\.envelope.job.orderId)))
+        let stored = try orders.load(Set(effective.map { ExactText($0.envelope.job.orderId) }))
         let plan = PickupPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
                                    stored: stored, now: now(), rules: orders.rules)
         if !plan.slots.isEmpty {
@@ -85,21 +85,21 @@ public final class ReminderScheduler {
                 return (id, order, kind, Timestamp(microseconds: at))
             }
             guard !due.isEmpty else { return Round() }
-            let stored = try orders.load(Set(due.map(\.1)))
+            let stored = try orders.load(Set(due.map { ExactText($0.1) }))
             let now = now()
             var round = Round()
             var messages: [OrderPlan.PlannedMessage] = []
             var ids: [Int64] = [], statuses: [String] = [], notes: [String?] = [], postponed: [Int64?] = []
             for (id, orderId, kind, at) in due {
                 ids.append(id)
-                if let skip = reason(toSkip: kind, stored[orderId], now: now) {
+                if let skip = reason(toSkip: kind, stored[ExactText(orderId)], now: now) {
                     statuses.append("skipped")
                     notes.append(skip)
                     postponed.append(nil)
                     round.skipped += 1
                     continue
                 }
-                let order = stored[orderId]!
+                let order = stored[ExactText(orderId)]!
                 // Late after downtime, a reminder may now fall in quiet hours: it waits for their end.
                 let latest = [kind == .uncollected ? nil : order.slotStart, order.order.pickupDeadline].compactMap { $0 }.min()
                 guard let when = orders.rules.outsideQuietHours(now, timeZone: order.order.shop.timeZone, latest: latest) else {

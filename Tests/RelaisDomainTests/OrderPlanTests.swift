@@ -128,7 +128,7 @@ struct OrderPlanTests {
     }
 
     @Test func aBackwardEventIsKeptInTheHistoryAndChangesNothing() {
-        let stored = ["o1": StoredOrder(order: order("o1", items: [("a", 1)]), status: .ready)]
+        let stored: [ExactText: StoredOrder] = ["o1": StoredOrder(order: order("o1", items: [("a", 1)]), status: .ready)]
         let plan = OrderPlan.make([("j2", "order.confirmed", .confirmed(orderId: "o1", at: at("2026-11-28T10:00:00Z")))],
                                   stored: stored, channels: all)
         guard case .ignored = plan.outcomes.first else {
@@ -140,7 +140,7 @@ struct OrderPlanTests {
     }
 
     @Test func cancellingReleasesAndTellsTheOtherSide() {
-        let stored = ["o1": StoredOrder(order: order("o1", items: [("a", 2)]), status: .confirmed)]
+        let stored: [ExactText: StoredOrder] = ["o1": StoredOrder(order: order("o1", items: [("a", 2)]), status: .confirmed)]
         let byCustomer = OrderPlan.make([("j", "order.cancelled", .cancelled(orderId: "o1", at: at("2026-11-28T10:00:00Z"), by: .customer, reason: "trop tard"))],
                                         stored: stored, channels: all)
         #expect(byCustomer.reservations.map(\.delta) == [-2])
@@ -149,6 +149,18 @@ struct OrderPlanTests {
         let byShop = OrderPlan.make([("j", "order.cancelled", .cancelled(orderId: "o1", at: at("2026-11-28T10:00:00Z"), by: .shop, reason: nil))],
                                     stored: stored, channels: all)
         #expect(byShop.messages.map(\.template) == ["order-cancelled-customer"])
+    }
+
+    /// PostgreSQL keeps `café` written with U+00E9 and with `e` + U+0301 apart; so must
+    /// the plan, which Swift's `String` equality would not.
+    @Test func canonicallyEquivalentOrderIdsAreTwoOrders() {
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        let plan = OrderPlan.make([
+            ("j1", "order.placed", .placed(order(composed, items: [("a", 1)]))),
+            ("j2", "order.placed", .placed(order(decomposed, items: [("a", 2)]))),
+        ], stored: [:], channels: all)
+        #expect(plan.outcomes == [.applied, .applied])
+        #expect(plan.placed.count == 2 && plan.changes.count == 2, "\(plan.changes.map { Array($0.orderId.utf8) })")
     }
 
     @Test func shortLinesAreMarkedInOrderOfArrival() {

@@ -26,4 +26,29 @@ struct RetryPolicyTests {
         #expect(policy.decide(afterAttempt: 5, random: 0.5) == .giveUp)
         #expect(RetryPolicy(maxAttempts: 1).decide(afterAttempt: 1, random: 0) == .giveUp)
     }
+
+    /// Whatever a stream entry claims, the arithmetic holds: no trap, a delay in range.
+    @Test(arguments: [Int.min, Int.min + 1, -1, 0, 1, 4, 64, Int.max - 1, Int.max])
+    func anyAttemptIsSafe(attempt: Int) {
+        let long = RetryPolicy(maxAttempts: .max, baseDelay: .seconds(1), maxDelay: .seconds(600), jitter: 0.5)
+        for random in [0, 0.5, 1, -1, 2, .nan, .infinity] as [Double] {
+            guard case .retry(let delay) = long.decide(afterAttempt: attempt, random: random) else {
+                Issue.record("attempt \(attempt) gave up below maxAttempts")
+                continue
+            }
+            #expect(delay >= .zero && delay <= .seconds(600), "attempt \(attempt), random \(random): \(delay)")
+        }
+    }
+
+    /// A stream entry's `attempt` field is clamped to what Relais counts.
+    @Test func theAttemptFieldIsClampedToRelaisOwnCount() {
+        func field(_ text: String?) -> Int { policy.attempt(fromField: text.map { Array($0.utf8) }) }
+        #expect(field(nil) == 1)
+        #expect(field("3") == 3)
+        #expect(field("-9223372036854775808") == 1)
+        #expect(field("9223372036854775807") == 5)
+        #expect(field("99999999999999999999999") == 1, "not a number Relais could have written")
+        #expect(field("0") == 1)
+        #expect(field("2 ") == 1 && field("+2") == 1 && field("") == 1 && field("abc") == 1)
+    }
 }
