@@ -94,7 +94,6 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             if context.shared.set(.running) {
                 logger.info("consumer running", metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)"])
             }
-            backoff.reset()
 
             do {
                 let fetched: Fetched
@@ -109,11 +108,17 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                 } else {
                     fetched = try readNew(redis!, count: count)
                 }
-                guard !fetched.entries.isEmpty else { continue }
+                guard !fetched.entries.isEmpty else {
+                    backoff.reset()
+                    continue
+                }
                 let bytes = fetched.entries.reduce(0) { $0 + ($1.fields?["job"]?.count ?? 0) }
                 readCount = max(1, min(context.tunables.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
                 try handle(fetched, redis: redis!, processor: processor!, decoder: decoder, parser: parser)
                 storeFailures = 0
+                // Only a finished round ends a run of failures: a connection that fails at
+                // its first batch keeps backing off.
+                backoff.reset()
             } catch let error as StoreUnavailable {
                 logger.warning("store unavailable, batch left pending",
                                metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "error": "\(error.underlying)"])
@@ -210,13 +215,15 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                                   otherFields: fields))
                 continue
             }
-            if let deliveries = fetched.deliveries[entry.id], deliveries > settings.maxDeliveries {
-                items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil,
-                                  outcome: .dead(JobRejection(.poison, "delivered \(deliveries) times without finishing"))))
-                continue
-            }
             switch decoder.decode(payload, parser: parser) {
             case .success(let envelope):
+                // Poison is judged on valid jobs only: an invalid one keeps the reason
+                // that names its field, however often it was delivered.
+                if let deliveries = fetched.deliveries[entry.id], deliveries > settings.maxDeliveries {
+                    items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, jobId: envelope.id, type: envelope.type,
+                                           enqueuedAt: nil, outcome: .dead(JobRejection(.poison, "delivered \(deliveries) times without finishing"))))
+                    continue
+                }
                 jobItem.append(items.count)
                 jobs.append(QueuedJob(entryId: entry.id, envelope: envelope, attempt: attempt))
                 items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, jobId: envelope.id, type: envelope.type,

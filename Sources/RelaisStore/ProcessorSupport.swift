@@ -55,17 +55,20 @@ enum ProcessorSupport {
     /// duplicates. If PostgreSQL rejects the transaction for something a job carries,
     /// tries each job alone so that one bad job does not hold back the others.
     ///
-    /// Anything that is not the jobs' fault is thrown, and the whole batch stays pending
-    /// to be tried again after a backoff: a lost connection, a problem of the database
-    /// itself (a missing table, a permission), and transient failures (a lock timeout, a
-    /// deadlock, a cancelled statement). Splitting on those would make every job of the
-    /// batch wait its own lock timeout.
+    /// A transient failure (a lock timeout, a deadlock, a cancelled statement) is not the
+    /// jobs' fault: every job of the batch is retried on its retry schedule, after one
+    /// lock timeout. Splitting the batch would make each job wait its own, and hold the
+    /// consumer for minutes. A lost connection or a problem of the database itself (a
+    /// missing table, a permission) is thrown: the batch stays pending until the store
+    /// is back or an operator fixes it, instead of dead-lettering every job.
     static func commit<Job>(_ db: PgConnection, _ jobs: [QueuedJob<Job>], ledger: IdempotencyLedger.Mode = .expectingNew,
                             _ apply: ([QueuedJob<Job>], IdempotencyLedger.Mode) throws -> [JobOutcome]) throws -> [JobOutcome] {
         do {
             return try db.transaction { try apply(jobs, ledger) }
         } catch let error as PgError where error.isLedgerConflict && ledger == .expectingNew {
             return try commit(db, jobs, ledger: .sortingDuplicates, apply)
+        } catch let error as PgError where error.isTransient && !error.connectionLost {
+            return Array(repeating: .retry(reason: error.description), count: jobs.count)
         } catch let error as PgError where !error.isTransient && !error.isDatabaseSetupProblem {
             if jobs.count > 1 { return try jobs.flatMap { try commit(db, [$0], ledger: .sortingDuplicates, apply) } }
             return [.dead(JobRejection(.permanentFailure, "PostgreSQL refused the effect: \(error)"))]

@@ -32,7 +32,12 @@ struct RetryPolicyTests {
     func anyAttemptIsSafe(attempt: Int) {
         let long = RetryPolicy(maxAttempts: .max, baseDelay: .seconds(1), maxDelay: .seconds(600), jitter: 0.5)
         for random in [0, 0.5, 1, -1, 2, .nan, .infinity] as [Double] {
-            guard case .retry(let delay) = long.decide(afterAttempt: attempt, random: random) else {
+            let decision = long.decide(afterAttempt: attempt, random: random)
+            guard attempt < long.maxAttempts else {
+                #expect(decision == .giveUp)
+                continue
+            }
+            guard case .retry(let delay) = decision else {
                 Issue.record("attempt \(attempt) gave up below maxAttempts")
                 continue
             }

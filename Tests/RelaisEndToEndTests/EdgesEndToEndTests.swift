@@ -107,7 +107,7 @@ struct EdgesEndToEndTests {
         ])
         pgProxy.freeze()
         try deployment.producer.xadd(queue: "stock", payload: adjust("in-hand", shop: "t", sku: "a", delta: 3))
-        #expect(eventually(timeout: .seconds(10)) {
+        #expect(try eventually(timeout: .seconds(10)) {
             try deployment.producer.run(["XPENDING", "\(deployment.prefix):stock", "relais"]).split(separator: "\n").first == "1"
         }, "the job is in a consumer's hands")
         let signalled = ContinuousClock.now
