@@ -144,7 +144,7 @@ struct JSONTextTests {
         (#"{"id":"a","type":"stock.adjust","data":{"delta":1.e5}}"#, "a decimal point without a digit after it at byte 49"),
         (#"{"id":"a","type":"stock.adjust","data":{},}"#, "unexpected character at byte 42"),
         (#"{"id":"a","type":"stock.adjust","data":{}} x"#, "the character 'x' outside a string at byte 43"),
-        (#"{"id":"a","type":"stock.adjust","data":{}}{}"#, "text after the value at byte 42"),
+        (#"{"id":"a","type":"stock.adjust","data":{}}{}"#, "unexpected character at byte 42"),
         (#"{"id":"a","type":"stock.adjust","data":{"sku":"x}}"#, "an unterminated string from byte 46"),
         (#"{"id":'a',"type":"stock.adjust","data":{}}"#, "the character ''' outside a string at byte 6"),
     ])
