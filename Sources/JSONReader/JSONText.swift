@@ -1,7 +1,7 @@
 /// The checks on a JSON text that json-c does not make, in one pass over its bytes.
 ///
 /// json-c 0.16 with `JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8` still reads single
-/// quotes, `NaN`, `Infinity` and `1.`; takes overlong UTF-8, encoded surrogates, code
+/// quotes, `NaN`, `Infinity`, `1.`, `-.5` and `00`; takes overlong UTF-8, encoded surrogates, code
 /// points above U+10FFFF and raw control characters inside strings; turns an escaped lone
 /// surrogate into U+FFFD; and cuts a key at an escaped `\u0000` (its keys are C strings,
 /// so `"id\u0000"` replaces `"id"`). A producer's parser or JSON Schema validator reads
@@ -17,8 +17,8 @@ enum JSONText {
     /// Checks `bytes` (the whole text) and returns its summary, or throws saying what is
     /// wrong at which byte offset (counted from 0).
     ///
-    /// Outside strings only whitespace, punctuation, number characters and the letters of
-    /// `true`, `false` and `null` may appear, and objects and arrays nest at most
+    /// Outside strings only whitespace, punctuation, numbers as RFC 8259 writes them and the
+    /// letters of `true`, `false` and `null` may appear, and objects and arrays nest at most
     /// `maxDepth` deep. Inside strings: no byte below 0x20, only shortest-form UTF-8 of
     /// scalar values (RFC 3629), `\u` escapes of scalar values (a surrogate only as the
     /// first of a pair), and no escaped U+0000 in a key. An escaped U+0000 in a value is
@@ -33,11 +33,12 @@ enum JSONText {
             switch byte {
             case quote:
                 i = try string(bytes, from: i)
-            case 0x20, 0x09, 0x0A, 0x0D, comma, UInt8(ascii: "-"), UInt8(ascii: "+"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "e"), UInt8(ascii: "E"),
+            case 0x20, 0x09, 0x0A, 0x0D, comma, UInt8(ascii: "e"),
                  UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "u"), UInt8(ascii: "f"), UInt8(ascii: "a"),
                  UInt8(ascii: "l"), UInt8(ascii: "s"), UInt8(ascii: "n"):
                 i += 1
+            case UInt8(ascii: "-"), zero...nine:
+                i = try number(bytes, from: i)
             case colon:
                 if depth == 1 { summary.topLevelMembers += 1 }
                 i += 1
@@ -49,17 +50,45 @@ enum JSONText {
                 // An unbalanced text is json-c's to refuse; the count only has to stay sane.
                 depth = max(depth - 1, 0)
                 i += 1
-            case UInt8(ascii: "."):
-                // json-c takes `1.` and `1.e5`; JSON wants a digit after the point.
-                guard i + 1 < count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i + 1]) else {
-                    throw malformed("a decimal point without a digit after it at byte \(i)")
-                }
-                i += 1
             default:
                 throw malformed("\(describe(byte)) outside a string at byte \(i)")
             }
         }
         return summary
+    }
+
+    /// Checks the number that starts at `start` against RFC 8259's grammar and returns the
+    /// offset after it: json-c also takes `1.`, `-.5`, `00` and `01.5`.
+    private static func number(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) throws(JSONDocument.Malformed) -> Int {
+        let count = bytes.count
+        func digits(from i: Int) -> Int {
+            var i = i
+            while i < count, (zero...nine).contains(bytes[i]) { i += 1 }
+            return i
+        }
+        var i = start
+        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < count, (zero...nine).contains(bytes[i]) else { throw malformed("a number without digits at byte \(start)") }
+        if bytes[i] == zero {
+            i += 1
+            if i < count, (zero...nine).contains(bytes[i]) { throw malformed("a number with a leading zero at byte \(start)") }
+        } else {
+            i = digits(from: i)
+        }
+        if i < count, bytes[i] == UInt8(ascii: ".") {
+            let point = i
+            i = digits(from: i + 1)
+            guard i > point + 1 else { throw malformed("a decimal point without a digit after it at byte \(point)") }
+        }
+        if i < count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            let exponent = i
+            i += 1
+            if i < count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            let first = i
+            i = digits(from: i)
+            guard i > first else { throw malformed("an exponent without digits at byte \(exponent)") }
+        }
+        return i
     }
 
     /// Checks the string that opens at `start` and returns the offset after its closing quote.
@@ -193,4 +222,6 @@ enum JSONText {
     private static let backslash = UInt8(ascii: "\\")
     private static let colon = UInt8(ascii: ":")
     private static let comma = UInt8(ascii: ",")
+    private static let zero = UInt8(ascii: "0")
+    private static let nine = UInt8(ascii: "9")
 }

@@ -142,6 +142,12 @@ struct JSONTextTests {
     @Test(arguments: [
         (#"{"id":"a","type":"stock.adjust","data":{"delta":1.}}"#, "a decimal point without a digit after it at byte 49"),
         (#"{"id":"a","type":"stock.adjust","data":{"delta":1.e5}}"#, "a decimal point without a digit after it at byte 49"),
+        (#"{"id":"a","type":"stock.adjust","data":{"delta":-.5}}"#, "a number without digits at byte 48"),
+        (#"{"id":"a","type":"stock.adjust","data":{"delta":00}}"#, "a number with a leading zero at byte 48"),
+        (#"{"id":"a","type":"stock.adjust","data":{"delta":-01.5}}"#, "a number with a leading zero at byte 48"),
+        (#"{"id":"a","type":"stock.adjust","data":{"delta":1.5.5}}"#, "the character '.' outside a string at byte 51"),
+        (#"{"id":"a","type":"stock.adjust","data":{"delta":1e+}}"#, "an exponent without digits at byte 49"),
+        (#"{"id":"a","type":"stock.adjust","data":{"delta":+1}}"#, "the character '+' outside a string at byte 48"),
         (#"{"id":"a","type":"stock.adjust","data":{},}"#, "unexpected character at byte 42"),
         (#"{"id":"a","type":"stock.adjust","data":{}} x"#, "the character 'x' outside a string at byte 43"),
         (#"{"id":"a","type":"stock.adjust","data":{}}{}"#, "unexpected character at byte 42"),

@@ -99,12 +99,17 @@ def check_json_text(relais):
                b'{"id":"t-1","type":"stock.adjust","id":"t-2","data":{}}',
                b'{"id":"t-1","type":"stock.adjust","data":{"delta":1.}}',
                b'{"id":"t-1","type":"stock.adjust","data":{"delta":NaN}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":-.5}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":00}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":01.5}}',
                b'{"id":"t-1","type":"stock.adjust","x":' + b"[" * 128 + b"]" * 128 + b',"data":{}}']
     # Control characters and noncharacters go in an unknown field: the fields' own rules may refuse them.
     accepted = [shop("é€🥖".encode()), shop(b"a\\ud83e\\udd56"),
                 b'{"id":"t-1","note":"a\\u0001\xf4\x8f\xbf\xbf\x7f\xc2\x80","type":"stock.adjust","data":{"shop_id":"s","sku":"a","delta":1,"at":"2026-11-28T12:00:00Z"}}',
                 b'{"id":"t-1","type":"stock.adjust","x":' + b"[" * 127 + b"]" * 127 +
-                b',"data":{"shop_id":"s","sku":"a","delta":1,"at":"2026-11-28T12:00:00Z","sku":"b"}}']
+                b',"data":{"shop_id":"s","sku":"a","delta":1,"at":"2026-11-28T12:00:00Z","sku":"b"}}',
+                b'{"id":"t-1","n":[-0,0.5,-1.25e-3,1E+2,10e05],"type":"stock.adjust","data":{"shop_id":"s","sku":"a",'
+                b'"delta":1.0e0,"at":"2026-11-28T12:00:00Z"}}']
     payloads = refused + accepted
     for payload, (ok, code, reason) in zip(payloads, daemon_text_verdicts(relais, "stock", payloads)):
         try:
