@@ -1,11 +1,12 @@
 /// The checks on a JSON text that json-c does not make, in one pass over its bytes.
 ///
-/// json-c 0.16 with `JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8` still reads single
-/// quotes, `NaN`, `Infinity`, `1.`, `-.5` and `00`; takes overlong UTF-8, encoded surrogates, code
-/// points above U+10FFFF and raw control characters inside strings; turns an escaped lone
-/// surrogate into U+FFFD; and cuts a key at an escaped `\u0000` (its keys are C strings,
-/// so `"id\u0000"` replaces `"id"`). A producer's parser or JSON Schema validator reads
-/// such a text differently or not at all, so Relais refuses it, saying what and where.
+/// json-c 0.16 with `JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8` still reads
+/// single quotes, `NaN`, `Infinity`, `1.`, `-.5` and `00`; takes overlong UTF-8, encoded
+/// surrogates, code points above U+10FFFF and raw control characters inside strings;
+/// turns an escaped lone surrogate into U+FFFD; and cuts a key at an escaped `\u0000`
+/// (its keys are C strings, so `"id\u0000"` replaces `"id"`). A producer's parser or
+/// JSON Schema validator reads such a text differently or not at all, so Relais refuses
+/// it, saying what and where.
 enum JSONText {
     /// What the pass learnt of a text it let through.
     struct Summary {
