@@ -21,25 +21,33 @@ public final class JSONDocument {
 
     /// Parses `bytes` with `parser`'s tokener.
     ///
-    /// json-c also reads single-quoted strings, `NaN` and `Infinity`, which are not JSON:
-    /// a first pass refuses any byte outside strings that JSON does not allow there.
+    /// A first pass (`JSONText`) refuses what json-c would read but JSON, UTF-8 or a
+    /// producer's parser would not; a key repeated in the top-level object is refused too,
+    /// since parsers disagree about which of the two counts. Every refusal says what is
+    /// wrong and at which byte offset.
     init(parsing bytes: UnsafeBufferPointer<UInt8>, with parser: JSONParser) throws(Malformed) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { throw Malformed(description: "empty") }
-        guard Self.onlyJSONOutsideStrings(bytes) else { throw Malformed(description: "not JSON") }
+        let summary = try JSONText.check(bytes, maxDepth: parser.maxDepth)
         let tokener = parser.tokener
         json_tokener_reset(tokener)
         let parsed = base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
             json_tokener_parse_ex(tokener, $0, Int32(clamping: bytes.count))
         }
         let error = json_tokener_get_error(tokener)
+        let end = json_tokener_get_parse_end(tokener)
         guard error == json_tokener_success else {
             json_object_put(parsed)
-            throw Malformed(description: String(cString: json_tokener_error_desc(error)))
+            throw Malformed(description: "\(String(cString: json_tokener_error_desc(error))) at byte \(end)")
         }
-        let end = json_tokener_get_parse_end(tokener)
         guard bytes[end...].allSatisfy(Self.isWhitespace) else {
             json_object_put(parsed)
-            throw Malformed(description: "text after the value")
+            throw Malformed(description: "text after the value at byte \(end)")
+        }
+        // json-c keeps the last of repeated keys, so the table is smaller than the text's members.
+        if json_object_get_type(parsed) == json_type_object,
+           Int(json_object_object_length(parsed)) != summary.topLevelMembers {
+            json_object_put(parsed)
+            throw Malformed(description: "a key repeated in the top-level object at byte \(Self.repeatedTopLevelKey(bytes))")
         }
         root = parsed
     }
@@ -53,29 +61,44 @@ public final class JSONDocument {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 
-    /// Whether every byte outside strings is one JSON allows there: whitespace,
-    /// punctuation, number characters and the letters of `true`, `false` and `null`.
-    private static func onlyJSONOutsideStrings(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
+    /// The offset of the second occurrence of the first key that the top-level object of
+    /// `bytes` (already checked) repeats; only read when json-c's table shows a repeat.
+    private static func repeatedTopLevelKey(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var seen = Set<[UInt8]>()
+        var depth = 0
+        var i = 0
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: "\""):
+                var end = i + 1
+                while bytes[end] != UInt8(ascii: "\"") { end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1 }
+                var next = end + 1
+                while next < bytes.count, isWhitespace(bytes[next]) { next += 1 }
+                if depth == 1, next < bytes.count, bytes[next] == UInt8(ascii: ":"),
+                   !seen.insert(decodedKey(UnsafeBufferPointer(rebasing: bytes[i...end]))).inserted {
+                    return i
+                }
+                i = end
+            default: break
             }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["), UInt8(ascii: "]"),
-                 UInt8(ascii: ":"), UInt8(ascii: ","), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "e"), UInt8(ascii: "E"),
-                 UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "u"), UInt8(ascii: "f"), UInt8(ascii: "a"),
-                 UInt8(ascii: "l"), UInt8(ascii: "s"), UInt8(ascii: "n"):
-                continue
-            default:
-                return false
-            }
+            i += 1
         }
-        return !inString
+        return 0
+    }
+
+    /// The bytes of the JSON string `quoted` (quotes included), escapes decoded by json-c.
+    private static func decodedKey(_ quoted: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard let base = quoted.baseAddress, let tokener = json_tokener_new() else { return Array(quoted) }
+        defer { json_tokener_free(tokener) }
+        let value = base.withMemoryRebound(to: CChar.self, capacity: quoted.count) {
+            json_tokener_parse_ex(tokener, $0, Int32(clamping: quoted.count))
+        }
+        defer { json_object_put(value) }
+        guard let text = json_object_get_string(value) else { return Array(quoted) }
+        let length = Int(json_object_get_string_len(value))
+        return text.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
     }
 }
 
@@ -84,11 +107,16 @@ public final class JSONDocument {
 /// consumer spent on 1,000-SKU catalogues. Not for two threads at once.
 public final class JSONParser {
     fileprivate let tokener: UnsafeMutablePointer<json_tokener>
+    fileprivate let maxDepth: Int
 
     /// A parser refusing documents nested deeper than `maxDepth`; nil when out of memory.
     public init?(maxDepth: Int32 = 128) {
         guard let tokener = json_tokener_new_ex(maxDepth) else { return nil }
-        json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
+        self.maxDepth = Int(maxDepth)
+        // Not JSON_TOKENER_VALIDATE_UTF8: JSONText's pass, which every text goes through
+        // first, checks more (overlong forms, surrogates), and json-c's check added up to a
+        // fifth to its parse of a catalogue.
+        json_tokener_set_flags(tokener, JSON_TOKENER_STRICT)
         self.tokener = tokener
     }
 

@@ -93,7 +93,13 @@ struct Dead: ParsableCommand {
     struct Replay: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Put dead letters back on their queue, optionally with a corrected job.",
-            discussion: "The dead letter is removed in the same Redis transaction that re-adds the job, so it is never in both places or neither.")
+            discussion: """
+                Each letter is re-added to its queue and removed from the dead letters in one \
+                Lua script, which removes it only once the job is on the queue: it is never \
+                in neither place. --all replays the letters there when it starts, once each: \
+                the ones a running daemon dead-letters again meanwhile wait for the next replay. \
+                A --job replacement is checked as `relais validate` would (exit 65 if refused).
+                """)
         @Argument(help: "The dead letter's entry id.") var id: String?
         @Flag(help: "Replay every dead letter.") var all = false
         @Option(help: "A corrected job (the whole envelope) as JSON, or @path; only with one id.") var job: String?
@@ -103,22 +109,41 @@ struct Dead: ParsableCommand {
             if job != nil && all { throw ValidationError("--job replaces one job: give an id, not --all") }
         }
 
+        /// Re-adds a letter's job to its queue and deletes the letter, in one step.
+        ///
+        /// KEYS[1] the dead-letter stream, KEYS[2] the queue's stream; ARGV[1] the letter's
+        /// entry id, ARGV[2] the job. Returns the new entry's id, or nil when the letter is
+        /// gone (replayed or purged meanwhile). A failing XADD (a key of the wrong type, no
+        /// memory) raises before the XDEL runs, so the letter stays.
+        static let replayScript = """
+            if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
+            local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+            redis.call('XDEL', KEYS[1], ARGV[1])
+            return id
+            """
+
         func run() throws {
             let configuration = try loadConfiguration()
+            let replacement = try job.map(readPayload)
             let redis = try connectRedis(configuration)
             defer { redis.close() }
             let dead = configuration.queue.deadLetterStream
+            // A daemon that is running dead-letters a replayed bad job again, after this
+            // id: --all stops here rather than follow its own letters forever.
+            let end: String
+            if let id {
+                end = id
+            } else if let last = StreamReplies.range(try redis.command("XREVRANGE", dead, "+", "-", "COUNT", "1")).first {
+                end = last.id
+            } else {
+                print("replayed 0 dead letters")
+                return
+            }
             var replayed = 0
-            var cursor = "-"
-            repeat {
-                let entries: [StreamEntry]
-                if let id {
-                    entries = StreamReplies.range(try redis.command("XRANGE", dead, id, id))
-                    guard !entries.isEmpty else { throw fail("no dead letter \(id)", ExitStatus.dataError) }
-                } else {
-                    entries = StreamReplies.range(try redis.command("XRANGE", dead, cursor, "+", "COUNT", "500"))
-                    if let last = entries.last { cursor = "(" + last.id }
-                }
+            var cursor = id ?? "-"
+            while true {
+                let entries = StreamReplies.range(try redis.command("XRANGE", dead, cursor, end, "COUNT", "500"))
+                if let id, entries.isEmpty { throw fail("no dead letter \(id)", ExitStatus.dataError) }
                 for entry in entries {
                     let fields = entry.fields ?? [:]
                     guard let queue = fields["queue"].map({ String(decoding: $0, as: UTF8.self) }),
@@ -127,22 +152,33 @@ struct Dead: ParsableCommand {
                         continue
                     }
                     var payload = fields["job"] ?? []
-                    if let job {
-                        payload = try readPayload(job)
+                    if let replacement {
+                        if let rejection = RelaisQueues.validate(queue: queue, payload: replacement) {
+                            throw fail("the replacement job is refused (\(rejection.code.rawValue)): \(rejection.message); nothing was replayed",
+                                       ExitStatus.dataError)
+                        }
+                        payload = replacement
                     }
                     let stream = configuration.queue.keys(queue).stream
-                    let replies = try redis.pipeline(binary: [
-                        ["MULTI"].map { Array($0.utf8) },
-                        ["XADD", stream, "*", "job"].map { Array($0.utf8) } + [payload],
-                        ["XDEL", dead, entry.id].map { Array($0.utf8) },
-                        ["EXEC"].map { Array($0.utf8) },
-                    ])
-                    guard case .array = replies.last else { throw fail("replay of \(entry.id) failed", ExitStatus.software) }
-                    replayed += 1
-                    print("replayed \(entry.id) to \(stream)")
+                    let reply = try redis.pipeline(binary: [
+                        ["EVAL", Self.replayScript, "2", dead, stream, entry.id].map { Array($0.utf8) } + [payload],
+                    ]).first
+                    switch reply {
+                    case .bulk?:
+                        replayed += 1
+                        print("replayed \(entry.id) to \(stream)")
+                    case .null?:
+                        StandardError.write("relais: skipping \(entry.id): it left the dead letters meanwhile\n")
+                    case .error(let message)?:
+                        throw fail("replay of \(entry.id) to \(stream) failed, the dead letter is kept: \(message)"
+                                   + (all ? " (\(replayed) replayed before it)" : ""), ExitStatus.software)
+                    default:
+                        throw fail("replay of \(entry.id) to \(stream): unexpected reply, the dead letter is kept", ExitStatus.software)
+                    }
                 }
-                if id != nil || entries.isEmpty { break }
-            } while true
+                guard id == nil, let last = entries.last, last.id != end else { break }
+                cursor = "(" + last.id
+            }
             if all { print("replayed \(replayed) dead letters") }
         }
 

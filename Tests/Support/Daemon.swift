@@ -108,8 +108,10 @@ public struct CommandResult: Sendable {
 }
 
 extension Daemon {
-    /// Runs `relais <arguments>` to completion with `environment`.
-    public static func command(_ arguments: [String], environment: [String: String]) throws -> CommandResult {
+    /// Runs `relais <arguments>` to completion with `environment`; with a `timeout`, a
+    /// command still running then is killed (SIGKILL, status 9), so a test of a command
+    /// that might not end fails instead of hanging.
+    public static func command(_ arguments: [String], environment: [String: String], timeout: Duration? = nil) throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -119,8 +121,15 @@ extension Daemon {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        let pid = process.processIdentifier
+        let killer = DispatchWorkItem { kill(pid, SIGKILL) }
+        if let timeout {
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
+        }
         let out = output.fileHandleForReading.readDataToEndOfFile()
         let err = errors.fileHandleForReading.readDataToEndOfFile()
+        killer.cancel()
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
                              errors: String(decoding: err, as: UTF8.self))

@@ -92,3 +92,44 @@ def error_paths(errors):
             path += f"[{step}]" if isinstance(step, int) else (f".{step}" if path else step)
         out.append(path)
     return out
+
+
+MAX_DEPTH = 128  # objects and arrays nest at most this deep, the job itself counting
+
+
+def read_job(raw):
+    """The job in `raw` (bytes) as Relais reads it; ValueError (or RecursionError) for what
+    Relais refuses as malformed_json before any schema applies. docs/producers.md shows the
+    same function to producers.
+
+    Beyond json.loads: the bytes must be UTF-8 (no overlong forms, no encoded surrogates);
+    NaN and Infinity are refused; no escaped lone surrogate in any string, no U+0000 in a
+    key, no key twice in the top-level object, nesting at most 128 deep. json.loads already
+    refuses raw control characters in strings and a decimal point without digits."""
+    def constant(name):
+        raise ValueError(f"{name} is not JSON")
+
+    last = []
+
+    def pairs(items):
+        if any("\0" in key for key, _ in items):
+            raise ValueError("U+0000 in a key")
+        last[:] = [key for key, _ in items]
+        return dict(items)
+
+    job = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs, parse_constant=constant)
+    if isinstance(job, dict) and len(set(last)) != len(last):  # the top-level object is the hook's last call
+        raise ValueError("a key repeated in the top-level object")
+
+    def check(value, depth):
+        if isinstance(value, str):
+            value.encode("utf-8")  # fails on a lone surrogate from a \ud800 escape
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nesting deeper than {MAX_DEPTH}")
+            for item in (value.items() if isinstance(value, dict) else value):
+                for part in (item if isinstance(value, dict) else (item,)):
+                    check(part, depth + 1)
+
+    check(job, 1)
+    return job

@@ -71,6 +71,59 @@ def interesting_code_points(classes, rng):
     return sorted(p for p in points if 0 < p <= 0x10FFFF and not 0xD800 <= p <= 0xDFFF)
 
 
+def daemon_text_verdicts(relais, queue, payloads):
+    """(ok, code, reason) per raw payload (bytes without a newline), from `relais validate`."""
+    done = subprocess.run([relais, "validate", "--queue", queue], input=b"".join(p + b"\n" for p in payloads),
+                          capture_output=True, timeout=300)
+    out = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    if done.returncode not in (0, 65) or len(out) != len(payloads):
+        raise RuntimeError(f"relais validate exited {done.returncode} with {len(out)} lines: {done.stderr.decode()[-300:]}")
+    return [(v["ok"], v.get("code"), v.get("reason")) for v in out]
+
+
+def check_json_text(relais):
+    """Raw payloads that json-c alone would read (overlong UTF-8, encoded and escaped lone
+    surrogates, raw control characters, U+0000 in a key, a repeated top-level key, deep
+    nesting): the daemon refuses each as malformed_json, naming the byte, and so does
+    _contract.read_job, the reader docs/producers.md gives producers; both accept the
+    well-formed ones."""
+    head = b'{"id":"t-1","type":"stock.adjust","data":{"shop_id":"'
+    tail = b'","sku":"a","delta":1,"at":"2026-11-28T12:00:00Z"}}'
+    def shop(raw):
+        return head + raw + tail
+    refused = [shop(b"a\xc0\xaf"), shop(b"a\xe0\x80\xaf"), shop(b"a\xed\xa0\x80"), shop(b"a\xf4\x90\x80\x80"),
+               shop(b"a\x01"), shop(b"a\x1f"), shop(b"a\t"), shop(b"a\\ud800"), shop(b"a\\udc00x"),
+               shop(b"a\\ud800\\u0041"),
+               b'{"id":"t-1","id\\u0000":"t-2","type":"stock.adjust","data":{}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"sku\\u0000":1}}',
+               b'{"id":"t-1","type":"stock.adjust","id":"t-2","data":{}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":1.}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":NaN}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":-.5}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":00}}',
+               b'{"id":"t-1","type":"stock.adjust","data":{"delta":01.5}}',
+               b'{"id":"t-1","type":"stock.adjust","x":' + b"[" * 128 + b"]" * 128 + b',"data":{}}']
+    # Control characters and noncharacters go in an unknown field: the fields' own rules may refuse them.
+    accepted = [shop("é€🥖".encode()), shop(b"a\\ud83e\\udd56"),
+                b'{"id":"t-1","note":"a\\u0001\xf4\x8f\xbf\xbf\x7f\xc2\x80","type":"stock.adjust","data":{"shop_id":"s","sku":"a","delta":1,"at":"2026-11-28T12:00:00Z"}}',
+                b'{"id":"t-1","type":"stock.adjust","x":' + b"[" * 127 + b"]" * 127 +
+                b',"data":{"shop_id":"s","sku":"a","delta":1,"at":"2026-11-28T12:00:00Z","sku":"b"}}',
+                b'{"id":"t-1","n":[-0,0.5,-1.25e-3,1E+2,10e05],"type":"stock.adjust","data":{"shop_id":"s","sku":"a",'
+                b'"delta":1.0e0,"at":"2026-11-28T12:00:00Z"}}']
+    payloads = refused + accepted
+    for payload, (ok, code, reason) in zip(payloads, daemon_text_verdicts(relais, "stock", payloads)):
+        try:
+            c.read_job(payload)
+            python_ok = True
+        except (ValueError, RecursionError):
+            python_ok = False
+        expected = payload in accepted
+        daemon_right = ok if expected else (code == "malformed_json" and "at byte" in (reason or ""))
+        report(daemon_right and python_ok == expected,
+               f"JSON text {payload[:60]!r}... {'read' if expected else 'refused'} by the daemon and read_job",
+               f"daemon: {ok} {code} {reason}; read_job: {'reads it' if python_ok else 'refuses it'}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--relais", required=True, help="the relais binary")
@@ -90,6 +143,9 @@ def main():
     report(schema_zones == daemon_zones, "the schema's time zone enum is the daemon's list (scripts/order-schemas)",
            f"only in the schema: {sorted(schema_zones - daemon_zones)[:5]}; "
            f"only in the daemon: {sorted(daemon_zones - schema_zones)[:5]}")
+
+    # The JSON text: what json-c would read but Python and the schemas would not ---
+    check_json_text(args.relais)
 
     # The tables of check_schemas.py, through the daemon -----------------------
     rows = [(t, p, v, True) for t, p, v, _ in tables.GOOD] + [(t, p, v, False) for t, p, v, _ in tables.BAD]
