@@ -99,7 +99,7 @@ public final class PgConnection {
     public init(_ conninfo: String) throws(PgError) {
         let conn = PQconnectdb(conninfo)
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            let message = conn.map { PgConnectionString.redactedConnectFailure(String(cString: PQerrorMessage($0))) } ?? "out of memory"
             PQfinish(conn)
             throw PgError(sqlState: nil, statement: "connect", message: message.trimmingTrailingNewlines, connectionLost: true)
         }

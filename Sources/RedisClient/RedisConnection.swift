@@ -99,8 +99,18 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         }
         host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         port = components.port ?? 6379
-        password = components.password?.removingPercentEncoding
-        let user = components.user?.removingPercentEncoding
+        // A user or password that does not decode is refused: dropping it would connect
+        // without authenticating and fail later for a reason nobody would guess.
+        let decodedPassword = components.percentEncodedPassword.map { $0.removingPercentEncoding }
+        let decodedUser = components.percentEncodedUser.map { $0.removingPercentEncoding }
+        if case .some(.none) = decodedPassword {
+            throw RedisURLError(reason: "the password has an invalid % escape (% must be followed by two hex digits; write %25 for a % sign)")
+        }
+        if case .some(.none) = decodedUser {
+            throw RedisURLError(reason: "the user name has an invalid % escape (% must be followed by two hex digits; write %25 for a % sign)")
+        }
+        password = decodedPassword ?? nil
+        let user = decodedUser ?? nil
         username = (user?.isEmpty ?? true) ? nil : user
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if path.isEmpty {
@@ -108,7 +118,7 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         } else if let db = Int(path), db >= 0 {
             database = db
         } else {
-            throw RedisURLError(reason: "database must be a number, got \"\(path)\"")
+            throw RedisURLError(reason: "the database (after the last /) must be a number from 0")
         }
     }
 
