@@ -99,18 +99,18 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         }
         host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         port = components.port ?? 6379
-        // A user or password that does not decode is refused: dropping it would connect
-        // without authenticating and fail later for a reason nobody would guess.
-        let decodedPassword = components.percentEncodedPassword.map { $0.removingPercentEncoding }
-        let decodedUser = components.percentEncodedUser.map { $0.removingPercentEncoding }
-        if case .some(.none) = decodedPassword {
+        // A user or password that does not decode is refused: using it otherwise would
+        // connect without the password (or with another) and fail later for a reason
+        // nobody would guess. URLComponents repairs a bad escape (`%zz` becomes `%25zz`),
+        // so a part it repaired is no longer found in the URL as written.
+        if let encoded = components.percentEncodedPassword, !url.contains(":\(encoded)@") {
             throw RedisURLError(reason: "the password has an invalid % escape (% must be followed by two hex digits; write %25 for a % sign)")
         }
-        if case .some(.none) = decodedUser {
+        if let encoded = components.percentEncodedUser, !url.contains("//\(encoded)") {
             throw RedisURLError(reason: "the user name has an invalid % escape (% must be followed by two hex digits; write %25 for a % sign)")
         }
-        password = decodedPassword ?? nil
-        let user = decodedUser ?? nil
+        password = components.password
+        let user = components.user
         username = (user?.isEmpty ?? true) ? nil : user
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if path.isEmpty {

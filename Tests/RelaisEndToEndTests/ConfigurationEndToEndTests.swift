@@ -38,7 +38,7 @@ struct ConfigurationEndToEndTests {
         "postgresql://relais:S3cretPW@127.0.0.1/relais?sslmode",
     ])
     func aMistypedDatabaseURLStopsRelaisAtOnceAndIsNeverPrinted(url: String) throws {
-        try refused(["RELAIS_DATABASE_URL": url], key: "RELAIS_DATABASE_URL", hidden: ["S3c", "zzret", "relais:"])
+        try refused(["RELAIS_DATABASE_URL": url], key: "RELAIS_DATABASE_URL", hidden: ["S3c", "zzret", "relais:S", "127.0.0.1/relais"])
     }
 
     @Test func aRedisURLWhosePasswordDoesNotDecodeIsRefusedNotDropped() throws {
