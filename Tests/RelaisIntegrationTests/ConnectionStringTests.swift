@@ -8,8 +8,6 @@ import Testing
 /// repeated in the reason.
 @Suite("Connection strings: refused when they cannot work, never quoted")
 struct ConnectionStringTests {
-    static let secret = "S3cretPW"
-
     @Test(arguments: [
         "postgresql//relais:S3cretPW@127.0.0.1/relais",  // "://" mistyped: libpq reads key=value settings
         "postgresql://relais:S3c%zzretPW@127.0.0.1/relais",  // a bad % escape
