@@ -117,7 +117,7 @@ public final class PgConnection {
             withCStrings(settings.map(\.1)) { values in PQconnectdbParams(keywords, values, 1) }
         }
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            let message = conn.map { PgConnectionString.redactedConnectFailure(String(cString: PQerrorMessage($0))) } ?? "out of memory"
             PQfinish(conn)
             throw PgError(sqlState: nil, statement: "connect", message: PgError.withoutConnectionString(message.trimmingTrailingNewlines),
                           connectionLost: true)

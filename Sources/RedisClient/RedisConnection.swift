@@ -99,8 +99,18 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         }
         host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         port = components.port ?? 6379
-        password = components.password?.removingPercentEncoding
-        let user = components.user?.removingPercentEncoding
+        // A user or password that does not decode is refused: using it otherwise would
+        // connect without the password (or with another) and fail later for a reason
+        // nobody would guess. URLComponents repairs a bad escape (`%zz` becomes `%25zz`),
+        // so a part it repaired is no longer found in the URL as written.
+        if let encoded = components.percentEncodedPassword, !url.contains(":\(encoded)@") {
+            throw RedisURLError(reason: "the password has an invalid % escape (% must be followed by two hex digits; write %25 for a % sign)")
+        }
+        if let encoded = components.percentEncodedUser, !url.contains("//\(encoded)") {
+            throw RedisURLError(reason: "the user name has an invalid % escape (% must be followed by two hex digits; write %25 for a % sign)")
+        }
+        password = components.password
+        let user = components.user
         username = (user?.isEmpty ?? true) ? nil : user
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if path.isEmpty {
@@ -108,7 +118,7 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         } else if let db = Int(path), db >= 0 {
             database = db
         } else {
-            throw RedisURLError(reason: "database must be a number, got \"\(path)\"")
+            throw RedisURLError(reason: "the database (after the last /) must be a number from 0")
         }
     }
 

@@ -1,11 +1,13 @@
 import Configuration
 import Foundation
 import Logging
+import PostgresClient
 import SystemPackage
 import RedisClient
 import RelaisDelivery
 import RelaisDomain
 import RelaisQueue
+import Yams
 
 /// Everything `relais` can be told, with its default; validated in one place.
 ///
@@ -16,6 +18,10 @@ struct RelaisConfiguration: Sendable {
     var databaseURL: String
     var httpHost: String
     var httpPort: Int
+    /// How long an HTTP connection may stay idle (or take to send its request) before it is closed.
+    var httpIdleTimeout: Duration
+    /// The most HTTP connections open at once; more wait in the listen queue.
+    var httpMaxConnections: Int
     var queue: QueueSettings
     var logLevel: Logger.Level
     var shutdownTimeout: Duration
@@ -31,6 +37,8 @@ struct RelaisConfiguration: Sendable {
         case redisURL = "RELAIS_REDIS_URL"
         case databaseURL = "RELAIS_DATABASE_URL"
         case httpAddress = "RELAIS_HTTP_ADDRESS"
+        case httpIdleTimeout = "RELAIS_HTTP_IDLE_TIMEOUT"
+        case httpMaxConnections = "RELAIS_HTTP_MAX_CONNECTIONS"
         case prefix = "RELAIS_PREFIX"
         case instance = "RELAIS_INSTANCE"
         case batchSize = "RELAIS_BATCH_SIZE"
@@ -48,6 +56,7 @@ struct RelaisConfiguration: Sendable {
         case smtpURL = "RELAIS_SMTP_URL"
         case smtpFrom = "RELAIS_SMTP_FROM"
         case smtpRequireTLS = "RELAIS_SMTP_REQUIRE_TLS"
+        case smtpAllowPlaintextAuth = "RELAIS_SMTP_ALLOW_PLAINTEXT_AUTH"
         case smtpCAFile = "RELAIS_SMTP_CA_FILE"
         case smsURL = "RELAIS_SMS_URL"
         case smsToken = "RELAIS_SMS_TOKEN"
@@ -69,6 +78,8 @@ struct RelaisConfiguration: Sendable {
             case .redisURL: "redis://127.0.0.1:6379/0"
             case .databaseURL: "postgresql://relais@127.0.0.1:5432/relais"
             case .httpAddress: "127.0.0.1:9464"
+            case .httpIdleTimeout: "30s"
+            case .httpMaxConnections: "100"
             case .prefix: "relais"
             case .instance: ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "relais"
             case .batchSize: "500"
@@ -84,7 +95,7 @@ struct RelaisConfiguration: Sendable {
             case .ledgerRetention: "30 days"
             case .deadLetterMax: "100000"
             case .smtpURL, .smtpFrom, .smtpCAFile, .smsURL, .smsToken, .webhookSecret, .templateDir: ""
-            case .smtpRequireTLS: "false"
+            case .smtpRequireTLS, .smtpAllowPlaintextAuth: "false"
             case .deliveryMaxAttempts: "10"
             case .deliveryRetryBase: "30s"
             case .deliveryRetryMax: "1h"
@@ -128,8 +139,28 @@ struct RelaisConfiguration: Sendable {
             } catch {
                 throw ConfigurationError(key: "RELAIS_CONFIG", "file \(path) cannot be used: \(error)")
             }
+            try refuseUnknownKeys(inFile: path)
         }
         return providers.map { ConfigReader(provider: $0) }
+    }
+
+    /// Refuses a configuration file with a key Relais does not know: a misspelt key
+    /// (`shutdown_timout`) would otherwise leave its setting at the default unnoticed.
+    static func refuseUnknownKeys(inFile path: String) throws(ConfigurationError) {
+        let known = Set(Setting.allCases.map(key))
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: try String(contentsOfFile: path, encoding: .utf8))
+        } catch {
+            throw ConfigurationError(key: "RELAIS_CONFIG", "file \(path) cannot be read as YAML")
+        }
+        for (keyNode, _) in root?.mapping ?? [:] {
+            // Only the name is shown: the line may hold a secret.
+            let name = keyNode.scalar?.string ?? "(a key that is not text)"
+            guard known.contains(name) else {
+                throw ConfigurationError(key: "\(name.debugDescription) in \(path)", "is not a Relais setting (see docs/configuration.md)")
+            }
+        }
     }
 
     /// The configuration file read when `RELAIS_CONFIG` is not set.
@@ -170,6 +201,9 @@ struct RelaisConfiguration: Sendable {
             throw ConfigurationError(.redisURL, error.reason)
         }
         let database = value(.databaseURL)
+        if let problem = PgConnectionString.problem(database) {
+            throw ConfigurationError(.databaseURL, "is not a valid PostgreSQL connection string (\(problem))")
+        }
         let (host, port) = try parseAddress(value(.httpAddress))
 
         let prefix = value(.prefix)
@@ -223,9 +257,13 @@ struct RelaisConfiguration: Sendable {
             guard let requireTLS = Bool(value(.smtpRequireTLS).lowercased()) else {
                 throw ConfigurationError(.smtpRequireTLS, "must be true or false")
             }
+            guard let allowPlaintextAuth = Bool(value(.smtpAllowPlaintextAuth).lowercased()) else {
+                throw ConfigurationError(.smtpAllowPlaintextAuth, "must be true or false")
+            }
             let caFile = value(.smtpCAFile)
             do {
                 delivery.email = try SMTPSettings(url: smtpURL, from: from, requireTLS: requireTLS,
+                                                  allowPlaintextAuth: allowPlaintextAuth,
                                                   caFile: caFile.isEmpty ? nil : caFile, timeout: delivery.timeout)
             } catch {
                 throw ConfigurationError(.smtpURL, "\(error)")
@@ -234,7 +272,15 @@ struct RelaisConfiguration: Sendable {
         let smsURL = value(.smsURL)
         if !smsURL.isEmpty {
             guard OrderRules.isWebhookURL(smsURL) else { throw ConfigurationError(.smsURL, "must be an http or https URL") }
-            delivery.sms = DeliverySettings.SMSGateway(url: smsURL, token: value(.smsToken))
+            // Without a token every SMS would fail at the gateway: refuse to start instead.
+            let token = value(.smsToken)
+            guard !token.isEmpty else {
+                throw ConfigurationError(.smsToken, "must be set when \(Setting.smsURL.rawValue) is set (the gateway's bearer token)")
+            }
+            guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+                throw ConfigurationError(.smsToken, "must be printable ASCII without spaces or line breaks")
+            }
+            delivery.sms = DeliverySettings.SMSGateway(url: smsURL, token: token)
         }
         let secret = value(.webhookSecret)
         if !secret.isEmpty {
@@ -253,7 +299,9 @@ struct RelaisConfiguration: Sendable {
         reminders.soonBefore = try duration(.reminderBeforeSlot, .seconds(1)...(.seconds(86_400)))
 
         return RelaisConfiguration(
-            redis: redis, databaseURL: database, httpHost: host, httpPort: port, queue: queue, logLevel: level,
+            redis: redis, databaseURL: database, httpHost: host, httpPort: port,
+            httpIdleTimeout: try duration(.httpIdleTimeout, .milliseconds(100)...(.seconds(3600))),
+            httpMaxConnections: try integer(.httpMaxConnections, 1...10_000), queue: queue, logLevel: level,
             shutdownTimeout: try duration(.shutdownTimeout, .seconds(1)...(.seconds(3600))), ledgerRetention: retention,
             delivery: delivery, templateOverrides: templates.isEmpty ? nil : templates, reminders: reminders)
     }
@@ -269,16 +317,25 @@ struct RelaisConfiguration: Sendable {
     }
 }
 
-/// `500ms`, `30s`, `10m`, `2h`; a bare number is seconds.
+/// `500ms`, `30s`, `10m`, `2h`; a bare number is seconds. Nil for anything else,
+/// including a value beyond `maximumDuration` (which no setting allows anyway).
 func parseDuration(_ text: String) -> Duration? {
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-        guard let n = Double(text.dropLast(suffix.count)), n >= 0, n.isFinite else { return nil }
-        return .milliseconds(Int64((n * scale * 1000).rounded()))
+    var number = Substring(text)
+    var scale = 1.0
+    if let (suffix, unit) = units.first(where: { text.hasSuffix($0.0) }) {
+        number = text.dropLast(suffix.count)
+        scale = unit
     }
-    guard let n = Double(text), n >= 0, n.isFinite else { return nil }
-    return .milliseconds(Int64((n * 1000).rounded()))
+    // Range-checked before the conversion: Int64(_:) traps on a Double out of its range.
+    guard let n = Double(number), n >= 0, n.isFinite else { return nil }
+    let milliseconds = (n * scale * 1000).rounded()
+    guard milliseconds <= maximumDurationMilliseconds else { return nil }
+    return .milliseconds(Int64(milliseconds))
 }
+
+/// The longest duration `parseDuration` reads: ten years, far beyond any setting's bound.
+let maximumDurationMilliseconds = 10.0 * 366 * 86_400 * 1000
 
 /// A setting with a value Relais cannot use; says which and why.
 struct ConfigurationError: Error, CustomStringConvertible {

@@ -55,8 +55,9 @@ struct Dead: ParsableCommand {
             }
             if letters.isEmpty { print("no dead letters in \(dead)") }
             for l in letters {
-                print("\(l.entryId)  \(l.queue)  \(l.code)  \(l.jobType ?? "-")  \(l.jobId ?? "-")  \(l.failedAt)")
-                print("    \(l.reason)")
+                // Escaped: the letter holds what a producer wrote, which must not drive the terminal.
+                print(ControlCharacters.escaped("\(l.entryId)  \(l.queue)  \(l.code)  \(l.jobType ?? "-")  \(l.jobId ?? "-")  \(l.failedAt)"))
+                print(ControlCharacters.escaped("    \(l.reason)"))
             }
         }
     }
@@ -78,15 +79,16 @@ struct Dead: ParsableCommand {
                 printJSON(letter)
                 return
             }
-            print("entry     \(letter.entryId)")
-            print("queue     \(letter.queue)")
-            print("code      \(letter.code)")
-            print("reason    \(letter.reason)")
-            print("attempts  \(letter.attempts)")
-            print("failed at \(letter.failedAt)")
-            print("job id    \(letter.jobId ?? "-")")
-            print("job type  \(letter.jobType ?? "-")")
-            print("job       \(letter.job ?? "(none)")")
+            // Escaped: the letter holds what a producer wrote, which must not drive the terminal.
+            print(ControlCharacters.escaped("entry     \(letter.entryId)"))
+            print(ControlCharacters.escaped("queue     \(letter.queue)"))
+            print(ControlCharacters.escaped("code      \(letter.code)"))
+            print(ControlCharacters.escaped("reason    \(letter.reason)"))
+            print(ControlCharacters.escaped("attempts  \(letter.attempts)"))
+            print(ControlCharacters.escaped("failed at \(letter.failedAt)"))
+            print(ControlCharacters.escaped("job id    \(letter.jobId ?? "-")"))
+            print(ControlCharacters.escaped("job type  \(letter.jobType ?? "-")"))
+            print(ControlCharacters.escaped("job       \(letter.job ?? "(none)")"))
         }
     }
 

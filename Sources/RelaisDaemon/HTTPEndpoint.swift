@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Prometheus
@@ -9,7 +10,9 @@ import RelaisQueue
 enum HTTPEndpoint {
     static func application(configuration: RelaisConfiguration, health: HealthMonitor, engine: QueueEngine,
                             registry: PrometheusCollectorRegistry, logger: Logger) -> some ApplicationProtocol {
-        let router = Router()
+        // HEAD answers as GET without the body; any other method on these paths is a 405.
+        let router = Router(options: .autoGenerateHeadEndpoints)
+        router.add(middleware: MethodNotAllowedMiddleware(paths: paths))
         router.get("livez") { _, _ in
             json(.ok, ["live": true])
         }
@@ -24,15 +27,25 @@ enum HTTPEndpoint {
         router.get("status") { _, _ in
             json(.ok, StatusBody(health: health.current, engine: engine))
         }
+        // An idle connection (one that sends nothing, or no complete request head) is
+        // closed after the idle timeout; beyond the cap, new connections wait in the
+        // listen queue instead of taking file descriptors.
+        let idle = configuration.httpIdleTimeout.components
+        let idleTimeout = TimeAmount.nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "relais"),
+            server: .http1(configuration: .init(idleTimeout: idleTimeout)),
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "relais",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.httpMaxConnections, logger: logger)),
             onServerRunning: { channel in
                 logger.notice("http listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
                 health.httpListening()
             },
             logger: logger)
     }
+
+    /// The endpoint's paths; each answers GET and HEAD only.
+    static let paths: Set<String> = ["/livez", "/readyz", "/metrics", "/status"]
 
     private static func json(_ status: HTTPResponse.Status, _ body: some Encodable) -> Response {
         let encoder = JSONEncoder()
@@ -42,6 +55,20 @@ enum HTTPEndpoint {
         let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Answers 405 with `Allow: GET, HEAD` to any other method on the endpoint's paths, which
+/// would otherwise get a misleading 404.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The paths that answer GET and HEAD.
+    let paths: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method != .get, request.method != .head, paths.contains(request.uri.path) else {
+            return try await next(request, context)
+        }
+        return Response(status: .methodNotAllowed, headers: [.allow: "GET, HEAD"])
     }
 }
 

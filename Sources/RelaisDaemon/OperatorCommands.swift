@@ -3,6 +3,7 @@ import Foundation
 import PostgresClient
 import RedisClient
 import RelaisDomain
+import RelaisLogging
 import RelaisQueue
 import RelaisStore
 
@@ -14,11 +15,26 @@ func connectRedis(_ configuration: RelaisConfiguration) throws -> RedisConnectio
 }
 
 /// Prints `value` as indented JSON with sorted keys.
+///
+/// JSONEncoder escapes U+0000–U+001F; the other control characters (DEL, C1, U+2028,
+/// U+2029) are escaped here too, so that a dead letter's text cannot drive the
+/// terminal. They only occur inside strings, where `\uXXXX` means the same.
 func printJSON(_ value: some Encodable) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.keyEncodingStrategy = .convertToSnakeCase
-    if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+    guard let data = try? encoder.encode(value) else { return }
+    var text = ""
+    for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
+        // Not C0: JSONEncoder escaped those in strings, and the layout's line breaks are C0.
+        if scalar.value >= 0x7F && ControlCharacters.isControl(scalar) {
+            let hex = String(scalar.value, radix: 16)
+            text += #"\u"# + String(repeating: "0", count: 4 - hex.count) + hex
+        } else {
+            text.unicodeScalars.append(scalar)
+        }
+    }
+    print(text)
 }
 
 /// `relais check`: configuration and connectivity.

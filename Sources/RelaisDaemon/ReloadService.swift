@@ -50,6 +50,8 @@ extension RelaisConfiguration {
         if redis != other.redis { keys.append("redis_url") }
         if databaseURL != other.databaseURL { keys.append("database_url") }
         if httpHost != other.httpHost || httpPort != other.httpPort { keys.append("http_address") }
+        if httpIdleTimeout != other.httpIdleTimeout { keys.append("http_idle_timeout") }
+        if httpMaxConnections != other.httpMaxConnections { keys.append("http_max_connections") }
         var a = queue, b = other.queue
         a.batchSize = 0
         b.batchSize = 0

@@ -9,13 +9,16 @@ public struct SMTPSettings: Sendable {
     public let from: String
     /// For `smtp://`: refuse to send unless STARTTLS succeeds.
     public let requireTLS: Bool
+    /// For `smtp://` with a user name: send the credentials even when the server does
+    /// not offer STARTTLS. Off by default, since they would cross the network in clear.
+    public let allowPlaintextAuth: Bool
     /// A PEM file of trusted CAs instead of the system's (self-signed test servers).
     public let caFile: String?
     /// The limit for one message's whole SMTP exchange.
     public let timeout: Duration
 
     /// Checks the settings; the error names the one that is wrong, never its value.
-    public init(url: String, from: String, requireTLS: Bool = false, caFile: String? = nil,
+    public init(url: String, from: String, requireTLS: Bool = false, allowPlaintextAuth: Bool = false, caFile: String? = nil,
                 timeout: Duration = .seconds(30)) throws(DeliveryConfigurationError) {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw DeliveryConfigurationError(setting: "SMTP URL", problem: "expected smtp://[user:pass@]host:port or smtps://…")
@@ -35,8 +38,22 @@ public struct SMTPSettings: Sendable {
         self.url = url
         self.from = from
         self.requireTLS = requireTLS
+        self.allowPlaintextAuth = allowPlaintextAuth
         self.caFile = caFile
         self.timeout = timeout
+    }
+
+    /// Whether the URL carries a user name, so that libcurl will authenticate.
+    public var hasCredentials: Bool {
+        guard let user = URLComponents(string: url)?.percentEncodedUser else { return false }
+        return !user.isEmpty
+    }
+
+    /// Whether a send must fail unless STARTTLS succeeds: when asked (`requireTLS`), and
+    /// whenever credentials would otherwise go in clear, unless `allowPlaintextAuth`.
+    /// (`smtps://` is TLS from the first byte: libcurl ignores this there.)
+    public var startTLSRequired: Bool {
+        requireTLS || (hasCredentials && !allowPlaintextAuth)
     }
 
     /// The URL without its password, for logs: `smtp://user@host:587`.
@@ -80,7 +97,7 @@ public struct EmailSender: Sendable {
         }
         do {
             try session.sendMail(url: settings.url, from: message.from, to: [message.to], message: message.rfc5322,
-                                 requireTLS: settings.requireTLS, caFile: settings.caFile, timeout: settings.timeout)
+                                 requireTLS: settings.startTLSRequired, caFile: settings.caFile, timeout: settings.timeout)
         } catch {
             throw failure(error, hiding: [message.from, message.to])
         }
@@ -96,6 +113,8 @@ public struct EmailSender: Sendable {
         }
         let what = switch error.code {
         case .loginDenied: "SMTP server refused the login (check the user and password of the SMTP URL)"
+        case .tlsRequiredButUnavailable where !settings.requireTLS:
+            "SMTP server does not offer STARTTLS, and the SMTP URL's credentials are not sent unencrypted (smtp_allow_plaintext_auth is false)"
         case .tlsRequiredButUnavailable: "SMTP server does not offer STARTTLS and TLS is required"
         case .peerFailedVerification: "SMTP server's certificate did not verify"
         default: "SMTP delivery failed"

@@ -63,28 +63,36 @@ public struct LogfmtLogHandler: ProcessLevelLogHandler {
         byte <= 0x20 || byte == 0x3D || byte == 0x22 || byte == 0x5C || byte == 0x7F
     }
 
+    /// The first byte of a C1 control (C2 80…9F) or of U+2028/U+2029 (E2 80 A8/A9), and
+    /// of many printable characters too: a value with one gets a closer look.
+    private static func mayStartWideControl(_ byte: UInt8) -> Bool {
+        byte == 0xC2 || byte == 0xE2
+    }
+
     private static func appendValue(_ value: String, to line: inout [UInt8]) {
         var value = value
         let plain = value.withUTF8 { bytes in
-            guard !bytes.isEmpty, !bytes.contains(where: { needsQuotes($0) || Redaction.startsRedaction($0) }) else { return false }
+            guard !bytes.isEmpty, !bytes.contains(where: { needsQuotes($0) || Redaction.startsRedaction($0) || mayStartWideControl($0) })
+            else { return false }
             line.append(contentsOf: bytes)
             return true
         }
         guard !plain else { return }
         let redacted = Redaction.redact(value)
-        guard redacted.isEmpty || redacted.utf8.contains(where: needsQuotes) else {
+        guard redacted.isEmpty || redacted.utf8.contains(where: needsQuotes)
+                || redacted.unicodeScalars.contains(where: ControlCharacters.isControl) else {
             line += redacted.utf8
             return
         }
         line.append(UInt8(ascii: "\""))
-        for byte in redacted.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): line += #"\""#.utf8
-            case UInt8(ascii: "\\"): line += #"\\"#.utf8
-            case UInt8(ascii: "\n"): line += #"\n"#.utf8
-            case UInt8(ascii: "\r"): line += #"\r"#.utf8
-            case UInt8(ascii: "\t"): line += #"\t"#.utf8
-            default: line.append(byte)
+        // Every control character is escaped: one a producer wrote must not end the
+        // line, forge another, or reach a terminal reading the log.
+        for scalar in redacted.unicodeScalars {
+            switch scalar {
+            case "\"": line += #"\""#.utf8
+            case "\\": line += #"\\"#.utf8
+            case _ where ControlCharacters.isControl(scalar): line += ControlCharacters.escape(scalar).utf8
+            default: UTF8.encode(scalar) { line.append($0) }
             }
         }
         line.append(UInt8(ascii: "\""))

@@ -9,16 +9,16 @@ import Testing
     static let credentials = "relais:Mot-de-passe-9f3k"
     static let password = "Mot-de-passe-9f3k"
 
-    func sender(_ url: String, requireTLS: Bool = false, caFile: String? = nil) throws -> EmailSender {
+    func sender(_ url: String, requireTLS: Bool = false, allowPlaintextAuth: Bool = false, caFile: String? = nil) throws -> EmailSender {
         EmailSender(settings: try SMTPSettings(url: url, from: "noreply@commerces.example", requireTLS: requireTLS,
-                                               caFile: caFile, timeout: .seconds(10)))
+                                               allowPlaintextAuth: allowPlaintextAuth, caFile: caFile, timeout: .seconds(10)))
     }
 
     @Test func frenchMailArrivesIntactOverPlainSMTPWithAuth() throws {
         let sink = try SmtpSink(auth: Self.credentials)
         defer { sink.stop() }
         let session = try CurlSession()
-        let sender = try sender(sink.url(credentials: Self.credentials))
+        let sender = try sender(sink.url(credentials: Self.credentials), allowPlaintextAuth: true)
         // Lines starting with "." and a lone "." prove the dots are stuffed exactly once;
         // the long line proves soft breaks decode back to one line.
         let text = """
@@ -91,7 +91,7 @@ import Testing
         let sink = try SmtpSink(auth: Self.credentials)
         defer { sink.stop() }
         let wrongPassword = "Faux-Secret-77zq"
-        let sender = try sender(sink.url(credentials: "relais:\(wrongPassword)"))
+        let sender = try sender(sink.url(credentials: "relais:\(wrongPassword)"), allowPlaintextAuth: true)
         let message = sender.compose(outboxId: "8", to: "client@example.fr", subject: "S", text: "T\n", date: Date())
         let failure = #expect(throws: DeliveryFailure.self) { try sender.send(message, over: try CurlSession()) }
         #expect(failure?.permanent == false)
@@ -101,6 +101,32 @@ import Testing
             #expect(failure?.description.contains(secret) == false)
         }
         #expect(sink.messages().isEmpty)
+    }
+
+    @Test func credentialsAreNotSentInClearUnlessTheOperatorAllowsIt() throws {
+        // The sink offers AUTH without STARTTLS, as a misconfigured or hostile server would.
+        let sink = try SmtpSink(auth: Self.credentials)
+        defer { sink.stop() }
+        let message = { (sender: EmailSender) in
+            sender.compose(outboxId: "10", to: "client@example.fr", subject: "S", text: "T\n", date: Date())
+        }
+        let guarded = try sender(sink.url(credentials: Self.credentials))
+        #expect(guarded.settings.startTLSRequired)
+        let failure = #expect(throws: DeliveryFailure.self) { try guarded.send(message(guarded), over: try CurlSession()) }
+        #expect(failure?.permanent == false, "the operator can fix it; the message waits: \(String(describing: failure))")
+        #expect(failure?.reason.contains("STARTTLS") == true, "\(String(describing: failure))")
+        #expect(failure?.reason.contains("smtp_allow_plaintext_auth") == true, "\(String(describing: failure))")
+        #expect(failure?.reason.contains(Self.password) == false)
+        #expect(sink.messages().isEmpty, "a message went out")
+
+        let allowed = try sender(sink.url(credentials: Self.credentials), allowPlaintextAuth: true)
+        #expect(!allowed.settings.startTLSRequired)
+        try allowed.send(message(allowed), over: try CurlSession())
+        let mails = sink.waitForMessages(1)
+        #expect(mails.count == 1 && mails.first?.authenticated == true && mails.first?.tls == false)
+
+        // Without credentials there is nothing to protect: STARTTLS stays opportunistic.
+        #expect(!(try sender(sink.url())).settings.startTLSRequired)
     }
 
     @Test func rejectedRecipientIsPermanentAndDeferredOneTransient() throws {

@@ -83,6 +83,34 @@ struct OrderCatalogTests {
         #expect(rejection(data)?.field == field)
     }
 
+    /// Every string of the contract is one line: CR/LF in a name would be extra lines in
+    /// an e-mail, ESC and BEL would reach SMS gateways, logs and terminals.
+    @Test(arguments: [
+        ("\"name\":\"Léa Dubois\"", #""name":"Léa Dubois\r\nVotre compte est suspendu""#, "data.customer.name"),
+        ("\"name\":\"Boulangerie Martin\"", #""name":"Boulangerie\u001b[2J Martin""#, "data.shop.name"),
+        ("\"name\":\"Baguette\"", #""name":"Baguette\u0007""#, "data.items[0].name"),
+        ("\"sku\":\"croissant\"", #""sku":"crois\tsant""#, "data.items[1].sku"),
+        ("\"id\":\"s1\"", #""id":"s1\u009b""#, "data.shop.id"),
+        ("\"order_id\":\"o-1\"", #""order_id":"o-1\u2028""#, "data.order_id"),
+        ("\"order_id\":\"o-1\"", #""order_id":"o\u007f1""#, "data.order_id"),
+        ("\"email\":\"lea@example.fr\"", #""email":"lea\u001b@example.fr""#, "data.customer.email"),
+    ])
+    func controlCharactersInAnyStringAreRefusedNamingTheField(find: String, replace: String, field: String) throws {
+        let data = placedJSON.replacingOccurrences(of: find, with: replace)
+        try #require(data != placedJSON)
+        let refused = rejection(data)
+        #expect(refused?.field == field, "\(String(describing: refused))")
+        #expect(refused?.code == .invalidField)
+        #expect(refused?.message.contains("control characters") == true, "\(String(describing: refused))")
+    }
+
+    @Test func aCancellationReasonIsOneLineToo() {
+        #expect(rejection(#"{"order_id":"o","at":"2026-11-28T09:00:00Z","by":"shop","reason":"rupture\nPayez ici"}"#,
+                          type: "order.cancelled")?.field == "data.reason")
+        #expect(rejection(#"{"order_id":"o","at":"2026-11-28T09:00:00Z","by":"shop","reason":"rupture « farine » — désolé"}"#,
+                          type: "order.cancelled") == nil)
+    }
+
     @Test func tooManyItemsIsRejected() {
         let items = (0...500).map { #"{"sku":"s\#($0)","name":"n","quantity":1,"unit_price_cents":1}"# }.joined(separator: ",")
         let data = #"{"order_id":"o","shop":{"id":"s","name":"S"},"customer":{"name":"C"},"items":[\#(items)],"total_cents":0,"currency":"EUR","placed_at":"2026-11-28T09:00:00Z"}"#

@@ -22,6 +22,27 @@ struct LoggingTests {
         #expect(line.filter { $0 == "\n" || $0 == "\r\n" }.count == 1, "one line, whatever the values hold")
     }
 
+    @Test func controlCharactersAProducerWroteAreEscapedNotWritten() {
+        // ESC [2J clears a terminal, BEL rings it, C1 CSI (U+009B) is ESC [ to some, DEL,
+        // and U+2028 breaks lines in some viewers.
+        let hostile = "Dupont\u{1B}[2J\u{07}\u{9B}31m\u{7F}\u{2028}fin"
+        let line = LogfmtLogHandler.line(level: .warning, message: "job dead-lettered",
+                                         fields: [("job.reason", hostile), ("shop.name", "Caf\u{E9}\u{85}")],
+                                         timestamp: "2026-11-28T09:30:00.000Z")
+        #expect(line == #"ts=2026-11-28T09:30:00.000Z level=warning msg="job dead-lettered" "#
+                + #"job.reason="Dupont\x1b[2J\x07\u009b31m\x7f\u2028fin" shop.name="Café\u0085""# + "\n")
+        #expect(!line.unicodeScalars.dropLast().contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 },
+                "a control character reached the line: \(line.debugDescription)")
+        // Text with characters whose UTF-8 starts like a C1 control stays as it is.
+        let plain = LogfmtLogHandler.line(level: .info, message: "m", fields: [("a", "«ouvert»°"), ("b", "l’été…")], timestamp: "t")
+        #expect(plain == "ts=t level=info msg=m a=«ouvert»° b=l’été…\n")
+    }
+
+    @Test func escapedTextShowsEveryControlCharacterAndNothingElseChanges() {
+        #expect(ControlCharacters.escaped("a\u{1B}b\u{0}c\r\nd\u{9B}e\u{2029}f\\g") == #"a\x1bb\x00c\r\nd\u009be\u2029f\g"#)
+        #expect(ControlCharacters.escaped("Boulangerie « Lefèvre »") == "Boulangerie « Lefèvre »")
+    }
+
     @Test(arguments: [
         ("job.id", "JOB_ID"), ("job.queue", "QUEUE"), ("job.type", "JOB_TYPE"), ("order.id", "ORDER_ID"),
         ("shop.id", "SHOP_ID"), ("job.outcome", "OUTCOME"), ("job.duration_ms", "DURATION_MS"),

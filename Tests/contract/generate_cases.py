@@ -78,8 +78,10 @@ TEXT_CHARS = (
     "éèêëàâäçîïôöûüùÿæœßÉÈÇÀŒ"
     "面包店本日のパンλόγοςхлебخبز"
     "🥖🥐🍞🧀🍫€£¥"
-    "\t"
 )
+# What every string refuses (TextRules: C0, DEL, C1, U+2028, U+2029): tab, line breaks
+# and terminal escapes among them.
+CONTROL_TEXTS = ["\t", "\r\n", "\n", "\u001b[2J", "\u0007", "\u007f", "\u009b", "\u2028"]
 WIDE_CHARS = "é面🥖λ"  # multi-byte characters for strings at the length limit
 # NFC-stable characters of several code points each (one grapheme cluster, several Unicode
 # scalars): a string of them is longer in code points than in user-perceived characters.
@@ -501,6 +503,8 @@ def key_rules(prefix, field):
         (f"{prefix}.{field}.too_long", path, "invalid_field", lambda g: g.long_text("", 201)),
         (f"{prefix}.{field}.not_string", path, "invalid_field", one_of(7, True, ["a"], {"id": "a"})),
         (f"{prefix}.{field}.nul", path, "invalid_field", lambda g: g.text(0, 10) + "\u0000" + g.text(0, 10)),
+        (f"{prefix}.{field}.control", path, "invalid_field",
+         lambda g: g.text(0, 10) + g.rng.choice(CONTROL_TEXTS) + g.text(0, 10)),
     ]
 
 
@@ -560,6 +564,7 @@ def levels_rules():
         level_rule("levels.sku.empty", "sku", "invalid_field", ""),
         level_rule("levels.sku.too_long", "sku", "invalid_field", lambda g: g.long_text("", 201)),
         level_rule("levels.sku.nul", "sku", "invalid_field", lambda g: "\u0000" + g.text(0, 10)),
+        level_rule("levels.sku.control", "sku", "invalid_field", lambda g: g.text(1, 10) + g.rng.choice(CONTROL_TEXTS)),
         level_rule("levels.sku.not_string", "sku", "invalid_field", one_of(7, True, ["a"], {})),
         level_rule("levels.on_hand.missing", "on_hand", "missing_field", DELETE),
         level_rule("levels.on_hand.null", "on_hand", "invalid_field", None),
@@ -584,6 +589,8 @@ def adjust_rules():
         ("adjust.reason.empty", "data.reason", "invalid_field", ""),
         ("adjust.reason.too_long", "data.reason", "invalid_field", lambda g: g.long_text("", 501)),
         ("adjust.reason.nul", "data.reason", "invalid_field", lambda g: g.text(1, 20) + "\u0000"),
+        ("adjust.reason.control", "data.reason", "invalid_field",
+         lambda g: g.text(1, 20) + g.rng.choice(CONTROL_TEXTS) + g.text(1, 20)),
         ("adjust.reason.not_string", "data.reason", "invalid_field", one_of(5, True, ["vente"], {})),
     ]) + [too_large]
 
@@ -613,6 +620,7 @@ def string_rules(prefix, path, max_length, required=True):
         (f"{prefix}.too_long", path, "invalid_field", lambda g: g.long_text("", max_length + 1)),
         (f"{prefix}.not_string", path, "invalid_field", one_of(7, True, ["a"], {"id": "a"})),
         (f"{prefix}.nul", path, "invalid_field", lambda g: g.text(0, 10) + "\u0000" + g.text(0, 10)),
+        (f"{prefix}.control", path, "invalid_field", lambda g: g.text(0, 10) + g.rng.choice(CONTROL_TEXTS) + g.text(0, 10)),
     ]
     if required:
         rules += [(f"{prefix}.missing", path, "missing_field", DELETE), (f"{prefix}.null", path, "invalid_field", None)]

@@ -1,0 +1,63 @@
+import CLibpq
+
+/// Checks and describes libpq connection strings (`postgresql://…` URLs or `key=value`
+/// settings) without ever repeating any part of them: they carry passwords.
+public enum PgConnectionString {
+    /// Why libpq's own parser (`PQconninfoParse`) refuses `conninfo`, in words of our
+    /// own that quote nothing of it; nil when libpq accepts it.
+    ///
+    /// libpq's error text quotes the offending part of the string (`invalid
+    /// percent-encoded token: "S3c%zzret"`, `missing "=" after "postgresql//relais:pw@…"`),
+    /// so it is only used to pick one of the reasons below, never shown.
+    public static func problem(_ conninfo: String) -> String? {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let options = PQconninfoParse(conninfo, &errorMessage)
+        defer {
+            if let options { PQconninfoFree(options) }
+            if let errorMessage { PQfreemem(errorMessage) }
+        }
+        if options != nil { return nil }
+        let libpqText = errorMessage.map { String(cString: $0) } ?? "out of memory"
+        return reason(forParseError: libpqText)
+    }
+
+    /// Our reason for one of libpq's parse errors (fe-connect.c), quoting nothing.
+    static func reason(forParseError text: String) -> String {
+        let reasons: [(String, String)] = [
+            ("invalid percent-encoded token", "a % escape is invalid (% must be followed by two hex digits; write %25 for a % sign)"),
+            ("forbidden value %00", "a %00 escape is not allowed"),
+            ("missing \"=\" after", "it is neither a postgresql:// URL (is \"://\" missing?) nor key=value settings"),
+            ("unterminated quoted string", "a quoted value is not terminated"),
+            ("invalid connection option", "it names a connection option libpq does not know"),
+            ("IPv6 host address", "an IPv6 host address in [brackets] is malformed"),
+            ("unexpected character", "an unexpected character follows the host (expected \":\" or \"/\")"),
+            ("key/value separator", "a query parameter is malformed (expected ?key=value&key=value)"),
+            ("invalid URI query parameter", "a query parameter is not a libpq connection option"),
+            ("out of memory", "libpq ran out of memory parsing it"),
+        ]
+        for (needle, reason) in reasons where text.contains(needle) { return reason }
+        return "libpq cannot parse it"
+    }
+
+    /// libpq's text for a failed connection with every quoted part blanked:
+    /// `connection to server at "…", port 5432 failed: FATAL:  password authentication
+    /// failed for user "…"`.
+    ///
+    /// libpq quotes what it repeats of the connection string (host names, user and
+    /// database names, option values), and a mistyped URL can put part of a password
+    /// in one of them (`postgresql://relais:pa@ss@host/db` has the host `ss@host`).
+    public static func redactedConnectFailure(_ text: String) -> String {
+        var out = ""
+        var inQuote = false
+        for character in text {
+            if character == "\"" {
+                out += inQuote ? "\"" : "\"…"
+                inQuote.toggle()
+            } else if !inQuote {
+                out.append(character)
+            }
+        }
+        if inQuote { out += "\"" }
+        return out
+    }
+}
