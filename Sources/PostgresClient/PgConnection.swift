@@ -119,7 +119,7 @@ public final class PgConnection {
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
             let message = conn.map { PgConnectionString.redactedConnectFailure(String(cString: PQerrorMessage($0))) } ?? "out of memory"
             PQfinish(conn)
-            throw PgError(sqlState: nil, statement: "connect", message: PgError.withoutConnectionString(message.trimmingTrailingNewlines),
+            throw PgError(sqlState: nil, statement: "connect", message: message.trimmingTrailingNewlines,
                           connectionLost: true)
         }
         relais_pq_silence_notices(conn)
@@ -492,16 +492,5 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeP
         let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
         let pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 } + [nil]
         return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
-}
-
-extension PgError {
-    /// libpq's message, unless it is about parsing the connection string: those quote
-    /// the string, password included, and are replaced by a sentence that quotes nothing.
-    static func withoutConnectionString(_ message: String) -> String {
-        let quoting = ["connection info string", "URI", "percent-encoded", "invalid connection option", "missing \"=\"",
-                       "unterminated quoted string", "invalid integer value", "invalid port"]
-        return quoting.contains(where: message.contains)
-            ? "the connection string could not be parsed (it is not shown: it may hold a password)" : message
     }
 }

@@ -255,12 +255,3 @@ final class HealthMonitor: Sendable {
         return names.joined(separator: ",")
     }
 }
-
-/// Adds a short connect timeout to a connection string that has none, so a probe never hangs.
-func connectTimeoutSuffix(_ conninfo: String) -> String {
-    if conninfo.contains("connect_timeout") { return "" }
-    if conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://") {
-        return conninfo.contains("?") ? "&connect_timeout=2" : "?connect_timeout=2"
-    }
-    return " connect_timeout=2"
-}

@@ -71,7 +71,7 @@ struct Check: ParsableCommand {
         var postgresStatus = "ok"
         var schemaStatus = "unknown"
         do {
-            let db = try PgConnection(configuration.databaseURL + connectTimeoutSuffix(configuration.databaseURL))
+            let db = try PgConnection(configuration.databaseURL, callTimeout: .seconds(5))
             defer { db.close() }
             let state = try Migrator().state(db)
             schemaStatus = state.explanation
