@@ -18,6 +18,8 @@ final class Channels {
             "RELAIS_SMTP_URL": smtp.url(credentials: "relais:s3cret"), "RELAIS_SMTP_FROM": "commandes@relais.test",
             "RELAIS_SMS_URL": http.url("/sms"), "RELAIS_SMS_TOKEN": "sms-token-42",
             "RELAIS_WEBHOOK_SECRET": secret,
+            // The sink listens on loopback, which webhooks reach only when allowed.
+            "RELAIS_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32",
             "RELAIS_DELIVERY_RETRY_BASE": "300ms", "RELAIS_DELIVERY_RETRY_MAX": "1s", "RELAIS_DELIVERY_MAX_ATTEMPTS": "4",
         ]
     }
