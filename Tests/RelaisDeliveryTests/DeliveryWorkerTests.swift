@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import PostgresClient
 import RelaisDomain
@@ -33,7 +36,7 @@ import Testing
         #expect(first.status == "sent", "the first send ended, yet its row is \(first)")
 
         // An operator gives up on the message in flight; its send then succeeds.
-        try TestServers.withDatabase(database) { db in
+        _ = try TestServers.withDatabase(database) { db in
             try db.query("UPDATE relais.outbox SET status = 'failed', last_error = 'given up by the operator' WHERE id = $1",
                          [String(ids[1])], name: "operator")
         }
@@ -185,14 +188,18 @@ final class SilentListener {
     private var fd: Int32
 
     init() throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0, listen(fd, 64) == 0 else { throw TestSetupError("silent listener: bind or listen failed") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+        guard bound == 0, listen(socket, 64) == 0 else {
+            close(socket)
+            throw TestSetupError("silent listener: bind or listen failed")
+        }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+        fd = socket
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
@@ -217,16 +224,16 @@ final class GatedHTTPServer: @unchecked Sendable {
 
     init(holding held: Int) throws {
         self.held = held
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket
         var reuse: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let socket = fd
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        guard bound == 0, listen(fd, 16) == 0 else { throw TestSetupError("gated server: bind or listen failed") }
+        guard bound == 0, listen(socket, 16) == 0 else { throw TestSetupError("gated server: bind or listen failed") }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
         port = Int(UInt16(bigEndian: address.sin_port))
         Thread.detachNewThread { [self] in acceptLoop() }
