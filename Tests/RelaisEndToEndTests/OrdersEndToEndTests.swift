@@ -241,6 +241,16 @@ struct OrdersEndToEndTests {
         #expect(daemon.process.isRunning)
     }
 
+    @Test func webhookAllowListThatIsNotAListOfNetworksStopsWithSeventyEight() throws {
+        let deployment = try Deployment()
+        let check = try Daemon.command(["check"], environment: try deployment.environment([
+            "RELAIS_WEBHOOK_ALLOW_NETWORKS": "10.20.0.0/16, intranet.local",
+        ]))
+        #expect(check.status == 78, "\(check.output)\(check.errors)")
+        #expect(check.errors.contains("RELAIS_WEBHOOK_ALLOW_NETWORKS (webhook_allow_networks in the configuration file)"), "\(check.errors)")
+        #expect(check.errors.contains("\"intranet.local\" is not one"), "\(check.errors)")
+    }
+
     @Test func killDashNineDuringABurstOfOrdersLosesAndDuplicatesNothing() throws {
         let deployment = try Deployment()
         let channels = try Channels()
