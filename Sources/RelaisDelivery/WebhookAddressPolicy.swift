@@ -129,6 +129,7 @@ public struct IPNetwork: Sendable, Equatable, CustomStringConvertible {
         return true
     }
 
+    /// `address/prefix` in the usual notation (`10.0.0.0/8`, `fd00::/8`).
     public var description: String {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         address.withUnsafeBytes { raw in

@@ -111,6 +111,27 @@ import Testing
         #expect(sink.requests(path: "/webhook").isEmpty, "the sink on loopback was reached")
     }
 
+    @Test func stoppingPutsWebhooksInFlightBackWithinTheGrace() throws {
+        let database = try TestServers.makeDatabase()
+        let silent = try SilentListener()
+        defer { silent.stop() }
+        var settings = DeliverySettings()
+        settings.webhookSecret = Self.secret
+        settings.webhookAddresses = WebhookAddressPolicy(allowing: [IPNetwork("127.0.0.1")!])
+        settings.timeout = .seconds(60)
+        let id = try TestServers.withDatabase(database) { db in
+            try Self.insert(db, channel: "webhook", destination: "http://127.0.0.1:\(silent.port)/hook", secondsAgo: 1)
+        }
+        let worker = try Self.worker(.webhook, database, settings)
+        try #require(try eventually(timeout: .seconds(10)) { try Self.row(database, id).attempts == 1 }, "never claimed")
+        let stopping = ContinuousClock.now
+        worker.stop()
+        #expect(ContinuousClock.now - stopping < .seconds(5), "stopping waited for the send's own 60 s timeout")
+        let row = try Self.row(database, id)
+        #expect(row.status == "pending" && row.attempts == 0 && row.error == "interrupted by shutdown" && row.dueInSeconds <= 0,
+                "\(row)")
+    }
+
     // MARK: - Helpers
 
     /// Inserts a message due `secondsAgo` ago; returns its id.
