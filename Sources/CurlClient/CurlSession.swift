@@ -43,8 +43,8 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
         public static let peerFailedVerification = Code(CURLE_PEER_FAILED_VERIFICATION)
         /// The CA file could not be read.
         public static let badCAFile = Code(CURLE_SSL_CACERT_BADFILE)
-        /// Every address the host resolved to was refused by the transfer's `ConnectionFilter`
-        /// (not a libcurl code: no connection was attempted).
+        /// The transfer's `ConnectionFilter` refused an address it was to connect to, and it
+        /// did not get through another one (not a libcurl code: nothing was sent to that address).
         public static let addressNotAllowed = Code(rawValue: -1)
         /// The URL carries a user name, password or login options, which a filtered transfer
         /// refuses (not a libcurl code: nothing was sent).
