@@ -47,11 +47,11 @@ public final class CurlMulti {
         do {
             try transfer.configure(url: url, headers: headers, body: body, timeout: timeout, filter: filter)
         } catch {
-            curl_easy_cleanup(h)
+            withExtendedLifetime(transfer) { curl_easy_cleanup(h) }
             throw error
         }
         guard curl_multi_add_handle(multi, h) == CURLM_OK else {
-            curl_easy_cleanup(h)
+            withExtendedLifetime(transfer) { curl_easy_cleanup(h) }
             throw CurlError(code: CurlError.Code(CURLE_FAILED_INIT), operation: PostTransfer.operation, detail: "curl_multi_add_handle failed")
         }
         transfers[h] = (tag, transfer)
@@ -101,9 +101,12 @@ public final class CurlMulti {
                   let entry = transfers.removeValue(forKey: h) else { continue }
             // Read before removing the handle: the message does not outlive it.
             let result = relais_curl_msg_result(message)
-            let outcome = entry.transfer.outcome(result)
-            _ = curl_multi_remove_handle(multi, h)
-            curl_easy_cleanup(h)
+            let outcome = withExtendedLifetime(entry.transfer) {
+                let outcome = entry.transfer.outcome(result)
+                _ = curl_multi_remove_handle(multi, h)
+                curl_easy_cleanup(h)
+                return outcome
+            }
             out.append((entry.tag, outcome))
         }
         return out

@@ -204,12 +204,14 @@ public final class CurlSession {
     public func post(url: String, headers: [String], body: [UInt8], timeout: Duration,
                      filter: ConnectionFilter? = nil) throws(CurlError) -> HTTPResponse {
         let h = try prepare(operation: PostTransfer.operation, timeout: timeout)
-        // The transfer pointed libcurl at its own buffers and callback data: forget them
-        // before they go, keeping the connection cache.
-        defer { curl_easy_reset(h) }
         let transfer = PostTransfer(handle: h)
-        try transfer.configure(url: url, headers: headers, body: body, timeout: timeout, filter: filter)
-        return try transfer.outcome(curl_easy_perform(h)).get()
+        return try withExtendedLifetime(transfer) { () throws(CurlError) -> HTTPResponse in
+            // The transfer pointed libcurl at its own buffers and callback data: forget them
+            // before they go, keeping the connection cache.
+            defer { curl_easy_reset(h) }
+            try transfer.configure(url: url, headers: headers, body: body, timeout: timeout, filter: filter)
+            return try transfer.outcome(curl_easy_perform(h)).get()
+        }
     }
 
     // MARK: - Transfers
