@@ -58,8 +58,8 @@ public struct DeliverySettings: Sendable {
 ///
 /// One worker per channel, so that a slow or failing SMTP server never holds back
 /// webhooks or SMS. E-mail and SMS go to one operator-run server each: a round claims
-/// due messages and sends them one by one, recording each outcome as soon as its send
-/// ends. Webhooks go to as many servers as there are shops, some slow or dead: they are
+/// due messages and sends them one by one, each outcome written as soon as its send
+/// ends (by an `OutcomeRecorder`, while the next goes out). Webhooks go to as many servers as there are shops, some slow or dead: they are
 /// sent concurrently (`WebhookPipeline`), each recorded as it ends.
 public final class DeliveryWorker: Sendable {
     /// The channel this worker sends.
@@ -106,6 +106,10 @@ public final class DeliveryWorker: Sendable {
         var db: PgConnection?
         var session: CurlSession?
         var webhooks: WebhookPipeline?
+        // E-mail and SMS go one by one: their outcomes are written by a recorder thread
+        // while the next message goes out.
+        let recorder = channel == .email || channel == .sms
+            ? OutcomeRecorder(databaseURL: databaseURL, name: "record-\(channel.rawValue)", logger: logger) : nil
         var failures = 0
         while !isStopping() {
             do {
@@ -113,6 +117,7 @@ public final class DeliveryWorker: Sendable {
                     db?.close()
                     db = try PgConnection(databaseURL)
                     try StoreSession.configure(db!)
+                    try Outbox.configureSession(db!)
                 }
                 let busy: Bool
                 if channel == .webhook {
@@ -120,7 +125,7 @@ public final class DeliveryWorker: Sendable {
                     busy = try webhooks!.step(db!)
                 } else {
                     if session == nil, channel != .log { session = try CurlSession() }
-                    busy = try round(db!, session) > 0
+                    busy = try round(db!, session, recorder) > 0
                 }
                 failures = 0
                 if !busy { pause(settings.pollInterval, isStopping) }
@@ -137,6 +142,7 @@ public final class DeliveryWorker: Sendable {
         if let webhooks, let open = db, open.isOpen {
             webhooks.drain(open, grace: .seconds(2))
         }
+        recorder?.finish(timeout: .seconds(5))
         db?.close()
     }
 
@@ -144,12 +150,12 @@ public final class DeliveryWorker: Sendable {
     /// the lease ends. It covers two slow sends.
     var lease: Duration { .seconds(max(30, settings.timeout.seconds * 2)) }
 
-    /// Sends one batch of due messages one by one; returns how many it took.
-    func round(_ db: PgConnection, _ session: CurlSession?) throws -> Int {
+    /// Sends one batch of due messages one by one; returns how many it took. Each outcome
+    /// goes to `recorder` as its send ends, or, without one, is written with the others at
+    /// the end (log lines cost nothing to repeat).
+    func round(_ db: PgConnection, _ session: CurlSession?, _ recorder: OutcomeRecorder?) throws -> Int {
         let messages = try Outbox.claim(db, channel: channel, limit: settings.batchSize, lease: lease)
         guard !messages.isEmpty else { return 0 }
-        // Log lines cost nothing to repeat: their outcomes are recorded together. Every
-        // other send is recorded when it ends, so that a crash repeats one message, not a batch.
         var logged: [DeliveryRecord] = []
         var leased = ContinuousClock.now
         for (index, message) in messages.enumerated() {
@@ -160,10 +166,10 @@ public final class DeliveryWorker: Sendable {
             let started = ContinuousClock.now
             let result = deliver(message, session)
             let record = DeliveryRecord(id: message.id, attempt: message.attempt, result: result)
-            if channel == .log {
-                logged.append(record)
+            if let recorder {
+                recorder.submit(record)
             } else {
-                try self.record(db, [record])
+                logged.append(record)
             }
             log(message, result, ContinuousClock.now - started)
         }

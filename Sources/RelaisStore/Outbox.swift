@@ -57,6 +57,19 @@ public struct DeliveryRecord: Sendable, Equatable {
 /// leaves that message to be sent again when the lease ends, with the same id, so that
 /// a receiver can drop the duplicate.
 public enum Outbox {
+    /// Prepares a delivery worker's connection: its commits do not wait for the disk
+    /// (`synchronous_commit = off`).
+    ///
+    /// Each send's outcome is its own commit: waiting for a WAL flush per e-mail would
+    /// cost the disk's flush time per message. Not waiting is safe for the outbox: a commit
+    /// survives Relais's own crash, and what PostgreSQL loses in its own crash (the last
+    /// fraction of a second) only makes the messages concerned go again after their
+    /// lease, with their stable ids, as a crash between a send and its record always did.
+    /// Order and stock writes, on other connections, keep durable commits.
+    public static func configureSession(_ db: PgConnection) throws {
+        try db.query("SELECT set_config('synchronous_commit', 'off', false)", name: "outbox session")
+    }
+
     /// Claims up to `limit` due messages of `channel`, leased for `lease`.
     public static func claim(_ db: PgConnection, channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage] {
         let rows = try db.run(OutboxSQL.claim, [channel.rawValue, String(limit), "\(Int64(lease.seconds * 1000)) milliseconds"]).rows
