@@ -57,9 +57,6 @@ final class OutcomeRecorder: @unchecked Sendable {
         _ = done.wait(timeout: .now() + timeout.seconds + 2)
     }
 
-    /// Whether every outcome handed over so far is written.
-    var isIdle: Bool { condition.withLock { queue.isEmpty && writing == 0 } }
-
     private func run() {
         var db: PgConnection?
         var failures = 0
@@ -67,7 +64,12 @@ final class OutcomeRecorder: @unchecked Sendable {
             condition.lock()
             while queue.isEmpty && !finished { condition.wait() }
             if finished {
+                let left = queue.count
                 condition.unlock()
+                if left > 0 {
+                    logger.warning("delivery outcomes not recorded at shutdown: their messages go again after their lease",
+                                   metadata: ["count": "\(left)"])
+                }
                 break
             }
             let batch = queue
