@@ -121,7 +121,10 @@ let package = Package(
         .testTarget(name: "RelaisMessagesTests", dependencies: ["RelaisMessages", "RelaisDomain"], swiftSettings: strict),
         .testTarget(
             name: "RelaisDeliveryTests",
-            dependencies: ["RelaisDelivery", "CurlClient", "RelaisTestSupport", "RelaisDomain"],
+            dependencies: [
+                "RelaisDelivery", "CurlClient", "RelaisTestSupport", "RelaisDomain", "RelaisMessages", "RelaisStore",
+                "PostgresClient", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "RelaisLoggingTests",

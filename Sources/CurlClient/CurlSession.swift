@@ -43,9 +43,21 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
         public static let peerFailedVerification = Code(CURLE_PEER_FAILED_VERIFICATION)
         /// The CA file could not be read.
         public static let badCAFile = Code(CURLE_SSL_CACERT_BADFILE)
+        /// The transfer's `ConnectionFilter` refused an address it was to connect to, and it
+        /// did not get through another one (not a libcurl code: nothing was sent to that address).
+        public static let addressNotAllowed = Code(rawValue: -1)
+        /// The URL carries a user name, password or login options, which a filtered transfer
+        /// refuses (not a libcurl code: nothing was sent).
+        public static let userInfoNotAllowed = Code(rawValue: -2)
 
-        /// libcurl's fixed text for this code (`curl_easy_strerror`).
-        public var description: String { String(cString: curl_easy_strerror(CURLcode(rawValue: UInt32(rawValue)))) }
+        /// libcurl's fixed text for this code (`curl_easy_strerror`), or Relais's own for its refusals.
+        public var description: String {
+            switch self {
+            case .addressNotAllowed: "address not allowed"
+            case .userInfoNotAllowed: "user name or password in the URL not allowed"
+            default: String(cString: curl_easy_strerror(CURLcode(rawValue: UInt32(rawValue))))
+            }
+        }
     }
 
     /// libcurl's result code.
@@ -66,6 +78,7 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String {
+        guard code.rawValue >= 0 else { return "\(operation) refused: \(code)" }
         var text = "\(operation) failed: \(code) (curl \(code.rawValue))"
         if !detail.isEmpty { text += ": \(detail)" }
         if responseCode != 0 { text += " [server replied \(responseCode)]" }
@@ -186,40 +199,19 @@ public final class CurlSession {
     ///   - url: an `http://` or `https://` URL.
     ///   - headers: `"Name: value"` lines, sent as given.
     ///   - timeout: the whole exchange's limit; connecting alone is capped at `maximumConnectTimeout`.
-    public func post(url: String, headers: [String], body: [UInt8], timeout: Duration) throws(CurlError) -> HTTPResponse {
-        let operation = "HTTP POST"
-        let h = try prepare(operation: operation, timeout: timeout)
-        let secrets = userInfo(of: url)
-        var headerList: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headerList) }
-        // "Expect:" stops libcurl from waiting for a 100 Continue before larger bodies.
-        for line in headers + ["Expect:"] {
-            guard let appended = curl_slist_append(headerList, line) else {
-                throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: operation)
-            }
-            headerList = appended
+    ///   - filter: for URLs that come from outside: every address is checked before connecting,
+    ///     user info in the URL is refused, and proxies are not used (see `ConnectionFilter`).
+    public func post(url: String, headers: [String], body: [UInt8], timeout: Duration,
+                     filter: ConnectionFilter? = nil) throws(CurlError) -> HTTPResponse {
+        let h = try prepare(operation: PostTransfer.operation, timeout: timeout)
+        let transfer = PostTransfer(handle: h)
+        return try withExtendedLifetime(transfer) { () throws(CurlError) -> HTTPResponse in
+            // The transfer pointed libcurl at its own buffers and callback data: forget them
+            // before they go, keeping the connection cache.
+            defer { curl_easy_reset(h) }
+            try transfer.configure(url: url, headers: headers, body: body, timeout: timeout, filter: filter)
+            return try transfer.outcome(curl_easy_perform(h)).get()
         }
-        try setString(h, CURLOPT_PROTOCOLS_STR, "http,https", operation)
-        try setString(h, CURLOPT_URL, url, operation)
-        try check(relais_curl_setopt_pointer(h, CURLOPT_HTTPHEADER, headerList), operation)
-        // COPYPOSTFIELDS copies the bytes, so nothing points into `body` after this call.
-        try check(relais_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), operation)
-        let copied = body.isEmpty
-            ? relais_curl_setopt_string(h, CURLOPT_COPYPOSTFIELDS, "")
-            : body.withUnsafeBytes { raw in
-                relais_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress))
-            }
-        try check(copied, operation)
-        try check(relais_curl_setopt_write_function(h, CURLOPT_WRITEFUNCTION) { data, size, count, context in
-            guard let context else { return 0 }
-            return Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue().write(data, count: size * count)
-        }, operation)
-        let sink = ResponseSink(limit: Self.maximumResponseBody)
-        try withExtendedLifetime(sink) { () throws(CurlError) in
-            try check(relais_curl_setopt_pointer(h, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()), operation)
-            try perform(h, operation: operation, secrets: secrets)
-        }
-        return HTTPResponse(status: responseCode(h), body: sink.bytes)
     }
 
     // MARK: - Transfers
@@ -246,11 +238,6 @@ public final class CurlSession {
         throw CurlError(code: CurlError.Code(result), operation: operation, responseCode: responseCode(h), detail: detail)
     }
 
-    private func responseCode(_ h: UnsafeMutableRawPointer) -> Int {
-        var code = 0
-        return relais_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK ? code : 0
-    }
-
     private func setLong(_ h: UnsafeMutableRawPointer, _ option: CURLoption, _ value: Int, _ operation: String) throws(CurlError) {
         try check(relais_curl_setopt_long(h, option, value), operation)
     }
@@ -264,9 +251,156 @@ public final class CurlSession {
     }
 }
 
+/// The last reply code the server sent on `h`, 0 if none.
+private func responseCode(_ h: UnsafeMutableRawPointer) -> Int {
+    var code = 0
+    return relais_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK ? code : 0
+}
+
+/// Where a transfer may connect, for URLs that come from outside (webhooks).
+///
+/// libcurl calls back with each address it is about to connect to, after resolution and
+/// for every address it tries (IPv4, IPv6, each A record), so the check is on the
+/// address actually used: a name that resolves to a refused address, an IP written in
+/// an unusual form (`2130706433`, `127.1`) or an IPv4-mapped IPv6 address all end up
+/// here as bytes. A refused address gets no socket at all: nothing is sent to it, and
+/// the transfer fails with `CurlError.Code.addressNotAllowed`, the same for every
+/// refused address whatever listens there. A filtered transfer also refuses user info
+/// in the URL and ignores proxy settings (a proxy would connect on our behalf, unchecked).
+public struct ConnectionFilter: Sendable {
+    /// Whether the transfer may connect to `address`: 4 bytes (IPv4) or 16 (IPv6), network order.
+    public let permits: @Sendable (_ address: [UInt8]) -> Bool
+
+    /// A filter that lets through the addresses `permits` accepts.
+    public init(permits: @escaping @Sendable (_ address: [UInt8]) -> Bool) {
+        self.permits = permits
+    }
+}
+
+/// One HTTP POST's options, and the buffers and callback data libcurl uses while it runs;
+/// it must live until the transfer has ended. The easy handle belongs to the caller.
+final class PostTransfer {
+    static let operation = "HTTP POST"
+    let handle: UnsafeMutableRawPointer
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The URL as libcurl parsed it for a filtered transfer (`CURLU`), checked and then used as is.
+    private var parsedURL: OpaquePointer?
+    private let sink = ResponseSink(limit: CurlSession.maximumResponseBody)
+    private var gate: AddressGate?
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private var secrets: [String] = []
+
+    init(handle: UnsafeMutableRawPointer) {
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_slist_free_all(headerList)
+        if let parsedURL { curl_url_cleanup(parsedURL) }
+        errorBuffer.deallocate()
+    }
+
+    /// Sets the transfer's options on the handle (which `curl_easy_reset` left clean).
+    func configure(url: String, headers: [String], body: [UInt8], timeout: Duration, filter: ConnectionFilter?) throws(CurlError) {
+        let h = handle
+        let operation = Self.operation
+        secrets = userInfo(of: url)
+        try check(relais_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer))
+        try check(relais_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1))
+        try check(relais_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, milliseconds(timeout)))
+        try check(relais_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(min(timeout, CurlSession.maximumConnectTimeout))))
+        // "Expect:" stops libcurl from waiting for a 100 Continue before larger bodies.
+        for line in headers + ["Expect:"] {
+            guard let appended = curl_slist_append(headerList, line) else {
+                throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: operation)
+            }
+            headerList = appended
+        }
+        try check(relais_curl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https"))
+        if let filter {
+            try useCheckedURL(url)
+            let gate = AddressGate(filter)
+            self.gate = gate
+            try check(relais_curl_setopt_opensocket_function(h, openPermittedSocket))
+            try check(relais_curl_setopt_pointer(h, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(gate).toOpaque()))
+            try check(relais_curl_setopt_string(h, CURLOPT_PROXY, ""))
+        } else {
+            try check(relais_curl_setopt_string(h, CURLOPT_URL, url))
+        }
+        try check(relais_curl_setopt_pointer(h, CURLOPT_HTTPHEADER, headerList))
+        // COPYPOSTFIELDS copies the bytes, so nothing points into `body` after this call.
+        try check(relais_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+        let copied = body.isEmpty
+            ? relais_curl_setopt_string(h, CURLOPT_COPYPOSTFIELDS, "")
+            : body.withUnsafeBytes { raw in
+                relais_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress))
+            }
+        try check(copied)
+        try check(relais_curl_setopt_write_function(h, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let context else { return 0 }
+            return Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue().write(data, count: size * count)
+        })
+        try check(relais_curl_setopt_pointer(h, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()))
+    }
+
+    /// Parses `url` with libcurl's own parser, refuses user info, and hands libcurl the
+    /// parsed URL, so that what was checked is what is used.
+    private func useCheckedURL(_ url: String) throws(CurlError) {
+        guard let parsed = curl_url() else { throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: Self.operation) }
+        parsedURL = parsed
+        guard curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK else {
+            throw CurlError(code: .malformedURL, operation: Self.operation)
+        }
+        for part in [CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS] {
+            var value: UnsafeMutablePointer<CChar>?
+            let found = curl_url_get(parsed, part, &value, 0)
+            curl_free(value)
+            guard found != CURLUE_OK else { throw CurlError(code: .userInfoNotAllowed, operation: Self.operation) }
+        }
+        try check(relais_curl_setopt_pointer(handle, CURLOPT_CURLU, UnsafeMutableRawPointer(parsed)))
+    }
+
+    /// The response, or the error, once libcurl returned `result` for this transfer.
+    func outcome(_ result: CURLcode) -> Result<HTTPResponse, CurlError> {
+        guard result != CURLE_OK else { return .success(HTTPResponse(status: responseCode(handle), body: sink.bytes)) }
+        // Whatever else went wrong, a refused address is reported as such and nothing more,
+        // so that the error says nothing of what listens there.
+        if gate?.refused == true { return .failure(CurlError(code: .addressNotAllowed, operation: Self.operation)) }
+        let detail = redacting(secrets, in: String(cString: errorBuffer).trimmingCharacters(in: .whitespacesAndNewlines))
+        return .failure(CurlError(code: CurlError.Code(result), operation: Self.operation, responseCode: responseCode(handle), detail: detail))
+    }
+
+    private func check(_ result: CURLcode) throws(CurlError) {
+        guard result == CURLE_OK else { throw CurlError(code: CurlError.Code(result), operation: Self.operation + " setup") }
+    }
+}
+
+/// What the open-socket callback consults for one transfer, and whether it refused an address.
+private final class AddressGate {
+    let filter: ConnectionFilter
+    var refused = false
+
+    init(_ filter: ConnectionFilter) { self.filter = filter }
+}
+
+/// CURLOPT_OPENSOCKETFUNCTION for filtered transfers: a socket only for a permitted address.
+private let openPermittedSocket: curl_opensocket_callback = { context, _, address in
+    guard let context, let address else { return CURL_SOCKET_BAD }
+    let gate = Unmanaged<AddressGate>.fromOpaque(context).takeUnretainedValue()
+    var bytes = [UInt8](repeating: 0, count: 16)
+    let count = Int(relais_curl_sockaddr_ip(address, &bytes))
+    guard count > 0, gate.filter.permits(Array(bytes[..<count])) else {
+        gate.refused = true
+        return CURL_SOCKET_BAD
+    }
+    return socket(address.pointee.family, address.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), address.pointee.protocol)
+}
+
 /// `curl_global_init` runs once per process, before the first handle: a `static let`
 /// is initialised exactly once even when threads race to it.
-private enum CurlGlobal {
+enum CurlGlobal {
     static let initResult: UInt32 = relais_curl_global_init().rawValue
 }
 

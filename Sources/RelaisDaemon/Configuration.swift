@@ -61,6 +61,7 @@ struct RelaisConfiguration: Sendable {
         case smsURL = "RELAIS_SMS_URL"
         case smsToken = "RELAIS_SMS_TOKEN"
         case webhookSecret = "RELAIS_WEBHOOK_SECRET"
+        case webhookAllowNetworks = "RELAIS_WEBHOOK_ALLOW_NETWORKS"
         case templateDir = "RELAIS_TEMPLATE_DIR"
         case deliveryMaxAttempts = "RELAIS_DELIVERY_MAX_ATTEMPTS"
         case deliveryRetryBase = "RELAIS_DELIVERY_RETRY_BASE"
@@ -95,6 +96,7 @@ struct RelaisConfiguration: Sendable {
             case .ledgerRetention: "30 days"
             case .deadLetterMax: "100000"
             case .smtpURL, .smtpFrom, .smtpCAFile, .smsURL, .smsToken, .webhookSecret, .templateDir: ""
+            case .webhookAllowNetworks: ""
             case .smtpRequireTLS, .smtpAllowPlaintextAuth: "false"
             case .deliveryMaxAttempts: "10"
             case .deliveryRetryBase: "30s"
@@ -288,6 +290,12 @@ struct RelaisConfiguration: Sendable {
                 throw ConfigurationError(.webhookSecret, "must be a Standard Webhooks secret: base64, optionally prefixed whsec_")
             }
             delivery.webhookSecret = secret
+        }
+        switch IPNetwork.list(value(.webhookAllowNetworks)) {
+        case .success(let networks): delivery.webhookAddresses = WebhookAddressPolicy(allowing: networks)
+        case .failure(let error):
+            throw ConfigurationError(.webhookAllowNetworks,
+                                     "must list IP addresses or networks such as 10.1.2.0/24 or fd00::/8, separated by commas; \"\(error.entry)\" is not one")
         }
         let templates = value(.templateDir)
         var reminders = ReminderRules()

@@ -58,6 +58,7 @@ extension RelaisConfiguration {
         if a != b { keys.append("queue settings") }
         if shutdownTimeout != other.shutdownTimeout { keys.append("shutdown_timeout") }
         if ledgerRetention != other.ledgerRetention { keys.append("ledger_retention") }
+        if delivery.webhookAddresses != other.delivery.webhookAddresses { keys.append("webhook_allow_networks") }
         return keys
     }
 }

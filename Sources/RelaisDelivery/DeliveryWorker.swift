@@ -15,6 +15,13 @@ public struct DeliverySettings: Sendable {
     public var sms: SMSGateway?
     /// The Standard Webhooks secret, when webhooks are configured.
     public var webhookSecret: String?
+    /// Where webhooks may connect: public addresses and the networks allowed
+    /// (`webhook_allow_networks`).
+    public var webhookAddresses = WebhookAddressPolicy()
+    /// Webhooks in flight at once: a slow endpoint holds one slot, not the channel.
+    public var webhookConcurrency = 32
+    /// Connections open at once to one webhook host.
+    public var webhookConnectionsPerHost = 4
     /// How long one send may take.
     public var timeout: Duration = .seconds(15)
     /// Attempts per message, then backoff between them.
@@ -50,21 +57,23 @@ public struct DeliverySettings: Sendable {
 /// Sends the outbox's messages of one channel, on a thread the daemon owns.
 ///
 /// One worker per channel, so that a slow or failing SMTP server never holds back
-/// webhooks or SMS. Each round claims due messages, renders and sends them one by one,
-/// then records every result in one statement.
+/// webhooks or SMS. E-mail and SMS go to one operator-run server each: a round claims
+/// due messages and sends them one by one, each outcome written as soon as its send
+/// ends (by an `OutcomeRecorder`, while the next goes out). Webhooks go to as many servers as there are shops, some slow or dead: they are
+/// sent concurrently (`WebhookPipeline`), each recorded as it ends.
 public final class DeliveryWorker: Sendable {
     /// The channel this worker sends.
     public let channel: Channel
     private let databaseURL: String
-    private let settings: DeliverySettings
+    let settings: DeliverySettings
     private let renderer: MessageRenderer
-    private let logger: Logger
-    private let senders: Senders
+    let logger: Logger
+    let senders: Senders
     /// `relais_notifications_total{channel,outcome}`, one counter per outcome, made once.
     private let counters: [String: Counter]
 
     /// The configured senders; settings were validated when the configuration was read.
-    private struct Senders: Sendable {
+    struct Senders: Sendable {
         var email: EmailSender?
         var sms: SMSSender?
         var webhook: WebhookSender?
@@ -79,20 +88,28 @@ public final class DeliveryWorker: Sendable {
             email: settings.email.map(EmailSender.init(settings:)),
             sms: settings.sms.flatMap { try? SMSSender(url: $0.url, token: $0.token, timeout: settings.timeout) },
             webhook: settings.webhookSecret.flatMap { secret in
-                (try? WebhookSigner(secret: secret)).map { WebhookSender(signer: $0, timeout: settings.timeout) }
+                (try? WebhookSigner(secret: secret)).map {
+                    WebhookSender(signer: $0, timeout: settings.timeout, addresses: settings.webhookAddresses)
+                }
             })
         var logger = logger
         logger[metadataKey: "channel"] = "\(channel.rawValue)"
         self.logger = logger
-        counters = Dictionary(uniqueKeysWithValues: ["sent", "retry", "failed"].map { outcome in
+        counters = Dictionary(uniqueKeysWithValues: ["sent", "retry", "failed", "deferred"].map { outcome in
             (outcome, Counter(label: "relais_notifications_total", dimensions: [("channel", channel.rawValue), ("outcome", outcome)]))
         })
     }
 
-    /// The worker loop; returns once `isStopping` says so (after the round in hand).
+    /// The worker loop; returns once `isStopping` says so (after the round in hand; for
+    /// webhooks, after the sends in flight end or a short grace).
     public func run(isStopping: @Sendable () -> Bool) {
         var db: PgConnection?
         var session: CurlSession?
+        var webhooks: WebhookPipeline?
+        // E-mail and SMS go one by one: their outcomes are written by a recorder thread
+        // while the next message goes out.
+        let recorder = channel == .email || channel == .sms
+            ? OutcomeRecorder(databaseURL: databaseURL, name: "record-\(channel.rawValue)", logger: logger) : nil
         var failures = 0
         while !isStopping() {
             do {
@@ -100,11 +117,18 @@ public final class DeliveryWorker: Sendable {
                     db?.close()
                     db = try PgConnection(databaseURL)
                     try StoreSession.configure(db!)
+                    try Outbox.configureSession(db!)
                 }
-                if session == nil, channel != .log { session = try CurlSession() }
-                let sent = try round(db!, session)
+                let busy: Bool
+                if channel == .webhook {
+                    if webhooks == nil { webhooks = try WebhookPipeline(worker: self) }
+                    busy = try webhooks!.step(db!)
+                } else {
+                    if session == nil, channel != .log { session = try CurlSession() }
+                    busy = try round(db!, session, recorder) > 0
+                }
                 failures = 0
-                if sent == 0 { pause(settings.pollInterval, isStopping) }
+                if !busy { pause(settings.pollInterval, isStopping) }
             } catch {
                 failures += 1
                 if failures == 1 || failures % 60 == 0 {
@@ -115,18 +139,24 @@ public final class DeliveryWorker: Sendable {
                 pause(.milliseconds(min(5000, 100 << min(failures, 6))), isStopping)
             }
         }
+        if let webhooks, let open = db, open.isOpen {
+            webhooks.drain(open, grace: .seconds(2))
+        }
+        recorder?.finish(timeout: .seconds(5))
         db?.close()
     }
 
-    /// Sends one batch of due messages; returns how many it took.
-    func round(_ db: PgConnection, _ session: CurlSession?) throws -> Int {
-        // Claimed messages are leased: if this process dies, they are sent again when the
-        // lease ends. It covers two slow sends and is renewed for the rest as the round goes on.
-        let lease = Duration.seconds(max(30, settings.timeout.seconds * 2))
+    /// How long a claimed message is leased: if this process dies, it is sent again when
+    /// the lease ends. It covers two slow sends.
+    var lease: Duration { .seconds(max(30, settings.timeout.seconds * 2)) }
+
+    /// Sends one batch of due messages one by one; returns how many it took. Each outcome
+    /// goes to `recorder` as its send ends, or, without one, is written with the others at
+    /// the end (log lines cost nothing to repeat).
+    func round(_ db: PgConnection, _ session: CurlSession?, _ recorder: OutcomeRecorder?) throws -> Int {
         let messages = try Outbox.claim(db, channel: channel, limit: settings.batchSize, lease: lease)
         guard !messages.isEmpty else { return 0 }
-        var results: [(id: Int64, result: DeliveryResult)] = []
-        results.reserveCapacity(messages.count)
+        var logged: [DeliveryRecord] = []
         var leased = ContinuousClock.now
         for (index, message) in messages.enumerated() {
             if ContinuousClock.now - leased > lease / 2 {
@@ -135,11 +165,27 @@ public final class DeliveryWorker: Sendable {
             }
             let started = ContinuousClock.now
             let result = deliver(message, session)
-            results.append((message.id, result))
+            let record = DeliveryRecord(id: message.id, attempt: message.attempt, result: result)
+            if let recorder {
+                recorder.submit(record)
+            } else {
+                logged.append(record)
+            }
             log(message, result, ContinuousClock.now - started)
         }
-        try Outbox.record(db, results)
+        try self.record(db, logged)
         return messages.count
+    }
+
+    /// Records outcomes; says so in the log for a message changed meanwhile (its change stands).
+    func record(_ db: PgConnection, _ records: [DeliveryRecord]) throws {
+        guard !records.isEmpty else { return }
+        let recorded = try Outbox.record(db, records)
+        for record in records where !recorded.contains(record.id) {
+            logger.notice("delivery outcome not recorded: the message was changed meanwhile", metadata: [
+                "message.id": "\(record.id)", "attempt": "\(record.attempt)",
+            ])
+        }
     }
 
     private func deliver(_ message: OutboxMessage, _ session: CurlSession?) -> DeliveryResult {
@@ -155,7 +201,7 @@ public final class DeliveryWorker: Sendable {
         }
     }
 
-    private func outcome(after failure: DeliveryFailure, _ message: OutboxMessage) -> DeliveryResult {
+    func outcome(after failure: DeliveryFailure, _ message: OutboxMessage) -> DeliveryResult {
         if failure.permanent { return .failed(error: failure.reason) }
         switch settings.retry.decide(afterAttempt: message.attempt, random: Double.random(in: 0..<1)) {
         case .retry(let delay):
@@ -189,11 +235,11 @@ public final class DeliveryWorker: Sendable {
         }
     }
 
-    private var notConfigured: DeliveryFailure {
+    var notConfigured: DeliveryFailure {
         DeliveryFailure(reason: "channel \(channel.rawValue) is not configured in this relais", permanent: false)
     }
 
-    private func log(_ message: OutboxMessage, _ result: DeliveryResult, _ duration: Duration) {
+    func log(_ message: OutboxMessage, _ result: DeliveryResult, _ duration: Duration) {
         let outcome: String
         var metadata: Logger.Metadata = [
             "message.id": "\(message.id)", "order": "\(message.orderId)", "template": "\(message.template)",
@@ -208,11 +254,17 @@ public final class DeliveryWorker: Sendable {
         case .failed(let error):
             outcome = "failed"
             metadata["error"] = "\(error)"
+        case .deferred(let until, let reason):
+            outcome = "deferred"
+            metadata["error"] = "\(reason)"
+            metadata["next_attempt"] = "\(until)"
         }
         metadata["outcome"] = "\(outcome)"
         counters[outcome]?.increment()
         if outcome == "sent" {
             logger.info("delivered", metadata: metadata)
+        } else if outcome == "deferred" {
+            logger.notice("delivery deferred", metadata: metadata)
         } else {
             logger.warning("delivery failed", metadata: metadata)
         }

@@ -196,6 +196,15 @@ public enum OrderRules {
         let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         return !host.isEmpty && !host.hasPrefix(":") && !text.contains(where: { $0.isWhitespace })
     }
+
+    /// Whether the URL's authority (after `://`, up to the first `/`, `?` or `#`) has an
+    /// `@`: a user name or password, which a webhook URL may not carry (it would be sent
+    /// as Basic credentials). Read as bytes, as libcurl reads it.
+    public static func hasUserInfo(_ url: String) -> Bool {
+        guard let separator = url.utf8.firstRange(of: "://".utf8) else { return false }
+        return url.utf8[separator.upperBound...].prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
+            .contains(UInt8(ascii: "@"))
+    }
 }
 
 /// The `orders` queue's job types.
@@ -293,6 +302,9 @@ public struct OrderCatalog: JobCatalog {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxURLLength) else { return nil }
         guard OrderRules.isWebhookURL(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an http or https URL")
+        }
+        guard !OrderRules.hasUserInfo(value) else {
+            throw JobRejection(.invalidField, field: c.path(key), "must not contain a user name or password (user:password@)")
         }
         return value
     }

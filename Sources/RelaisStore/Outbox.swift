@@ -24,16 +24,52 @@ public enum DeliveryResult: Sendable, Equatable {
     case retry(at: Timestamp, error: String)
     /// Failed for good.
     case failed(error: String)
+    /// Not tried: put off until the given time without counting an attempt (its endpoint
+    /// timed out a moment ago, or the sender is stopping).
+    case deferred(until: Timestamp, reason: String)
+}
+
+/// What became of one claimed message, to record.
+public struct DeliveryRecord: Sendable, Equatable {
+    /// The message's id.
+    public let id: Int64
+    /// The attempt number the claim gave it: the record applies only while the row is
+    /// still pending at that attempt, so that it never overwrites an operator's change
+    /// (`failed`, or a retry with `attempts = 0`) nor a newer claim after the lease ended.
+    public let attempt: Int
+    /// What happened.
+    public let result: DeliveryResult
+
+    /// Creates a record for message `id` claimed at `attempt`.
+    public init(id: Int64, attempt: Int, result: DeliveryResult) {
+        self.id = id
+        self.attempt = attempt
+        self.result = result
+    }
 }
 
 /// The outbox: claims due messages for one channel, records what became of them.
 ///
 /// Claiming moves a message's `next_attempt_at` a lease into the future in its own
 /// short transaction (`FOR UPDATE SKIP LOCKED`, so several instances share the work
-/// and never take the same row); the result is recorded after sending. A sender that
-/// dies between the two leaves the message to be sent again when the lease ends, with
-/// the same id, so that a receiver can drop the duplicate.
+/// and never take the same row); the result is recorded right after each send, and
+/// only if the row is still as the claim left it. A sender that dies between the two
+/// leaves that message to be sent again when the lease ends, with the same id, so that
+/// a receiver can drop the duplicate.
 public enum Outbox {
+    /// Prepares a delivery worker's connection: its commits do not wait for the disk
+    /// (`synchronous_commit = off`).
+    ///
+    /// Each send's outcome is its own commit: waiting for a WAL flush per e-mail would
+    /// cost the disk's flush time per message. Not waiting is safe for the outbox: a commit
+    /// survives Relais's own crash, and what PostgreSQL loses in its own crash (the last
+    /// fraction of a second) only makes the messages concerned go again after their
+    /// lease, with their stable ids, as a crash between a send and its record always did.
+    /// Order and stock writes, on other connections, keep durable commits.
+    public static func configureSession(_ db: PgConnection) throws {
+        try db.query("SELECT set_config('synchronous_commit', 'off', false)", name: "outbox session")
+    }
+
     /// Claims up to `limit` due messages of `channel`, leased for `lease`.
     public static func claim(_ db: PgConnection, channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage] {
         let rows = try db.run(OutboxSQL.claim, [channel.rawValue, String(limit), "\(Int64(lease.seconds * 1000)) milliseconds"]).rows
@@ -46,7 +82,7 @@ public enum Outbox {
             else { continue }
             let facts: MessageFacts
             do { facts = try decoder.decode(MessageFacts.self, from: Data(factsText.utf8)) } catch {
-                try record(db, [(id, .failed(error: "the stored message cannot be read: \(error)"))])
+                try record(db, [DeliveryRecord(id: id, attempt: attempts, result: .failed(error: "the stored message cannot be read: \(error)"))])
                 continue
             }
             out.append(OutboxMessage(id: id, orderId: orderId, recipient: recipient, channel: channel, destination: row[3],
@@ -60,23 +96,31 @@ public enum Outbox {
         try db.run(OutboxSQL.extend, [PgArray.integers(ids), "\(Int64(lease.seconds * 1000)) milliseconds"])
     }
 
-    /// Records the results of sends, in one statement.
-    public static func record(_ db: PgConnection, _ results: [(id: Int64, result: DeliveryResult)]) throws {
-        guard !results.isEmpty else { return }
-        var ids: [Int64] = [], statuses: [String] = [], next: [Int64?] = [], errors: [String?] = []
-        for (id, result) in results {
-            ids.append(id)
-            switch result {
+    /// Records the results of sends, in one statement; returns the ids recorded. A
+    /// message missing from them was changed since its claim (an operator marked it
+    /// `failed` or queued it again, or its lease ended and another sender claimed it),
+    /// and that change stands.
+    @discardableResult
+    public static func record(_ db: PgConnection, _ records: [DeliveryRecord]) throws -> Set<Int64> {
+        guard !records.isEmpty else { return [] }
+        var ids: [Int64] = [], attempts: [Int64] = [], statuses: [String] = [], next: [Int64?] = [], errors: [String?] = []
+        for record in records {
+            ids.append(record.id)
+            attempts.append(Int64(record.attempt))
+            switch record.result {
             case .sent:
                 statuses.append("sent"); next.append(nil); errors.append(nil)
             case .retry(let at, let error):
                 statuses.append("pending"); next.append(at.microseconds); errors.append(error)
             case .failed(let error):
                 statuses.append("failed"); next.append(nil); errors.append(error)
+            case .deferred(let until, let reason):
+                statuses.append("deferred"); next.append(until.microseconds); errors.append(reason)
             }
         }
-        try db.run(OutboxSQL.record, [PgArray.integers(ids), PgArray.text(statuses), PgArray.optionalIntegers(next),
-                                      PgArray.optionalText(errors)])
+        let rows = try db.run(OutboxSQL.record, [PgArray.integers(ids), PgArray.integers(attempts), PgArray.text(statuses),
+                                                 PgArray.optionalIntegers(next), PgArray.optionalText(errors)]).rows
+        return Set(rows.compactMap { $0[0].flatMap(Int64.init) })
     }
 
     /// Deletes sent and failed messages older than `retention` (a PostgreSQL interval); returns how many.
@@ -121,15 +165,20 @@ enum OutboxSQL {
         WHERE id = ANY($1::int8[]) AND status = 'pending'
         """)
 
-    /// $1 int8[] ids; $2 text[] statuses; $3 int8[] next attempt (NULL when final); $4 text[] errors.
+    /// $1 int8[] ids; $2 int8[] the attempt each was claimed at; $3 text[] statuses
+    /// (`sent`, `pending` for a retry, `failed`, or `deferred`: pending again without
+    /// counting the attempt); $4 int8[] next attempt (NULL when final); $5 text[] errors.
+    /// Returns the ids updated: only rows still pending at the claimed attempt are.
     static let record = PgStatement("outbox.record", """
         UPDATE relais.outbox AS o
-        SET status = r.status,
+        SET status = CASE WHEN r.status = 'deferred' THEN 'pending' ELSE r.status END,
+            attempts = CASE WHEN r.status = 'deferred' THEN o.attempts - 1 ELSE o.attempts END,
             sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE o.sent_at END,
             next_attempt_at = coalesce(\(timestamp(fromMicros: "r.next_us")), o.next_attempt_at),
             last_error = r.error
-        FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[]) AS r(id, status, next_us, error)
-        WHERE o.id = r.id AND o.id = ANY($1::int8[])
+        FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[]) AS r(id, attempt, status, next_us, error)
+        WHERE o.id = r.id AND o.id = ANY($1::int8[]) AND o.status = 'pending' AND o.attempts = r.attempt
+        RETURNING o.id
         """)
 
     static let backlog = PgStatement("outbox.backlog", """

@@ -130,3 +130,48 @@ import Testing
         #expect(throws: DeliveryConfigurationError.self) { try SMSSender(url: "https://gw.example/sms", token: "a\r\nX-Evil: 1") }
     }
 }
+
+@Suite struct WebhookAddressPolicyTests {
+    @Test(arguments: [
+        "127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
+        "100.64.0.1", "0.0.0.0", "0.1.2.3", "192.0.0.8", "192.0.2.1", "198.18.0.1", "224.0.0.1", "239.255.255.250",
+        "255.255.255.255", "240.0.0.1", "::", "::1", "fe80::1", "febf::1", "fc00::1", "fd12:3456::1", "ff02::1",
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "64:ff9b::7f00:1", "64:ff9b::a00:1",
+        "2002:7f00:1::1", "2002:c0a8:101::1", "2001:db8::1", "2001::1", "::127.0.0.1", "100::1", "fec0::1",
+    ])
+    func nonPublicAddressIsRefused(address: String) throws {
+        let network = try #require(IPNetwork(address))
+        #expect(!WebhookAddressPolicy().permits(network.address), "\(address) was permitted")
+    }
+
+    @Test(arguments: ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "193.0.0.1", "2606:4700:4700::1111", "2a00:1450:4007::1",
+                      "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"])
+    func publicAddressIsPermitted(address: String) throws {
+        let network = try #require(IPNetwork(address))
+        #expect(WebhookAddressPolicy().permits(network.address), "\(address) was refused")
+    }
+
+    @Test func allowListPermitsItsNetworksAndNothingElse() throws {
+        let policy = WebhookAddressPolicy(allowing: try #require(try? IPNetwork.list("127.0.0.1, 10.20.0.0/16 fd00:1::/32").get()))
+        for allowed in ["127.0.0.1", "::ffff:127.0.0.1", "10.20.255.1", "fd00:1:ffff::1"] {
+            #expect(policy.permits(IPNetwork(allowed)!.address), "\(allowed)")
+        }
+        for refused in ["127.0.0.2", "::1", "10.21.0.1", "fd00:2::1", "169.254.169.254"] {
+            #expect(!policy.permits(IPNetwork(refused)!.address), "\(refused)")
+        }
+    }
+
+    @Test func networksParseStrictly() {
+        #expect(IPNetwork("10.1.2.3/8")?.description == "10.0.0.0/8")
+        #expect(IPNetwork("::ffff:10.0.0.0/104")?.description == "10.0.0.0/8")
+        #expect(IPNetwork("fd00::/8")?.description == "fd00::/8")
+        for bad in ["127.1", "2130706433", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "::/129", "localhost", ""] {
+            #expect(IPNetwork(bad) == nil, "\(bad) parsed")
+        }
+        guard case .failure(let error) = IPNetwork.list("10.0.0.0/8,nope") else {
+            Issue.record("a bad entry was accepted")
+            return
+        }
+        #expect(error.entry == "nope")
+    }
+}

@@ -111,6 +111,20 @@ struct OrderCatalogTests {
                           type: "order.cancelled") == nil)
     }
 
+    @Test(arguments: ["https://user:pw@shop.example/hooks", "https://user@shop.example/hooks", "http://@127.0.0.1/",
+                      "https://a:b@c@shop.example/hooks"])
+    func webhookURLWithUserInfoIsRejected(url: String) {
+        let data = placedJSON.replacingOccurrences(of: "https://shop.example/hooks", with: url)
+        let refused = rejection(data)
+        #expect(refused?.code == .invalidField && refused?.field == "data.shop.webhook_url", "\(String(describing: refused))")
+        #expect(refused?.message.contains("user name or password") == true)
+    }
+
+    @Test(arguments: ["https://shop.example/hooks?to=a@b", "https://shop.example/a@b", "https://shop.example#a@b"])
+    func webhookURLWithAnAtAfterTheHostIsAccepted(url: String) {
+        #expect(rejection(placedJSON.replacingOccurrences(of: "https://shop.example/hooks", with: url)) == nil)
+    }
+
     @Test func tooManyItemsIsRejected() {
         let items = (0...500).map { #"{"sku":"s\#($0)","name":"n","quantity":1,"unit_price_cents":1}"# }.joined(separator: ",")
         let data = #"{"order_id":"o","shop":{"id":"s","name":"S"},"customer":{"name":"C"},"items":[\#(items)],"total_cents":0,"currency":"EUR","placed_at":"2026-11-28T09:00:00Z"}"#

@@ -20,6 +20,8 @@ final class Channels {
             "RELAIS_SMTP_ALLOW_PLAINTEXT_AUTH": "true",
             "RELAIS_SMS_URL": http.url("/sms"), "RELAIS_SMS_TOKEN": "sms-token-42",
             "RELAIS_WEBHOOK_SECRET": secret,
+            // The sink listens on loopback, which webhooks reach only when allowed.
+            "RELAIS_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32",
             "RELAIS_DELIVERY_RETRY_BASE": "300ms", "RELAIS_DELIVERY_RETRY_MAX": "1s", "RELAIS_DELIVERY_MAX_ATTEMPTS": "4",
         ]
     }
@@ -239,6 +241,16 @@ struct OrdersEndToEndTests {
         #expect((webhookRow.first?[1] ?? nil)?.contains("HTTP 500") == true, "\(webhookRow)")
         #expect(channels.http.requests(path: "/webhook").count == 6)
         #expect(daemon.process.isRunning)
+    }
+
+    @Test func webhookAllowListThatIsNotAListOfNetworksStopsWithSeventyEight() throws {
+        let deployment = try Deployment()
+        let check = try Daemon.command(["check"], environment: try deployment.environment([
+            "RELAIS_WEBHOOK_ALLOW_NETWORKS": "10.20.0.0/16, intranet.local",
+        ]))
+        #expect(check.status == 78, "\(check.output)\(check.errors)")
+        #expect(check.errors.contains("RELAIS_WEBHOOK_ALLOW_NETWORKS (webhook_allow_networks in the configuration file)"), "\(check.errors)")
+        #expect(check.errors.contains("\"intranet.local\" is not one"), "\(check.errors)")
     }
 
     @Test func killDashNineDuringABurstOfOrdersLosesAndDuplicatesNothing() throws {

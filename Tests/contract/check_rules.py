@@ -221,8 +221,9 @@ def main():
                                "😀" * 249 + "@b.c.d", "\u0600" * 250 + "@b.c"],
         ("customer", "email"): random_strings(["", "a@", "a@b.", "a@b.c"], args.random // 3),
         ("shop", "webhook_url"): around(["https://X", "https://aX", "http://X/", "https://X:80", "HTTPS://aX/b",
-                                         "https:/X/a", "Xhttps://a", "http://a/X", "https://X?", "httpX://a"])
-                                 + random_strings(["", "https://", "http://", "HTTP://", "https:/", "https:"], args.random)
+                                         "https:/X/a", "Xhttps://a", "http://a/X", "https://X?", "httpX://a",
+                                         "https://uX@a", "https://u@X/a", "https://a/X@b", "https://a?X@b"])
+                                 + random_strings(["", "https://", "http://", "HTTP://", "https:/", "https:", "https://u@"], args.random)
                                  + ["https://x" + "/" * 1991, "https://x" + "/" * 1992, "https://x" + "😀" * 1991,
                                     "https://x" + "😀" * 1992],
         ("shop", "phone"): around(["+3361234567X", "X+33612345678", "+X3612345678"])

@@ -608,7 +608,7 @@ VALID_URLS = ["https://boutique.example/relais/webhook", "HTTP://x", "https://x:
               "https://x" + "/" * 1991, "https://é.example/ü"]
 INVALID_URLS = ["ftp://x.example", "https://", "https:///x", "https://?q", "https://#f", "https://:443/x",
                 "https://a b", "https://x/\u2028", "https:/x", "x.example/hook", "https://x" + "/" * 1992, "",
-                "https://\u0301x", "mailto:a@b.c"]
+                "https://\u0301x", "mailto:a@b.c", "https://user:pw@x.example/hook"]
 INVALID_TIME_ZONES = ["UTC", "Etc/UTC", "europe/paris", "Europe/Pariss", "Europe/Paris ", "", "+01:00", "CEST",
                       "Europe/" + "x" * 58]
 

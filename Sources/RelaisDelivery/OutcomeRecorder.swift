@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import PostgresClient
+import RelaisStore
+
+/// Records a channel's delivery outcomes on a thread and PostgreSQL connection of its
+/// own, as each send ends, while the sender goes on with the next message.
+///
+/// Waiting for each outcome's commit on the sender's thread made e-mail delivery to a
+/// local SMTP server markedly slower (1,500 e-mails: 214–535 /s against 498–702 /s when
+/// recorded per batch; a commit takes about 0.3 ms, a local SMTP send not much more).
+/// Here the sender hands the outcome over and sends on; the recorder writes what
+/// has arrived, usually one outcome, within a moment of the send's end. If the process
+/// dies, only outcomes not yet written (normally none or one) are lost, and their
+/// messages go again after their lease with their stable ids. Writes are the
+/// conditional ones of `Outbox.record`: an operator's change made meanwhile stands.
+final class OutcomeRecorder: @unchecked Sendable {
+    // @unchecked: `queue`, `writing` and `finished` are only touched under `condition`;
+    // the connection belongs to the recorder's thread.
+    private let databaseURL: String
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var queue: [DeliveryRecord] = []
+    private var writing = 0
+    private var finished = false
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts the recorder's thread, named `name`.
+    init(databaseURL: String, name: String, logger: Logger) {
+        self.databaseURL = databaseURL
+        self.logger = logger
+        let thread = Thread { [self] in
+            run()
+            done.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Hands `record` over to be written; returns at once.
+    func submit(_ record: DeliveryRecord) {
+        condition.withLock {
+            queue.append(record)
+            condition.signal()
+        }
+    }
+
+    /// Waits until every outcome handed over is written (or `timeout` passes), then stops
+    /// the thread; outcomes still unwritten then are lost (their messages go again).
+    func finish(timeout: Duration) {
+        let deadline = Date().addingTimeInterval(timeout.seconds)
+        condition.lock()
+        while !(queue.isEmpty && writing == 0) && condition.wait(until: deadline) {}
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+        _ = done.wait(timeout: .now() + timeout.seconds + 2)
+    }
+
+    private func run() {
+        var db: PgConnection?
+        var failures = 0
+        while true {
+            condition.lock()
+            while queue.isEmpty && !finished { condition.wait() }
+            if finished {
+                let left = queue.count
+                condition.unlock()
+                if left > 0 {
+                    logger.warning("delivery outcomes not recorded at shutdown: their messages go again after their lease",
+                                   metadata: ["count": "\(left)"])
+                }
+                break
+            }
+            let batch = queue
+            queue.removeAll()
+            writing = batch.count
+            condition.unlock()
+            do {
+                if db == nil || !db!.isOpen {
+                    db?.close()
+                    db = try PgConnection(databaseURL)
+                    try StoreSession.configure(db!)
+                    try Outbox.configureSession(db!)
+                }
+                let recorded = try Outbox.record(db!, batch)
+                for record in batch where !recorded.contains(record.id) {
+                    logger.notice("delivery outcome not recorded: the message was changed meanwhile", metadata: [
+                        "message.id": "\(record.id)", "attempt": "\(record.attempt)",
+                    ])
+                }
+                failures = 0
+                condition.withLock {
+                    writing = 0
+                    condition.broadcast()
+                }
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 60 == 0 {
+                    logger.warning("delivery outcomes not recorded yet", metadata: ["error": "\(error)", "count": "\(batch.count)"])
+                }
+                db?.close()
+                db = nil
+                // Keep them, first in line, and try again after a pause that grows to 5 s.
+                condition.withLock {
+                    queue.insert(contentsOf: batch, at: 0)
+                    writing = 0
+                    condition.broadcast()
+                    _ = condition.wait(until: Date().addingTimeInterval(Double(min(5000, 100 << min(failures, 6))) / 1000))
+                }
+            }
+        }
+        db?.close()
+    }
+}
