@@ -67,9 +67,10 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             context.shared.beat()
             if redis == nil {
                 do {
-                    let connection = try RedisConnection(context.endpoint, timeout: settings.blockTimeout + .seconds(10))
-                    try ensureGroup(connection)
-                    redis = connection
+                    // Held before the group is made, so that the catch below closes it
+                    // whatever fails.
+                    redis = try RedisConnection(context.endpoint, timeout: settings.blockTimeout + .seconds(10))
+                    try ensureGroup(redis!)
                     readingHistory = true
                 } catch {
                     redis?.close()

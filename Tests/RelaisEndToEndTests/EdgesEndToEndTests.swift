@@ -58,6 +58,25 @@ struct EdgesEndToEndTests {
         #expect(try deployment.waitUntilDrained())
     }
 
+    /// A queue's consumer group that cannot be made (its key holds another type, Redis
+    /// is loading or out of memory) is waited for, not a crash; once the key is fixed,
+    /// the queue runs.
+    @Test func aQueueKeyOfTheWrongTypeIsWaitedForNotACrash() throws {
+        let deployment = try Deployment()
+        let p = deployment.producer
+        try p.run(["SET", "\(deployment.prefix):stock", "x"])
+        let daemon = try Daemon(environment: try deployment.environment())
+        defer { daemon.stop() }
+        #expect(eventually(timeout: .seconds(20)) { daemon.log.contains("WRONGTYPE") }, "the failure is reported:\n\(daemon.log)")
+        #expect(daemon.process.isRunning, "the daemon died:\n\(daemon.log)")
+        #expect(daemon.get("/readyz").status == 503)
+        try p.run(["DEL", "\(deployment.prefix):stock"])
+        #expect(daemon.waitUntilReady(), "ready once the key is fixed:\n\(daemon.log)")
+        try p.xadd(queue: "stock", payload: adjust("after-fix", shop: "w", sku: "a", delta: 4))
+        #expect(try deployment.waitUntilDrained())
+        #expect(try deployment.onHand(shop: "w") == ["a": 4])
+    }
+
     /// An entry without a `job` field keeps its fields in its dead letter.
     @Test func anEntryWithoutAJobKeepsItsFieldsInTheDeadLetter() throws {
         let deployment = try Deployment()
