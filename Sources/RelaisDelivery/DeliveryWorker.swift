@@ -115,9 +115,7 @@ public final class DeliveryWorker: Sendable {
             do {
                 if db == nil || !db!.isOpen {
                     db?.close()
-                    db = try PgConnection(databaseURL)
-                    try StoreSession.configure(db!)
-                    try Outbox.configureSession(db!)
+                    db = try Outbox.connect(databaseURL)
                 }
                 let busy: Bool
                 if channel == .webhook {

@@ -79,9 +79,7 @@ final class OutcomeRecorder: @unchecked Sendable {
             do {
                 if db == nil || !db!.isOpen {
                     db?.close()
-                    db = try PgConnection(databaseURL)
-                    try StoreSession.configure(db!)
-                    try Outbox.configureSession(db!)
+                    db = try Outbox.connect(databaseURL)
                 }
                 let recorded = try Outbox.record(db!, batch)
                 for record in batch where !recorded.contains(record.id) {

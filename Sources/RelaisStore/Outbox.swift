@@ -66,8 +66,21 @@ public enum Outbox {
     /// fraction of a second) only makes the messages concerned go again after their
     /// lease, with their stable ids, as a crash between a send and its record always did.
     /// Order and stock writes, on other connections, keep durable commits.
-    public static func configureSession(_ db: PgConnection) throws {
+    static func configureSession(_ db: PgConnection) throws {
+        try StoreSession.configure(db)
         try db.query("SELECT set_config('synchronous_commit', 'off', false)", name: "outbox session")
+    }
+
+    /// A connection for the delivery threads, configured by `configureSession`.
+    public static func connect(_ databaseURL: String) throws -> PgConnection {
+        let db = try PgConnection(databaseURL)
+        do {
+            try configureSession(db)
+        } catch {
+            db.close()
+            throw error
+        }
+        return db
     }
 
     /// Claims up to `limit` due messages of `channel`, leased for `lease`.
