@@ -256,74 +256,55 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         if let failure = settled.failure { throw failure }
     }
 
-    /// Records dead letters and retries, then acknowledges and deletes the entries whose
-    /// records were written.
+    /// Records dead letters and retries and acknowledges and deletes the batch, in one
+    /// script that Redis runs atomically (`settleScript`).
     ///
-    /// The writes go first, in one transaction, and each one's reply is checked: an entry
-    /// whose dead letter or retry could not be written (the key has the wrong type, Redis
-    /// is out of memory) is not acknowledged. It stays pending and comes back, and the
-    /// consumer reports the failure and backs off. A batch with nothing to record (the
-    /// usual case) is acknowledged in one round trip.
+    /// Each dead letter and retry is written first and its result checked: an entry whose
+    /// record could not be written (the key has the wrong type, Redis is out of memory)
+    /// is not acknowledged. It stays pending and comes back, and the consumer reports the
+    /// failure and backs off. Being one script, a record and its acknowledgement are both
+    /// done or neither: a connection lost meanwhile never writes a dead letter twice.
     private func settle(_ items: [BatchItem], redis: RedisConnection) throws -> Settled {
-        var writes: [[[UInt8]]] = []
-        var writer: [Int] = []  // the item of each write
+        var arguments: [[UInt8]] = ["EVAL", Self.settleScript, "3", keys.stream, keys.dead, keys.retry,
+                                    settings.group, String(settings.deadLetterMaxLength)].bytes
+        arguments.reserveCapacity(arguments.count + items.count * 2)
         var finals: [JobOutcome] = []
         finals.reserveCapacity(items.count)
         let now = Date()
         let failedAt = Timestamp(now).description
-        for (index, item) in items.enumerated() {
+        for item in items {
             var outcome = item.outcome ?? .duplicate
+            var record: [[UInt8]] = ["A".bytes, item.entry.id.bytes]
             if case .retry(let reason) = outcome {
                 switch settings.retry.decide(afterAttempt: item.attempt, random: Double.random(in: 0..<1)) {
                 case .retry(let delay):
                     let due = Int64((now.timeIntervalSince1970 + delay.seconds) * 1000)
                     let member = Array("\(item.attempt + 1)|\(item.entry.id)|".utf8) + (item.payload ?? [])
-                    writes.append(["ZADD".bytes, keys.retry.bytes, String(due).bytes, member])
-                    writer.append(index)
+                    record = ["R".bytes, item.entry.id.bytes, String(due).bytes, member]
                 case .giveUp:
                     outcome = .dead(JobRejection(.attemptsExhausted, "gave up after \(item.attempt) attempts: \(reason)"))
                 }
             }
             if case .dead(let rejection) = outcome {
-                writes.append(deadLetter(item, rejection, failedAt: failedAt))
-                writer.append(index)
+                let fields = deadLetter(item, rejection, failedAt: failedAt)
+                record = ["D".bytes, item.entry.id.bytes, String(fields.count / 2).bytes] + fields
             }
+            arguments += record
             finals.append(outcome)
         }
 
         var unwritten = IndexSet()
         var failure: RedisError?
-        if !writes.isEmpty {
-            let replies = try redis.pipeline(binary: [["MULTI"].bytes] + writes + [["EXEC"].bytes])
-            let results: [RedisReply]
-            switch replies.last {
-            case .array(let elements)? where elements.count == writes.count:
-                results = elements
-            case .error(let message)?:
-                // The transaction was refused whole (a queued command was malformed, or
-                // Redis refused writes): nothing was written, nothing is acknowledged.
-                throw RedisError(.server, command: "EXEC", message: message)
-            default:
-                throw RedisError(.protocolViolation, command: "EXEC", message: "the transaction was aborted")
-            }
-            for (result, index) in zip(results, writer) {
-                if case .error(let message) = result {
-                    unwritten.insert(index)
-                    failure = failure ?? RedisError(.server, command: finals[index].label == "retry" ? "ZADD" : "XADD", message: message)
-                }
-            }
-        }
-
-        let ids = items.indices.filter { !unwritten.contains($0) }.map { items[$0].entry.id }
-        if !ids.isEmpty {
-            let replies = try redis.pipeline(binary: [["MULTI"].bytes, (["XACK", keys.stream, settings.group] + ids).bytes,
-                                                      (["XDEL", keys.stream] + ids).bytes, ["EXEC"].bytes])
-            guard case .array(let results)? = replies.last else {
-                throw RedisError(.protocolViolation, command: "EXEC", message: "the acknowledgement was aborted")
-            }
-            if let error = results.lazy.compactMap({ if case .error(let m) = $0 { m } else { nil } }).first {
-                throw RedisError(.server, command: "XACK", message: error)
-            }
+        // The reply lists the entries left pending: [position (1-based), error, …].
+        let failed = try redis.pipeline(binary: [arguments])[0]
+        if case .error(let message) = failed { throw RedisError(.server, command: "EVAL", message: message) }
+        let pairs = failed.elements
+        for i in stride(from: 0, to: pairs.count - 1, by: 2) {
+            guard let position = pairs[i].integer, (1...Int64(items.count)).contains(position) else { continue }
+            let index = Int(position) - 1
+            unwritten.insert(index)
+            failure = failure ?? RedisError(.server, command: finals[index].label == "retry" ? "ZADD" : "XADD",
+                                            message: pairs[i + 1].string ?? "failed")
         }
         if let failure {
             logger.error("could not record a dead letter or retry, the entries stay pending", metadata: [
@@ -333,21 +314,62 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
         return Settled(outcomes: finals, unwritten: unwritten, failure: failure)
     }
 
-    /// The XADD of `item`'s dead letter: why, when, and the entry as it was, so that an
-    /// operator can fix and replay it. An entry without a `job` field keeps its fields.
+    /// Settles a batch: writes its dead letters and retries, then acknowledges and deletes
+    /// the entries whose records were written. Atomic, as every Redis script.
+    ///
+    /// KEYS[1] the stream, KEYS[2] the dead-letter stream, KEYS[3] the retry sorted set.
+    /// ARGV[1] the consumer group, ARGV[2] the dead-letter stream's approximate length;
+    /// then one record per entry: `A <id>` (acknowledge only), `R <id> <due ms> <member>`
+    /// (retry), or `D <id> <n> <field> <value> …` (dead letter of n fields). Returns, for
+    /// each entry left pending, its position (1-based) and the error.
+    static var settleScript: String {
+        """
+        local acked, failed, position, i = {}, {}, 0, 3
+        while i <= #ARGV do
+          local kind, id = ARGV[i], ARGV[i + 1]
+          position = position + 1
+          i = i + 2
+          local reply = nil
+          if kind == 'R' then
+            reply = redis.pcall('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
+            i = i + 2
+          elseif kind == 'D' then
+            local n = tonumber(ARGV[i])
+            local command = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*'}
+            for j = i + 1, i + 2 * n do command[#command + 1] = ARGV[j] end
+            i = i + 1 + 2 * n
+            reply = redis.pcall(unpack(command))
+          end
+          if type(reply) == 'table' and reply.err then
+            failed[#failed + 1] = position
+            failed[#failed + 1] = reply.err
+          else
+            acked[#acked + 1] = id
+          end
+        end
+        if #acked > 0 then
+          redis.call('XACK', KEYS[1], ARGV[1], unpack(acked))
+          redis.call('XDEL', KEYS[1], unpack(acked))
+        end
+        return failed
+        """
+    }
+
+    /// The field/value pairs of `item`'s dead letter: why, when, and the entry as it was,
+    /// so that an operator can fix and replay it. An entry without a `job` field keeps
+    /// its fields.
     private func deadLetter(_ item: BatchItem, _ rejection: JobRejection, failedAt: String) -> [[UInt8]] {
-        var command: [[UInt8]] = ["XADD", keys.dead, "MAXLEN", "~", String(settings.deadLetterMaxLength), "*",
-                                  "queue", keys.queue, "code", rejection.code.rawValue, "reason", rejection.message,
-                                  "attempts", String(item.attempt), "failed_at", failedAt, "entry_id", item.entry.id].bytes
-        if let id = item.jobId { command += ["job_id", id].bytes }
-        if let type = item.type { command += ["job_type", type].bytes }
+        var fields: [[UInt8]] = ["queue", keys.queue, "code", rejection.code.rawValue, "reason", rejection.message,
+                                 "attempts", String(item.attempt), "failed_at", failedAt, "entry_id", item.entry.id].bytes
+        if let id = item.jobId { fields += ["job_id", id].bytes }
+        if let type = item.type { fields += ["job_type", type].bytes }
         if let payload = item.payload {
-            command += ["job".bytes, payload]
-        } else if let fields = item.otherFields {
+            fields += ["job".bytes, payload]
+        } else if let otherFields = item.otherFields {
             // The letter's own field names stay Relais's: the entry's go under `entry.`.
-            for (field, value) in fields.sorted(by: { $0.key < $1.key }) { command += [Array("entry.\(field)".utf8), value] }
+            for (field, value) in otherFields.sorted(by: { $0.key < $1.key }) { fields += [Array("entry.\(field)".utf8), value] }
         }
-        return command
+        return fields
     }
 
     /// One line per job (fields in key order, see `FieldLogger`) and the job metrics.
