@@ -16,10 +16,7 @@ public final class CurlMulti {
     /// A multi handle opening at most `maximumConnectionsPerHost` connections to one host;
     /// further transfers to it wait for a free connection (their timeout runs meanwhile).
     public init(maximumConnectionsPerHost: Int) throws(CurlError) {
-        let global = CurlGlobal.initResult
-        guard global == 0 else {
-            throw CurlError(code: CurlError.Code(rawValue: Int(global)), operation: "curl_global_init")
-        }
+        try CurlGlobal.check()
         guard let multi = curl_multi_init() else {
             throw CurlError(code: CurlError.Code(CURLE_FAILED_INIT), operation: "curl_multi_init")
         }

@@ -121,10 +121,7 @@ public final class CurlSession {
 
     /// Creates a session with a fresh easy handle.
     public init() throws(CurlError) {
-        let global = CurlGlobal.initResult
-        guard global == 0 else {
-            throw CurlError(code: CurlError.Code(rawValue: Int(global)), operation: "curl_global_init")
-        }
+        try CurlGlobal.check()
         guard let handle = curl_easy_init() else {
             throw CurlError(code: CurlError.Code(CURLE_FAILED_INIT), operation: "curl_easy_init")
         }
@@ -402,6 +399,13 @@ private let openPermittedSocket: curl_opensocket_callback = { context, _, addres
 /// is initialised exactly once even when threads race to it.
 enum CurlGlobal {
     static let initResult: UInt32 = relais_curl_global_init().rawValue
+
+    /// Throws if libcurl's one-time global initialisation failed.
+    static func check() throws(CurlError) {
+        guard initResult == 0 else {
+            throw CurlError(code: CurlError.Code(rawValue: Int(initResult)), operation: "curl_global_init")
+        }
+    }
 }
 
 /// The message being uploaded, read by libcurl through the read callback.

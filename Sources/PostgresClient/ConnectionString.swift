@@ -6,9 +6,9 @@ public enum PgConnectionString {
     /// Why libpq's own parser (`PQconninfoParse`) refuses `conninfo`, in words of our
     /// own that quote nothing of it; nil when libpq accepts it.
     ///
-    /// libpq's error text quotes the offending part of the string (`invalid
-    /// percent-encoded token: "S3c%zzret"`, `missing "=" after "postgresql//relais:pw@…"`),
-    /// so it is only used to pick one of the reasons below, never shown.
+    /// libpq's error text quotes the offending part of the string, which may hold the
+    /// password (after a bad `%` escape, or a URL missing its `://`), so it is only used
+    /// to pick one of the reasons below, never shown.
     public static func problem(_ conninfo: String) -> String? {
         var errorMessage: UnsafeMutablePointer<CChar>?
         let options = PQconninfoParse(conninfo, &errorMessage)
