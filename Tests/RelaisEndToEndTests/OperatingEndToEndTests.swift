@@ -56,16 +56,13 @@ struct OperatingEndToEndTests {
     @Test func watchdogIsFedWhileConsumersGoRoundAndNotWhenOneIsStuck() throws {
         let deployment = try Deployment()
         let notify = try NotifySocket()
-        let pgPort = Int(URLComponents(string: try TestServers.adminDatabaseURL)!.port!)
-        let pgProxy = try TcpProxy(targetPort: pgPort)
+        let pgProxy = try TcpProxy(targetPort: try postgresPort())
         defer { pgProxy.cut() }
-        var components = URLComponents(string: deployment.databaseURL)!
-        components.port = pgProxy.listenPort
         let daemon = try Daemon(environment: try deployment.environment([
             "NOTIFY_SOCKET": notify.path,
             "WATCHDOG_USEC": "4000000",
             "RELAIS_BLOCK_TIMEOUT": "200ms",
-            "RELAIS_DATABASE_URL": components.string!,
+            "RELAIS_DATABASE_URL": try deployment.databaseURL(port: pgProxy.listenPort),
         ]))
         defer { daemon.stop() }
         #expect(eventually(timeout: .seconds(20)) { notify.times(of: "WATCHDOG=1").count >= 3 }, "fed while running:\n\(daemon.log)")
