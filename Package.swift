@@ -8,7 +8,6 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "Relais",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "relais", targets: ["RelaisDaemon"]),
         .executable(name: "relais-bench", targets: ["RelaisBench"]),
@@ -42,15 +41,20 @@ let package = Package(
         .target(name: "CurlClient", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "JSONReader", dependencies: ["CJSONC"], swiftSettings: strict),
 
-        // The pure domain: validation, stock rules, retry schedule. No I/O; jobs' JSON is
-        // read through JSONReader (json-c).
-        .target(name: "RelaisDomain", dependencies: ["JSONReader"], swiftSettings: strict),
+        // The pure domain: job types and their rules, plans, retry schedule. Plain Swift:
+        // no I/O, no C module.
+        .target(name: "RelaisDomain", swiftSettings: strict),
 
-        // The queue engine: consumer groups, batches, acks, retries, dead letters, claims.
+        // The job contract read from bytes: the envelope and each field's rules, through
+        // json-c, handing the domain plain Swift values.
+        .target(name: "RelaisContract", dependencies: ["JSONReader", "RelaisDomain"], swiftSettings: strict),
+
+        // The queue engine: consumer groups, batches, acks, retries, dead letters, claims,
+        // over one non-generic `JobHandler` per queue.
         .target(
             name: "RelaisQueue",
             dependencies: [
-                "JSONReader", "RedisClient", "RelaisDomain", "RelaisLogging",
+                "RedisClient", "RelaisDomain", "RelaisLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -59,7 +63,13 @@ let package = Package(
         // The store: migrations and the SQL of each use case.
         .target(
             name: "RelaisStore",
-            dependencies: ["JSONReader", "PostgresClient", "RelaisDomain", "RelaisQueue"],
+            dependencies: ["JSONReader", "PostgresClient", "RelaisDomain"],
+            swiftSettings: strict),
+
+        // The job families: one adapter each (queue, catalogue, processor) and their list.
+        .target(
+            name: "RelaisJobs",
+            dependencies: ["JSONReader", "RelaisContract", "RelaisDomain", "RelaisQueue", "RelaisStore"],
             swiftSettings: strict),
 
         // Messages: templates (files, swift-mustache), euros, dates in the shop's zone, SMS segments.
@@ -82,14 +92,15 @@ let package = Package(
         // Log lines for people (logfmt) and for journald, with personal data redacted.
         .target(
             name: "RelaisLogging",
-            dependencies: ["SystemdClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
 
         // The executable: configuration, logging, HTTP endpoint, lifecycle, CLI.
         .executableTarget(
             name: "RelaisDaemon",
             dependencies: [
-                "RelaisQueue", "RelaisStore", "SystemdClient", "RelaisLogging", "RelaisDelivery", "RelaisMessages",
+                "PostgresClient", "RedisClient", "RelaisDelivery", "RelaisDomain", "RelaisJobs", "RelaisLogging",
+                "RelaisMessages", "RelaisQueue", "RelaisStore", "SystemdClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -117,7 +128,9 @@ let package = Package(
             path: "Tests/Support",
             swiftSettings: strict),
 
-        .testTarget(name: "RelaisDomainTests", dependencies: ["JSONReader", "RelaisDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "RelaisDomainTests", dependencies: ["JSONReader", "RelaisContract", "RelaisDomain", "RelaisJobs"],
+            swiftSettings: strict),
         .testTarget(name: "RelaisMessagesTests", dependencies: ["RelaisMessages", "RelaisDomain"], swiftSettings: strict),
         .testTarget(
             name: "RelaisDeliveryTests",
@@ -133,7 +146,8 @@ let package = Package(
         .testTarget(
             name: "RelaisIntegrationTests",
             dependencies: [
-                "RelaisTestSupport", "RelaisQueue", "RelaisStore", "RedisClient", "PostgresClient",
+                "RelaisTestSupport", "RelaisContract", "RelaisDomain", "RelaisJobs", "RelaisQueue", "RelaisStore",
+                "RedisClient", "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

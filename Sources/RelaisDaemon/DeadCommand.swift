@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelaisJobs
 import RelaisLogging
 import RedisClient
 import RelaisQueue
@@ -149,13 +150,13 @@ struct Dead: ParsableCommand {
                 for entry in entries {
                     let fields = entry.fields ?? [:]
                     guard let queue = fields["queue"].map({ String(decoding: $0, as: UTF8.self) }),
-                          RelaisQueues.names.contains(queue) else {
+                          JobFamilies.queues.contains(queue) else {
                         StandardError.write("relais: skipping \(entry.id): its queue is not one of this relais\n")
                         continue
                     }
                     var payload = fields["job"] ?? []
                     if let replacement {
-                        if let rejection = RelaisQueues.validate(queue: queue, payload: replacement) {
+                        if let rejection = JobFamilies.validate(queue: queue, payload: replacement) {
                             throw fail("the replacement job is refused (\(rejection.code.rawValue)): \(rejection.message); nothing was replayed",
                                        ExitStatus.dataError)
                         }

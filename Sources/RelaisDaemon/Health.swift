@@ -157,7 +157,7 @@ final class HealthMonitor: Sendable {
             phase.store(Phase.idle.rawValue, ordering: .relaxed)
             if next.postgres.ok && !(previous?.postgres.ok ?? true) {
                 // Connections made before the outage may be dead without knowing it yet.
-                engine.renewProcessors()
+                engine.renewHandlers()
             }
             // Consumers
             let snapshots = engine.consumerSnapshots

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PostgresClient
 import RedisClient
+import RelaisJobs
 import RelaisDomain
 import RelaisLogging
 import RelaisQueue
@@ -116,7 +117,7 @@ struct Enqueue: ParsableCommand {
             A job that the daemon would dead-letter is refused here with the same reason (status 65).
             """)
 
-    @Option(help: "The queue: \(RelaisQueues.names.joined(separator: ", ")).") var queue: String
+    @Option(help: "The queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String
     @Option(help: "The job type, such as stock.levels.") var type: String
     @Option(help: "The job's data as JSON, or @path to read it from a file.") var data: String
     @Option(help: "The idempotency key; generated when absent.") var id: String?
@@ -139,7 +140,7 @@ struct Enqueue: ParsableCommand {
         let jobId = id ?? "cli-\(UUID().uuidString.lowercased())"
         let envelope: [String: Any] = ["id": jobId, "type": type, "data": object, "enqueued_at": Timestamp(Date()).description]
         let payload = try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes])
-        if let rejection = RelaisQueues.validate(queue: queue, payload: Array(payload)) {
+        if let rejection = JobFamilies.validate(queue: queue, payload: Array(payload)) {
             throw fail("job refused: \(rejection.message) [\(rejection.code.rawValue)]", ExitStatus.dataError)
         }
         let redis = try connectRedis(configuration)
@@ -185,7 +186,7 @@ struct QueuesCommand: ParsableCommand {
         defer { redis.close() }
         var rows: [Row] = []
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
-        for name in RelaisQueues.names {
+        for name in JobFamilies.queues {
             let keys = configuration.queue.keys(name)
             let replies = try redis.pipeline([
                 ["XLEN", keys.stream],

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RelaisLogging
+import SystemdClient
 
 /// `relais`: the daemon and the operator's command line.
 @main
@@ -72,7 +73,8 @@ private final class ResultBox: @unchecked Sendable {
 func bootstrapLogging(level: Logger.Level) -> Logger {
     LogLevelControl.shared.current = level
     if JournaldLogHandler.standardErrorIsJournal() {
-        LoggingSystem.bootstrap { _ in JournaldLogHandler() }
+        let journal = SystemdJournal()
+        LoggingSystem.bootstrap { _ in JournaldLogHandler(send: journal.send) }
     } else {
         LoggingSystem.bootstrap { _ in LogfmtLogHandler() }
     }

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import PostgresClient
 import Prometheus
+import RelaisJobs
 import RelaisDelivery
 import RelaisMessages
 import RelaisQueue
@@ -57,8 +58,10 @@ struct Serve: AsyncParsableCommand {
         }
         let delivery = configuration.delivery
         let engine = QueueEngine(redis: configuration.redis, settings: configuration.queue,
-                                 queues: RelaisQueues.definitions(databaseURL: databaseURL, channels: delivery.channels,
-                                                                  rules: configuration.reminders),
+                                 families: JobFamilies.all.map {
+                                     $0.family(FamilyEnvironment(databaseURL: databaseURL, channels: delivery.channels,
+                                                                 reminders: configuration.reminders))
+                                 },
                                  logger: logger)
         let senders = delivery.channels.sorted { $0.rawValue < $1.rawValue }.map { channel in
             let worker = DeliveryWorker(channel: channel, databaseURL: databaseURL, settings: delivery, renderer: renderer, logger: logger)
@@ -83,7 +86,7 @@ struct Serve: AsyncParsableCommand {
         let reload = ReloadService(initial: configuration, engine: engine, logger: logger)
 
         logger.notice("starting", metadata: [
-            "redis": "\(configuration.redis)", "queues": "\(RelaisQueues.names.joined(separator: ","))",
+            "redis": "\(configuration.redis)", "queues": "\(JobFamilies.queues.joined(separator: ","))",
             "instance": "\(configuration.queue.instance)", "workers": "\(configuration.queue.workersPerQueue)",
             "schema.version": "\(Schema.expectedVersion)",
             "channels": "\(delivery.channels.map(\.rawValue).sorted().joined(separator: ","))",

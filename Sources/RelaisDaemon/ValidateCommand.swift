@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelaisJobs
 import RelaisDomain
 
 /// `relais validate`: check jobs against the contract without enqueueing them.
@@ -17,7 +18,7 @@ struct Validate: ParsableCommand {
             order.placed's data.shop.timezone, one per line.
             """)
 
-    @Option(help: "The queue the jobs are for: \(RelaisQueues.names.joined(separator: ", ")).") var queue: String?
+    @Option(help: "The queue the jobs are for: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String?
     @Flag(help: "Print the IANA time zone names this build accepts, sorted, and exit.") var timeZones = false
 
     /// One line of the report.
@@ -35,8 +36,8 @@ struct Validate: ParsableCommand {
             return
         }
         guard let queue else { throw ValidationError("give --queue, or --time-zones") }
-        guard RelaisQueues.names.contains(queue) else {
-            throw fail("\"\(queue)\" is not a queue of this relais (\(RelaisQueues.names.joined(separator: ", ")))", ExitStatus.usage)
+        guard JobFamilies.queues.contains(queue) else {
+            throw fail("\"\(queue)\" is not a queue of this relais (\(JobFamilies.queues.joined(separator: ", ")))", ExitStatus.usage)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -46,7 +47,7 @@ struct Validate: ParsableCommand {
         var refused = false
         for (index, line) in lines.enumerated() {
             var verdict = Verdict(line: index + 1, ok: true)
-            if let rejection = RelaisQueues.validate(queue: queue, payload: Array(line)) {
+            if let rejection = JobFamilies.validate(queue: queue, payload: Array(line)) {
                 verdict = Verdict(line: index + 1, ok: false, code: rejection.code.rawValue, field: rejection.field,
                                   reason: rejection.message)
                 refused = true

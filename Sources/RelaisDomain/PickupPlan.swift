@@ -1,3 +1,18 @@
+/// A job of the `pickups` queue: a click-and-collect slot booked or cancelled.
+public enum PickupJob: Sendable, Equatable {
+    /// `pickup.booked`: replaces an earlier booking of the order.
+    case booked(orderId: String, slotStart: Timestamp, slotEnd: Timestamp)
+    /// `pickup.cancelled`: the order's booking is off.
+    case cancelled(orderId: String)
+
+    /// The order the booking is for.
+    public var orderId: String {
+        switch self {
+        case .booked(let id, _, _), .cancelled(let id): id
+        }
+    }
+}
+
 /// The writes that apply a batch of `pickups` jobs, computed without touching the database.
 public struct PickupPlan: Sendable, Equatable {
     /// One outcome per job, in order.

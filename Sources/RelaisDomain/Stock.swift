@@ -37,7 +37,7 @@ public struct StockLevels: Sendable, Equatable {
 
     /// The first level, in the job's order, whose SKU an earlier level already has:
     /// (earlier, repeating) indices into `levels` as given, or nil when all are unique.
-    static func firstRepeat(in levels: [StockLevel]) -> (first: Int, again: Int)? {
+    public static func firstRepeat(in levels: [StockLevel]) -> (first: Int, again: Int)? {
         var seen: [ExactText: Int] = [:]
         for (index, level) in levels.enumerated() {
             if let first = seen.updateValue(index, forKey: ExactText(level.sku)) { return (first, index) }
@@ -46,7 +46,7 @@ public struct StockLevels: Sendable, Equatable {
     }
 
     /// Whether two levels share a SKU: neighbours, since the levels are sorted.
-    var repeatsASku: Bool {
+    public var repeatsASku: Bool {
         levels.indices.dropFirst().contains { ExactText.order(levels[$0 - 1].sku, levels[$0].sku) == 0 }
     }
 }
@@ -88,7 +88,7 @@ public struct StockAdjustment: Sendable, Equatable {
     }
 }
 
-/// The limits of the `stock` job types (CONTRACT.md, "Queue stock").
+/// The limits of the `stock` job types (docs/producers.md, "Queue `stock`").
 public enum StockRules {
     /// Longest shop id and SKU.
     public static let maxKeyLength = 200
@@ -100,51 +100,6 @@ public enum StockRules {
     public static let delta: ClosedRange<Int64> = -1_000_000_000...1_000_000_000
     /// Longest adjustment reason.
     public static let maxReasonLength = 500
-}
-
-/// The `stock` queue's job types.
-public struct StockCatalog: JobCatalog {
-    public let queue = "stock"
-    public let types = ["stock.levels", "stock.adjust"]
-
-    /// Creates the catalogue.
-    public init() {}
-
-    private enum LevelsKeys: String, CodingKey { case shop_id, observed_at, levels, complete }
-    private enum LevelKeys: String, CodingKey { case sku, on_hand }
-    private enum AdjustKeys: String, CodingKey { case shop_id, sku, delta, reason, at }
-
-    public func decode(type: String, data: JobData) throws -> StockJob {
-        switch type {
-        case "stock.levels":
-            let c = try data.fields(keyedBy: LevelsKeys.self)
-            let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
-            let observedAt = try c.requiredTimestamp(.observed_at)
-            let levels = try c.requiredArray(.levels, count: StockRules.levelCount, keyedBy: LevelKeys.self) { level in
-                StockLevel(sku: try level.requiredString(.sku, maxLength: StockRules.maxKeyLength),
-                           onHand: try level.requiredInteger(.on_hand, in: StockRules.onHand))
-            }
-            let complete = try c.optionalBool(.complete) ?? false
-            let job = StockLevels(shopId: shopId, observedAt: observedAt, levels: levels, complete: complete)
-            // Sorting finds a repeated SKU without hashing a catalogue's thousand; the
-            // rejection then names the first repeat in the job's own order.
-            if job.repeatsASku, let (first, again) = StockLevels.firstRepeat(in: levels) {
-                throw JobRejection(.invalidField, field: "\(c.path(.levels))[\(again)].sku", "repeats the SKU of data.levels[\(first)]")
-            }
-            return .levels(job)
-        case "stock.adjust":
-            let c = try data.fields(keyedBy: AdjustKeys.self)
-            let shopId = try c.requiredString(.shop_id, maxLength: StockRules.maxKeyLength)
-            let sku = try c.requiredString(.sku, maxLength: StockRules.maxKeyLength)
-            let delta = try c.requiredInteger(.delta, in: StockRules.delta)
-            guard delta != 0 else { throw JobRejection(.invalidField, field: c.path(.delta), "must not be zero") }
-            let reason = try c.optionalString(.reason, maxLength: StockRules.maxReasonLength)
-            let at = try c.requiredTimestamp(.at)
-            return .adjust(StockAdjustment(shopId: shopId, sku: sku, delta: delta, reason: reason, at: at))
-        default:
-            throw JobRejection(.unknownType, field: "type", "\"\(type)\" is not a stock job type")
-        }
-    }
 }
 
 /// One SKU's observed level, ready to be upserted.

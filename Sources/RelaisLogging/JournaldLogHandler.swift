@@ -1,20 +1,24 @@
 import Foundation
 import Logging
-import SystemdClient
 
 /// Sends structured entries to journald: `MESSAGE`, `PRIORITY`, and one field per
 /// metadata key (`JOB_ID`, `QUEUE`, `JOB_TYPE`, `OUTCOME`, `DURATION_MS`, …), so that
 /// `journalctl -u relais JOB_ID=…` finds a job.
+///
+/// The entries go out through `send` (the daemon hands it `SystemdJournal.send`), so that
+/// logging needs no C library and its fields can be tested without a journal.
 public struct JournaldLogHandler: ProcessLevelLogHandler {
     public var metadata: Logger.Metadata = [:]
-    private let journal = SystemdJournal()
+    private let send: @Sendable (_ fields: [(String, String)]) -> Void
 
-    /// A handler writing to the journal.
-    public init() {}
+    /// A handler writing each entry's fields with `send`.
+    public init(send: @escaping @Sendable (_ fields: [(String, String)]) -> Void) {
+        self.send = send
+    }
 
     public func log(event: LogEvent) {
         let all = event.metadata.map { metadata.merging($0) { _, new in new } } ?? metadata
-        journal.send(Self.fields(level: event.level, message: "\(event.message)", metadata: all,
+        send(Self.fields(level: event.level, message: "\(event.message)", metadata: all,
                                  file: event.file, line: event.line, function: event.function))
     }
 

@@ -1,11 +1,10 @@
 import Foundation
-import JSONReader
 import Logging
 import RedisClient
 import RelaisDomain
 import RelaisLogging
 
-/// Everything a consumer thread needs that does not depend on the queue's job type.
+/// What every consumer thread of the engine shares, whatever its queue.
 public struct ConsumerContext: Sendable {
     let endpoint: RedisEndpoint
     let settings: QueueSettings
@@ -14,10 +13,10 @@ public struct ConsumerContext: Sendable {
     let logger: Logger
     let metrics: QueueMetrics
     let tunables: EngineTunables
-    let epoch: ProcessorEpoch
+    let epoch: HandlerEpoch
 }
 
-/// A failure of the processor's backing store: the batch stays pending.
+/// A failure of the handler's backing store: the batch stays pending.
 private struct StoreUnavailable: Error {
     let underlying: any Error
 }
@@ -25,14 +24,14 @@ private struct StoreUnavailable: Error {
 /// One consumer of one queue's stream, running on a thread of its own.
 ///
 /// Each round it reads the entries it already holds (at start and after a failure),
-/// takes over entries other consumers left idle, or reads new entries; validates them;
-/// hands the valid ones to the processor; and then, in one Redis transaction, writes
-/// dead letters and retries, acknowledges and deletes the batch, so that the stream
-/// holds only unfinished work. An entry is acknowledged only after its effect was
-/// committed: a crash at any point leaves it pending, to be read again, and the
-/// processor's idempotency ledger makes the second reading a duplicate.
-struct Consumer<Catalog: JobCatalog>: Sendable {
-    let definition: QueueDefinition<Catalog>
+/// takes over entries other consumers left idle, or reads new entries; hands their jobs
+/// to the family's handler, which reads, validates and applies them; and then, in one
+/// Redis script, writes dead letters and retries, acknowledges and deletes the batch,
+/// so that the stream holds only unfinished work. An entry is acknowledged only after
+/// its effect was committed: a crash at any point leaves it pending, to be read again,
+/// and the family's idempotency ledger makes the second reading a duplicate.
+struct Consumer: Sendable {
+    let family: JobFamily
     let context: ConsumerContext
 
     private var settings: QueueSettings { context.settings }
@@ -44,22 +43,20 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
 
     /// The consumer loop; returns when the stop signal is set.
     func run() {
-        let decoder = EnvelopeDecoder(definition.catalog, maxBytes: settings.maxPayloadBytes)
-        let parser = JSONParser()
         var redis: RedisConnection?
-        var processor: (any JobProcessor<Catalog.Job>)?
+        var handler: (any JobHandler)?
         var backoff = ReconnectBackoff()
         var readingHistory = true
         var nextClaim = ContinuousClock.now
         var claimCursor = "0-0"
         var readCount = context.tunables.batchSize
-        var processorEpoch = context.epoch.current
+        var handlerEpoch = context.epoch.current
         // Batches halve with each store failure in a row: a batch that cannot commit is
         // read again whole, and fewer entries then count a delivery towards poison.
         var storeFailures = 0
         defer {
             redis?.close()
-            processor?.close()
+            handler?.close()
             _ = context.shared.set(.stopped)
         }
 
@@ -79,14 +76,14 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                     continue
                 }
             }
-            if processorEpoch != context.epoch.current {
-                processorEpoch = context.epoch.current
-                processor?.close()
-                processor = nil
+            if handlerEpoch != context.epoch.current {
+                handlerEpoch = context.epoch.current
+                handler?.close()
+                handler = nil
             }
-            if processor == nil {
+            if handler == nil {
                 do {
-                    processor = try definition.makeProcessor()
+                    handler = try family.makeHandler()
                 } catch {
                     wait(.waitingForStore("\(error)"), &backoff)
                     continue
@@ -115,7 +112,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
                 }
                 let bytes = fetched.entries.reduce(0) { $0 + ($1.fields?["job"]?.count ?? 0) }
                 readCount = max(1, min(context.tunables.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
-                try handle(fetched, redis: redis!, processor: processor!, decoder: decoder, parser: parser)
+                try handle(fetched, redis: redis!, handler: handler!)
                 storeFailures = 0
                 // Only a finished round ends a run of failures: a connection that fails at
                 // its first batch keeps backing off.
@@ -123,8 +120,8 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             } catch let error as StoreUnavailable {
                 logger.warning("store unavailable, batch left pending",
                                metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "error": "\(error.underlying)"])
-                processor?.close()
-                processor = nil
+                handler?.close()
+                handler = nil
                 readingHistory = true
                 storeFailures += 1
                 wait(.waitingForStore("\(error.underlying)"), &backoff)
@@ -191,15 +188,14 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
 
     // MARK: Handling a batch
 
-    private func handle(_ fetched: Fetched, redis: RedisConnection, processor: any JobProcessor<Catalog.Job>,
-                        decoder: EnvelopeDecoder<Catalog>, parser: JSONParser?) throws {
+    private func handle(_ fetched: Fetched, redis: RedisConnection, handler: any JobHandler) throws {
         let started = ContinuousClock.now
         let pickedUp = Timestamp(Date())
         context.shared.inFlight.withLock { $0 = (fetched.entries.map(\.id), started) }
         defer { context.shared.inFlight.withLock { $0.ids = [] } }
 
         var items: [BatchItem] = []
-        var jobs: [QueuedJob<Catalog.Job>] = []
+        var jobs: [StreamJob] = []
         var jobItem: [Int] = []
         items.reserveCapacity(fetched.entries.count)
         for entry in fetched.entries {
@@ -207,43 +203,41 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
             let attempt = settings.retry.attempt(fromField: fields?["attempt"])
             guard let fields else {
                 // Deleted from the stream while still pending: nothing to do but acknowledge it.
-                items.append(BatchItem(entry: entry, payload: nil, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil, outcome: .duplicate))
+                items.append(BatchItem(entry: entry, payload: nil, attempt: attempt, outcome: .duplicate))
                 continue
             }
             guard let payload = fields["job"] else {
-                items.append(BatchItem(entry: entry, payload: nil, attempt: attempt, jobId: nil, type: nil, enqueuedAt: nil,
-                                  outcome: .dead(JobRejection(.missingJob, "the stream entry has no \"job\" field")),
-                                  otherFields: fields))
+                items.append(BatchItem(entry: entry, payload: nil, attempt: attempt,
+                                       outcome: .dead(JobRejection(.missingJob, "the stream entry has no \"job\" field")),
+                                       otherFields: fields))
                 continue
             }
-            switch decoder.decode(payload, parser: parser) {
-            case .success(let envelope):
-                // Poison is judged on valid jobs only: an invalid one keeps the reason
-                // that names its field, however often it was delivered.
-                if let deliveries = fetched.deliveries[entry.id], deliveries > settings.maxDeliveries {
-                    items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, jobId: envelope.id, type: envelope.type,
-                                           enqueuedAt: nil, outcome: .dead(JobRejection(.poison, "delivered \(deliveries) times without finishing"))))
-                    continue
-                }
-                jobItem.append(items.count)
-                jobs.append(QueuedJob(entryId: entry.id, envelope: envelope, attempt: attempt))
-                items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, jobId: envelope.id, type: envelope.type,
-                                  enqueuedAt: envelope.enqueuedAt, outcome: nil))
-            case .failure(let failure):
-                items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, jobId: failure.id, type: failure.type,
-                                  enqueuedAt: nil, outcome: .dead(failure.rejection)))
+            guard payload.count <= settings.maxPayloadBytes else {
+                let rejection = JobRejection(.tooLarge, "payload is \(payload.count) bytes, the limit is \(settings.maxPayloadBytes)")
+                items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, outcome: .dead(rejection)))
+                continue
             }
+            let deliveries = fetched.deliveries[entry.id] ?? 1
+            jobItem.append(items.count)
+            jobs.append(StreamJob(entryId: entry.id, payload: payload, attempt: attempt,
+                                  excessDeliveries: deliveries > Int64(settings.maxDeliveries) ? deliveries : nil))
+            items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, outcome: nil))
         }
 
         if !jobs.isEmpty {
-            let outcomes: [JobOutcome]
+            let handled: [HandledJob]
             do {
-                outcomes = try processor.process(jobs)
+                handled = try handler.handle(jobs)
             } catch {
                 throw StoreUnavailable(underlying: error)
             }
-            precondition(outcomes.count == jobs.count, "a JobProcessor returns one outcome per job")
-            for (index, outcome) in zip(jobItem, outcomes) { items[index].outcome = outcome }
+            precondition(handled.count == jobs.count, "a JobHandler returns one result per job")
+            for (index, result) in zip(jobItem, handled) {
+                items[index].outcome = result.outcome
+                items[index].jobId = result.id
+                items[index].type = result.type
+                items[index].enqueuedAt = result.enqueuedAt
+            }
         }
 
         let settled = try settle(items, redis: redis)
@@ -380,7 +374,7 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
     private func report(_ items: [BatchItem], _ outcomes: [JobOutcome], pickedUp: Timestamp, elapsed: Duration) {
         let nowMicros = Timestamp(Date()).microseconds
         let duration = milliseconds(Int64(elapsed.seconds * 1_000_000))
-        let types = definition.catalog.types
+        let types = family.types
         let lines = FieldLogger(logger)
         var counts: [(type: String, outcome: String, count: Int)] = []
         var fields: [(key: String, value: String)] = []
@@ -432,10 +426,6 @@ struct Consumer<Catalog: JobCatalog>: Sendable {
     }
 }
 
-// The batch's types live outside the generic consumer: copying one is then a few
-// retains, not a generic value-witness call with a metadata look-up, which showed in
-// profiles of one-SKU jobs.
-
 /// Entries read from the stream.
 private struct Fetched {
     var entries: [StreamEntry]
@@ -456,10 +446,10 @@ private struct BatchItem {
     let entry: StreamEntry
     let payload: [UInt8]?
     let attempt: Int
-    let jobId: String?
-    let type: String?
-    let enqueuedAt: Timestamp?
     var outcome: JobOutcome?
+    var jobId: String? = nil
+    var type: String? = nil
+    var enqueuedAt: Timestamp? = nil
     /// The entry's fields, kept for the dead letter of an entry that has no `job` field.
     var otherFields: [String: [UInt8]]? = nil
 }

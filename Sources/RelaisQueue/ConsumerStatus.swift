@@ -91,9 +91,9 @@ final class StopSignal: Sendable {
 }
 
 /// A counter the health monitor raises when PostgreSQL comes back after an outage:
-/// each consumer then replaces its processor, whose connection may be dead without
+/// each consumer then replaces its handler, whose connection may be dead without
 /// knowing it, before it takes the next batch.
-final class ProcessorEpoch: Sendable {
+final class HandlerEpoch: Sendable {
     private let value = Atomic<Int>(0)
 
     var current: Int { value.load(ordering: .acquiring) }

@@ -4,22 +4,6 @@ import RedisClient
 import RelaisDomain
 import Synchronization
 
-/// A queue the engine can run, whatever its job type.
-public protocol RunnableQueue: Sendable {
-    /// The queue's name.
-    var name: String { get }
-    /// Runs one consumer loop on the calling thread until stopped.
-    func runConsumer(_ context: ConsumerContext)
-}
-
-extension QueueDefinition: RunnableQueue {
-    public var name: String { catalog.queue }
-
-    public func runConsumer(_ context: ConsumerContext) {
-        Consumer(definition: self, context: context).run()
-    }
-}
-
 /// Runs every queue's consumers and the housekeeper on threads it owns.
 ///
 /// Blocking hiredis and libpq calls never run on Swift's cooperative pool: each
@@ -27,10 +11,10 @@ extension QueueDefinition: RunnableQueue {
 public final class QueueEngine: Sendable {
     private let endpoint: RedisEndpoint
     private let settings: QueueSettings
-    private let queues: [any RunnableQueue]
+    private let families: [JobFamily]
     private let logger: Logger
     private let stopSignal = StopSignal()
-    private let epoch = ProcessorEpoch()
+    private let epoch = HandlerEpoch()
     private let metrics = QueueMetrics()
     private let consumers: [ConsumerShared]
     /// The latest queue figures (length, retries, lag, dead letters).
@@ -38,16 +22,16 @@ public final class QueueEngine: Sendable {
     /// What a configuration reload may change while running.
     public let tunables: EngineTunables
 
-    /// Prepares consumers for `queues`; nothing runs until `run()`.
-    public init(redis endpoint: RedisEndpoint, settings: QueueSettings, queues: [any RunnableQueue], logger: Logger) {
+    /// Prepares consumers for the queues of `families`; nothing runs until `run()`.
+    public init(redis endpoint: RedisEndpoint, settings: QueueSettings, families: [JobFamily], logger: Logger) {
         self.endpoint = endpoint
         self.settings = settings
-        self.queues = queues
+        self.families = families
         self.logger = logger
         tunables = EngineTunables(batchSize: settings.batchSize)
-        consumers = queues.flatMap { queue in
+        consumers = families.flatMap { family in
             (1...max(1, settings.workersPerQueue)).map { n in
-                ConsumerShared(queue: settings.keys(queue.name), name: "\(settings.instance)-\(queue.name)-\(n)")
+                ConsumerShared(queue: settings.keys(family.queue), name: "\(settings.instance)-\(family.queue)-\(n)")
             }
         }
     }
@@ -69,15 +53,15 @@ public final class QueueEngine: Sendable {
                     if remaining.withLock({ $0 -= 1; return $0 }) == 0 { waiter.withLock { $0.take() }?.resume() }
                 }
                 for (index, shared) in consumers.enumerated() {
-                    let queue = queues[index / max(1, settings.workersPerQueue)]
+                    let family = families[index / max(1, settings.workersPerQueue)]
                     let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
                                                   logger: logger, metrics: metrics, tunables: tunables, epoch: epoch)
-                    startThread(named: "\(queue.name)-\(index % max(1, settings.workersPerQueue) + 1)") {
-                        queue.runConsumer(context)
+                    startThread(named: "\(family.queue)-\(index % max(1, settings.workersPerQueue) + 1)") {
+                        Consumer(family: family, context: context).run()
                         finished()
                     }
                 }
-                let housekeeper = Housekeeper(endpoint: endpoint, settings: settings, queues: queues.map { settings.keys($0.name) },
+                let housekeeper = Housekeeper(endpoint: endpoint, settings: settings, queues: families.map { settings.keys($0.queue) },
                                               consumers: consumers, stop: stopSignal, logger: logger, metrics: metrics, lags: figures)
                 startThread(named: "housekeeper") {
                     housekeeper.run()
@@ -101,9 +85,9 @@ public final class QueueEngine: Sendable {
     /// Asks every thread to stop: no new reads; the batch in hand finishes and is acknowledged.
     public func stop() { stopSignal.set() }
 
-    /// Makes every consumer replace its processor before its next batch: the store came
+    /// Makes every consumer replace its handler before its next batch: the store came
     /// back after an outage, and connections made before it may be dead.
-    public func renewProcessors() { epoch.advance() }
+    public func renewHandlers() { epoch.advance() }
 
     /// Whether `stop()` was called.
     public var isStopping: Bool { stopSignal.isSet }

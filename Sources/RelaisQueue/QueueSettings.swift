@@ -1,6 +1,6 @@
 import RelaisDomain
 
-/// How the queue engine consumes: the knobs of CONTRACT.md and the operator's configuration.
+/// How the queue engine consumes: the operator's configuration (docs/configuration.md).
 public struct QueueSettings: Sendable, Equatable {
     /// The key prefix of every stream: `<prefix>:<queue>`, `<prefix>:dead`.
     public var prefix: String = "relais"
@@ -25,8 +25,8 @@ public struct QueueSettings: Sendable, Equatable {
     public var maxPayloadBytes: Int = EnvelopeRules.maxBytes
     /// Payload bytes one batch may hold; bigger jobs make smaller batches, so that
     /// catalogue jobs spread over every consumer instead of filling one batch. About six
-    /// 1,000-SKU catalogues: with 1 MiB, four consumers' batches held so many shops that
-    /// they kept waiting for each other's shop locks (64 → 78 k rows/s measured).
+    /// 1,000-SKU catalogues: batches holding many more shops made the consumers wait for
+    /// each other's shop locks (docs/performance.md).
     public var maxBatchBytes: Int = 256 << 10
     /// The dead-letter stream is trimmed to about this many entries.
     public var deadLetterMaxLength: Int = 100_000

@@ -1,6 +1,5 @@
 import PostgresClient
 import RelaisDomain
-import RelaisQueue
 
 /// The record of jobs that took effect, written in the same transaction as the effect.
 ///

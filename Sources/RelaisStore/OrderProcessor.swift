@@ -1,278 +1,48 @@
 import Foundation
-import JSONReader
 import PostgresClient
 import RelaisDomain
-import RelaisQueue
 
 /// Applies `orders` jobs to PostgreSQL: the order's state and history, the stock
 /// reservations and the outbox messages, in one transaction per batch, once per job id.
-public final class OrderProcessor: JobProcessor {
-    let db: PgConnection
-    let channels: Set<Channel>
-    let rules: ReminderRules
-    /// json-c, not Foundation's `JSONEncoder`, which took a tenth of the machine on
-    /// every order (see docs/performance.md). Keys come out in the order the types
-    /// encode them, and the `json` columns keep the text as written.
-    private let encoder = JSONCEncoder()
-    private let decoder = JSONDecoder()
+public final class OrderProcessor {
+    private let orders: OrdersRepository
+    private let queue: String
+    private let channels: Set<Channel>
+    private let rules: ReminderRules
 
     /// Connects to the database and checks the schema is the one this build expects.
     ///
     /// - Parameters:
+    ///   - queue: the queue whose jobs it applies, the key of their idempotency ledger.
     ///   - channels: the delivery channels that are configured; messages for the others
     ///     go to the log channel.
     ///   - lockTimeout: how long a statement waits for a lock before the batch is retried.
     ///   - rules: when reminders are due.
-    public init(conninfo: String, channels: Set<Channel>, rules: ReminderRules = ReminderRules(), lockTimeout: String = "5s") throws {
-        db = try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout)
+    public init(conninfo: String, queue: String, channels: Set<Channel>, rules: ReminderRules = ReminderRules(),
+                lockTimeout: String = "5s") throws {
+        orders = OrdersRepository(db: try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout))
+        self.queue = queue
         self.channels = channels
         self.rules = rules
     }
 
-    public func close() { db.close() }
+    /// Closes the connection.
+    public func close() { orders.db.close() }
 
+    /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
+    /// only when PostgreSQL is unreachable or not set up.
     public func process(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
-        try ProcessorSupport.commit(db, jobs, apply)
+        try ProcessorSupport.commit(orders.db, jobs, apply)
     }
 
     private func apply(_ jobs: [QueuedJob<OrderJob>], _ ledger: IdempotencyLedger.Mode) throws -> [JobOutcome] {
-        // Events of one order are applied by one consumer at a time, even for an order
-        // that does not exist yet; keys are taken in a fixed order so no two batches deadlock.
-        db.send(OrderSQL.lock, [PgArray.text(jobs.map(\.envelope.job.orderId))])
-        let fresh = try IdempotencyLedger.claim(db, queue: "orders", jobs, ledger)
+        orders.lock(jobs.map(\.envelope.job.orderId))
+        let fresh = try IdempotencyLedger.claim(orders.db, queue: queue, jobs, ledger)
         let effective = zip(jobs, fresh).filter(\.1).map(\.0)
-        let stored = try load(Set(effective.map { ExactText($0.envelope.job.orderId) }))
+        let stored = try orders.load(Set(effective.map { ExactText($0.envelope.job.orderId) }))
         var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
                                   stored: stored, channels: channels, rules: rules)
-        try write(&plan)
-        return ProcessorSupport.settle(db, queue: "orders", jobs, fresh: fresh, plan.outcomes)
+        try orders.write(&plan)
+        return ProcessorSupport.settle(orders.db, queue: queue, jobs, fresh: fresh, plan.outcomes)
     }
-
-    /// Expires ready orders whose pickup deadline has passed, oldest deadline first:
-    /// status `expired`, reservations released, both sides told. Returns how many.
-    ///
-    /// Several instances may run this at once: the per-order locks of `process` make one
-    /// of them apply each expiry, and the others find the order expired already.
-    public func expireDue(limit: Int = 200) throws -> Int {
-        try db.transaction {
-            let due = try db.run(OrderSQL.due, [String(limit)]).rows.compactMap { row -> (String, Timestamp)? in
-                guard let id = row[0], let deadline = row[1].flatMap(Int64.init) else { return nil }
-                return (id, Timestamp(microseconds: deadline))
-            }
-            guard !due.isEmpty else { return 0 }
-            db.send(OrderSQL.lock, [PgArray.text(due.map(\.0))])
-            let stored = try load(Set(due.map { ExactText($0.0) }))
-            var plan = OrderPlan.make(due.map { ("expiry", "order.expired", OrderJob.expired(orderId: $0.0, at: $0.1)) },
-                                      stored: stored, channels: channels, rules: rules)
-            try write(&plan)
-            return plan.outcomes.filter { $0 == .applied }.count
-        }
-    }
-
-    /// The orders with these ids that exist, with their current deadline and slot.
-    ///
-    /// Ids are compared byte for byte, as PostgreSQL compares them: Swift's `String`
-    /// would take canonically equivalent ids (`é` and `e` + U+0301) for one.
-    func load(_ ids: Set<ExactText>) throws -> [ExactText: StoredOrder] {
-        guard !ids.isEmpty else { return [:] }
-        var out: [ExactText: StoredOrder] = [:]
-        for row in try db.run(OrderSQL.load, [PgArray.text(ids.map(\.text))]).rows {
-            guard let id = row[0], let statusText = row[1], let status = OrderStatus(rawValue: statusText), let details = row[2]
-            else { continue }
-            var order = try decoder.decode(PlacedOrder.self, from: Data(details.utf8))
-            order.pickupDeadline = row[3].flatMap(Int64.init).map(Timestamp.init(microseconds:))
-            out[ExactText(id)] = StoredOrder(order: order, status: status, slotStart: row[4].flatMap(Int64.init).map(Timestamp.init(microseconds:)),
-                                  slotEnd: row[5].flatMap(Int64.init).map(Timestamp.init(microseconds:)))
-        }
-        return out
-    }
-
-    private func write(_ plan: inout OrderPlan) throws {
-        writeHistory(plan.history)
-        // An order placed in this batch is inserted with its final status, not inserted
-        // and then updated: one row version instead of two.
-        var changes = plan.changes
-        if !plan.placed.isEmpty {
-            var final: [ExactText: OrderPlan.StatusChange] = [:]
-            for change in changes { final[ExactText(change.orderId)] = change }
-            let placedIds = Set(plan.placed.map { ExactText($0.orderId) })
-            changes.removeAll { placedIds.contains(ExactText($0.orderId)) }
-            let details = try plan.placed.map { try encoder.encode($0) }
-            db.send(OrderSQL.insert, [
-                PgArray.text(plan.placed.map(\.orderId)), PgArray.text(plan.placed.map(\.shop.id)), PgArray.json(details),
-                PgArray.integers(plan.placed.map(\.placedAt.microseconds)),
-                PgArray.text(plan.placed.map { final[ExactText($0.orderId)]?.status.rawValue ?? OrderStatus.placed.rawValue }),
-                PgArray.optionalIntegers(plan.placed.map { final[ExactText($0.orderId)]?.pickupDeadline?.microseconds }),
-            ])
-        }
-        if !changes.isEmpty {
-            db.send(OrderSQL.update, [
-                PgArray.text(changes.map(\.orderId)), PgArray.text(changes.map(\.status.rawValue)),
-                PgArray.optionalIntegers(changes.map(\.pickupDeadline?.microseconds)),
-            ])
-        }
-        // Stock taken at collection is computed like an adjustment: its locks come first,
-        // before this transaction holds any stock row, as in a stock transaction.
-        if !plan.consumption.isEmpty {
-            StockSQL.lock(db, StockLocks(rows: plan.consumption.map { ($0.shopId, $0.sku) }))
-        }
-        if !plan.reservations.isEmpty {
-            var totals: [ShopSku: Int64] = [:]
-            for change in plan.reservations { totals[ShopSku(change.shopId, change.sku), default: 0] += change.delta }
-            let rows = totals.sorted { StockPlan.rowOrder(($0.key.shop.text, $0.key.sku.text), ($1.key.shop.text, $1.key.sku.text)) < 0 }
-            let result = try db.run(OrderSQL.reserve, [
-                PgArray.text(rows.map(\.key.shop.text)), PgArray.text(rows.map(\.key.sku.text)), PgArray.integers(rows.map(\.value)),
-            ])
-            var stock: [ShopSku: (onHand: Int64, reserved: Int64)] = [:]
-            for row in result.rows {
-                guard let shop = row[0], let sku = row[1], let onHand = row[2].flatMap(Int64.init),
-                      let reserved = row[3].flatMap(Int64.init) else { continue }
-                stock[ShopSku(shop, sku)] = (onHand, reserved)
-            }
-            plan.markShortages(stock: stock)
-        }
-        if !plan.consumption.isEmpty {
-            let rows = plan.consumption.sorted { a, b in
-                let row = StockPlan.rowOrder((a.shopId, a.sku), (b.shopId, b.sku))
-                return row != 0 ? row < 0 : ExactText.order(a.jobId, b.jobId) < 0
-            }
-            db.send(StockSQL.adjust, [
-                PgArray.text(rows.map(\.shopId)), PgArray.text(rows.map(\.sku)), PgArray.integers(rows.map(\.delta)),
-                PgArray.integers(rows.map(\.at.microseconds)), PgArray.text(rows.map(\.jobId)),
-            ])
-        }
-        try writeMessages(plan.messages)
-        writeReminders(plan.reminders)
-    }
-
-    func writeHistory(_ history: [OrderPlan.HistoryEntry]) {
-        guard !history.isEmpty else { return }
-        db.send(OrderSQL.history, [
-            PgArray.text(history.map(\.orderId)), PgArray.text(history.map(\.jobId)),
-            PgArray.text(history.map(\.type)), PgArray.integers(history.map(\.at.microseconds)),
-            PgArray.booleans(history.map(\.applied)), PgArray.optionalText(history.map(\.note)),
-        ])
-    }
-
-    func writeMessages(_ messages: [OrderPlan.PlannedMessage]) throws {
-        guard !messages.isEmpty else { return }
-        // The messages of one event (the shop's e-mail and webhook, the customer's e-mail)
-        // share their facts and come one after another: each facts value is encoded and
-        // sent once, and each message names it by its place in that list.
-        var facts: [String] = []
-        var factsIndex: [Int64] = []
-        factsIndex.reserveCapacity(messages.count)
-        for (index, message) in messages.enumerated() {
-            if index == 0 || message.facts != messages[index - 1].facts {
-                facts.append(try encoder.encode(message.facts))
-            }
-            factsIndex.append(Int64(facts.count))
-        }
-        db.send(OrderSQL.outbox, [
-            PgArray.text(messages.map(\.orderId)), PgArray.text(messages.map(\.recipient.rawValue)),
-            PgArray.text(messages.map(\.channel.rawValue)), PgArray.optionalText(messages.map(\.destination)),
-            PgArray.text(messages.map(\.template)), PgArray.integers(factsIndex), PgArray.json(facts),
-        ])
-    }
-
-    /// Cancels, then plans: a cancellation never touches a reminder planned in the same batch.
-    func writeReminders(_ changes: ReminderChanges) {
-        if !changes.cancellations.isEmpty {
-            var orders: [String] = [], kinds: [String] = []
-            for cancellation in changes.cancellations {
-                for kind in cancellation.kinds {
-                    orders.append(cancellation.orderId)
-                    kinds.append(kind.rawValue)
-                }
-            }
-            db.send(ReminderSQL.cancel, [PgArray.text(orders), PgArray.text(kinds)])
-        }
-        if !changes.planned.isEmpty {
-            db.send(ReminderSQL.plan, [
-                PgArray.text(changes.planned.map(\.orderId)), PgArray.text(changes.planned.map(\.reminder.kind.rawValue)),
-                PgArray.integers(changes.planned.map(\.reminder.due.microseconds)),
-            ])
-        }
-    }
-}
-
-/// The statements of the order use cases. Times travel as microseconds since the epoch.
-enum OrderSQL {
-    /// Takes a transaction-scoped advisory lock per order id, in a fixed order.
-    ///
-    /// $1 text[] order ids (duplicates allowed).
-    static let lock = PgStatement("orders.lock", """
-        SELECT count(pg_advisory_xact_lock(7235, k))
-        FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys
-        """)
-
-    /// Ready orders past their pickup deadline. $1 how many.
-    static let due = PgStatement("orders.due", """
-        SELECT order_id, (extract(epoch FROM pickup_deadline) * 1000000)::int8
-        FROM relais.orders WHERE status = 'ready' AND pickup_deadline <= now()
-        ORDER BY pickup_deadline LIMIT $1::int
-        """)
-
-    /// $1 text[] order ids.
-    static let load = PgStatement("orders.load", """
-        SELECT order_id, status, details::text,
-               (extract(epoch FROM pickup_deadline) * 1000000)::int8,
-               (extract(epoch FROM slot_start) * 1000000)::int8,
-               (extract(epoch FROM slot_end) * 1000000)::int8
-        FROM relais.orders WHERE order_id = ANY($1::text[])
-        """)
-
-    /// $1 text[] order ids; $2 text[] shop ids; $3 JSON array of details (`PgArray.json`);
-    /// $4 int8[] placed at; $5 text[] statuses; $6 int8[] pickup deadlines (NULL for none).
-    static let insert = PgStatement("orders.insert", """
-        INSERT INTO relais.orders (order_id, shop_id, status, details, placed_at, pickup_deadline)
-        SELECT id, shop, status, details,
-               \(timestamp(fromMicros: "placed_us")),
-               \(timestamp(fromMicros: "deadline_us"))
-        FROM ROWS FROM (unnest($1::text[], $2::text[]), json_array_elements($3::json),
-                        unnest($4::int8[], $5::text[], $6::int8[]))
-            AS o(id, shop, details, placed_us, status, deadline_us)
-        """)
-
-    /// $1 text[] order ids; $2 text[] statuses; $3 int8[] pickup deadlines (NULL for none).
-    static let update = PgStatement("orders.update", """
-        UPDATE relais.orders AS o
-        SET status = c.status, updated_at = now(),
-            pickup_deadline = \(timestamp(fromMicros: "c.deadline_us"))
-        FROM unnest($1::text[], $2::text[], $3::int8[]) AS c(id, status, deadline_us)
-        WHERE o.order_id = c.id AND o.order_id = ANY($1::text[])
-        """)
-
-    /// $1 text[] order ids; $2 text[] job ids; $3 text[] types; $4 int8[] times; $5 bool[] applied; $6 text[] notes.
-    static let history = PgStatement("orders.history", """
-        INSERT INTO relais.order_events (order_id, job_id, type, at, applied, note)
-        SELECT id, job, type, \(timestamp(fromMicros: "at_us")), applied, note
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::bool[], $6::text[])
-            AS e(id, job, type, at_us, applied, note)
-        ON CONFLICT DO NOTHING
-        """)
-
-    /// Adds to the reserved quantities and returns each row's stock on hand and reserved.
-    ///
-    /// $1 text[] shop ids; $2 text[] SKUs; $3 int8[] deltas. One row per (shop, SKU), in `StockPlan.rowOrder`.
-    static let reserve = PgStatement("orders.reserve", """
-        INSERT INTO relais.stock_items AS s (shop_id, sku, reserved, updated_at)
-        SELECT shop, sku, delta, now() FROM unnest($1::text[], $2::text[], $3::int8[]) AS r(shop, sku, delta)
-        ON CONFLICT (shop_id, sku) DO UPDATE SET reserved = s.reserved + excluded.reserved, updated_at = now()
-        RETURNING shop_id, sku, on_hand, reserved
-        """)
-
-    /// $1 text[] order ids; $2 text[] recipients; $3 text[] channels; $4 text[] destinations;
-    /// $5 text[] templates; $6 int8[] each message's facts, by place (from 1) in $7;
-    /// $7 JSON array of the distinct facts (`PgArray.json`). Messages get their ids in
-    /// the order given.
-    static let outbox = PgStatement("orders.outbox", """
-        INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts)
-        SELECT m.id, m.recipient, m.channel, m.destination, m.template, f.facts
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
-                WITH ORDINALITY AS m(id, recipient, channel, destination, template, facts_at, position)
-            JOIN json_array_elements($7::json) WITH ORDINALITY AS f(facts, at) ON f.at = m.facts_at
-        ORDER BY m.position
-        """)
-
 }

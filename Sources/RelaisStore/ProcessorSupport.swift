@@ -1,6 +1,5 @@
 import PostgresClient
 import RelaisDomain
-import RelaisQueue
 
 /// The settings of every connection that runs Relais's statements.
 public enum StoreSession {

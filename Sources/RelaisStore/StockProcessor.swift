@@ -1,28 +1,33 @@
 import PostgresClient
 import RelaisDomain
-import RelaisQueue
 
 /// Applies `stock` jobs to PostgreSQL: set-based statements, exactly once per job id.
-public final class StockProcessor: JobProcessor {
+public final class StockProcessor {
     private let db: PgConnection
+    private let queue: String
     private let maxRowsPerTransaction: Int
 
     /// Connects to the database and checks the schema is the one this build expects.
     ///
     /// - Parameters:
+    ///   - queue: the queue whose jobs it applies, the key of their idempotency ledger.
     ///   - maxRowsPerTransaction: bounds memory and lock time per transaction.
     ///   - lockTimeout: how long a statement waits for a lock before the job is
     ///     retried later (a PostgreSQL interval), so that one stuck lock never wedges a consumer.
-    public init(conninfo: String, maxRowsPerTransaction: Int = 20_000, lockTimeout: String = "5s") throws {
+    public init(conninfo: String, queue: String, maxRowsPerTransaction: Int = 20_000, lockTimeout: String = "5s") throws {
         db = try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout)
+        self.queue = queue
         self.maxRowsPerTransaction = maxRowsPerTransaction
     }
 
+    /// Closes the connection.
     public func close() { db.close() }
 
     /// Round trips to PostgreSQL so far (see `PgConnection.roundTrips`).
     public var roundTrips: Int { db.roundTrips }
 
+    /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
+    /// only when PostgreSQL is unreachable or not set up.
     public func process(_ jobs: [QueuedJob<StockJob>]) throws -> [JobOutcome] {
         var outcomes: [JobOutcome] = []
         outcomes.reserveCapacity(jobs.count)
@@ -46,7 +51,7 @@ public final class StockProcessor: JobProcessor {
     }
 
     private func apply(_ jobs: [QueuedJob<StockJob>], _ ledger: IdempotencyLedger.Mode) throws -> [JobOutcome] {
-        let fresh = try IdempotencyLedger.claim(db, queue: "stock", jobs, ledger)
+        let fresh = try IdempotencyLedger.claim(db, queue: queue, jobs, ledger)
         let effective = zip(jobs, fresh).compactMap { job, isFresh in isFresh ? (job.envelope.id, job.envelope.job) : nil }
         let steps = StockPlan.steps(for: effective)
         StockSQL.lock(db, StockPlan.locks(for: steps))

@@ -1,6 +1,8 @@
 import Foundation
 import JSONReader
+import RelaisContract
 import RelaisDomain
+import RelaisJobs
 import Testing
 
 private let decoder = EnvelopeDecoder(StockCatalog())

@@ -1,5 +1,7 @@
 import JSONReader
+import RelaisContract
 import RelaisDomain
+import RelaisJobs
 import Testing
 
 private let decoder = EnvelopeDecoder(StockCatalog())

@@ -1,5 +1,7 @@
 import Foundation
+import RelaisContract
 import RelaisDomain
+import RelaisJobs
 import Testing
 
 private let decoder = EnvelopeDecoder(OrderCatalog())

@@ -1,6 +1,8 @@
 import Foundation
 import PostgresClient
+import RelaisContract
 import RelaisDomain
+import RelaisJobs
 import RelaisQueue
 import RelaisStore
 import RelaisTestSupport
@@ -45,10 +47,10 @@ func orderStatus(_ url: String, _ order: String) throws -> String? {
 struct OrderProcessorTests {
     @Test func lifeOfAnOrderMovesReservationsAndStock() throws {
         let url = try TestServers.makeDatabase()
-        let stockProcessor = try StockProcessor(conninfo: url)
+        let stockProcessor = try StockProcessor(conninfo: url, queue: "stock")
         defer { stockProcessor.close() }
         _ = try stockProcessor.process([try levelsJob("l", shop: "s1", at: "2026-11-28T08:00:00Z", [("pomme", 10), ("poire", 1)])])
-        let processor = try OrderProcessor(conninfo: url, channels: [.email, .log])
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.email, .log])
         defer { processor.close() }
 
         #expect(try processor.process([try placedJob("p1", order: "o1", items: [("pomme", 3), ("poire", 2)])]) == [.done])
@@ -78,7 +80,7 @@ struct OrderProcessorTests {
 
     @Test func cancellingReleasesAndDuplicatesHaveNoSecondEffect() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.log])
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log])
         defer { processor.close() }
         _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 2)])])
         #expect(try processor.process([try placedJob("p1", order: "o1", items: [("a", 2)])]) == [.duplicate])
@@ -101,7 +103,7 @@ struct OrderProcessorTests {
     /// message must still get its own event's facts, and ids in the order planned.
     @Test func eachMessageOfABatchKeepsItsOwnEventsFactsInOrder() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.email, .webhook])
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.email, .webhook])
         defer { processor.close() }
         let batch = [
             try placedJob("p1", order: "o1", shop: "s1", items: [("pomme", 1)]),
@@ -126,7 +128,7 @@ struct OrderProcessorTests {
 
     @Test func anEventBeforeItsOrderIsRetriedThenAppliesOnce() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.log])
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log])
         defer { processor.close() }
         let confirm = try eventJob("c1", "order.confirmed", order: "o1")
         guard case .retry = try processor.process([confirm]).first else {
@@ -140,8 +142,8 @@ struct OrderProcessorTests {
 
     @Test func aReadyOrderPastItsDeadlineExpiresOnceAndReleasesItsStock() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.log])
-        let rival = try OrderProcessor(conninfo: url, channels: [.log])
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log])
+        let rival = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log])
         defer {
             processor.close()
             rival.close()
@@ -173,7 +175,7 @@ struct OrderProcessorTests {
             Thread {
                 defer { group.leave() }
                 do {
-                    let processor = try OrderProcessor(conninfo: url, channels: [.log])
+                    let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log])
                     defer { processor.close() }
                     for chunk in stride(from: 0, to: half.count, by: 20) {
                         _ = try processor.process(Array(half[chunk..<min(chunk + 20, half.count)]))

@@ -1,6 +1,8 @@
 import Foundation
 import PostgresClient
+import RelaisContract
 import RelaisDomain
+import RelaisJobs
 import RelaisQueue
 import RelaisStore
 import RelaisTestSupport
@@ -33,7 +35,7 @@ struct ReminderTests {
 
     @Test func aReadyOrderIsRemindedOnceEvenWithTwoSchedulers() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.email, .log], rules: rules)
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.email, .log], rules: rules)
         defer { processor.close() }
         _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 1)])])
         _ = try processor.process([try orderJob("r1", "order.ready", #"{"order_id":"o1","at":"\#(rfc3339(Date()))"}"#)])
@@ -69,7 +71,7 @@ struct ReminderTests {
 
     @Test func collectingCancelsThePendingReminder() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.log], rules: rules)
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log], rules: rules)
         let scheduler = try ReminderScheduler(conninfo: url, channels: [.log], rules: rules)
         defer {
             processor.close()
@@ -85,8 +87,8 @@ struct ReminderTests {
 
     @Test func aNewBookingReplacesTheOldOnesRemindersAndACancellationClearsThem() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.log], rules: rules)
-        let pickups = try PickupProcessor(conninfo: url, rules: rules)
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log], rules: rules)
+        let pickups = try PickupProcessor(conninfo: url, queue: "pickups", rules: rules)
         defer {
             processor.close()
             pickups.close()
@@ -121,8 +123,8 @@ struct ReminderTests {
 
     @Test func aReminderForASlotAlreadyPastIsSkipped() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, channels: [.log], rules: rules)
-        let pickups = try PickupProcessor(conninfo: url, rules: rules)
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log], rules: rules)
+        let pickups = try PickupProcessor(conninfo: url, queue: "pickups", rules: rules)
         defer {
             processor.close()
             pickups.close()

@@ -1,7 +1,9 @@
 import Foundation
 import Synchronization
 import PostgresClient
+import RelaisContract
 import RelaisDomain
+import RelaisJobs
 import RelaisQueue
 import RelaisStore
 import RelaisTestSupport
@@ -35,7 +37,7 @@ func onHand(_ url: String, shop: String) throws -> [String: Int] {
 struct StockProcessorTests {
     @Test func olderObservationNeverOverwritesANewerOne() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         #expect(try processor.process([try levelsJob("l1", shop: "s", at: "2026-11-28T10:00:00Z", [("a", 5), ("b", 1)])]) == [.done])
         #expect(try processor.process([try levelsJob("l2", shop: "s", at: "2026-11-28T09:00:00Z", [("a", 99)])]) == [.done])
@@ -48,7 +50,7 @@ struct StockProcessorTests {
 
     @Test func completeSnapshotZeroesUnlistedSkusButNotNewerOnes() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         _ = try processor.process([
             try levelsJob("l1", shop: "s", at: "2026-11-28T08:00:00Z", [("a", 5), ("b", 6)]),
@@ -62,7 +64,7 @@ struct StockProcessorTests {
 
     @Test func adjustmentTakesEffectOnceWhateverTheRepeats() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         let outcomes = try processor.process([
             try adjustJob("adj-1", shop: "s", sku: "a", delta: 5),
@@ -78,7 +80,7 @@ struct StockProcessorTests {
     /// it back, and the batch is done again applying only the new jobs.
     @Test func aBatchWithAJobDoneBeforeAppliesOnlyTheNewOnes() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         #expect(try processor.process([try adjustJob("old", shop: "s", sku: "a", delta: 5)]) == [.done])
         let outcomes = try processor.process([
@@ -98,7 +100,7 @@ struct StockProcessorTests {
     /// effects. Once its statements are prepared, a batch costs one round trip.
     @Test func aStockTransactionIsOneRoundTrip() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         _ = try processor.process([try adjustJob("first", shop: "s", sku: "a", delta: 1),
                                    try levelsJob("first-count", shop: "s", at: "2026-11-28T09:00:00Z", [("b", 3)])])
@@ -112,7 +114,7 @@ struct StockProcessorTests {
 
     @Test func levelsAndAdjustmentsGiveTheSameStockInEitherOrder() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         let count = { try levelsJob("count-\($0)", shop: $0, at: "2026-11-28T10:00:00Z", [("baguette", 40)]) }
         let sale = { try adjustJob("sale-\($0)", shop: $0, sku: "baguette", delta: -3, at: "2026-11-28T10:30:00Z") }
@@ -137,7 +139,7 @@ struct StockProcessorTests {
     /// second shop and the earliest observation.
     @Test func adjustmentsAfterAnyObservationOfABatchAreCounted() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         _ = try processor.process([try adjustJob("sale-y", shop: "y", sku: "a", delta: -3, at: "2026-11-28T09:30:00Z"),
                                    try adjustJob("sale-z", shop: "z", sku: "a", delta: -4, at: "2026-11-28T09:30:00Z")])
@@ -153,7 +155,7 @@ struct StockProcessorTests {
 
     @Test func observationTimesAreStoredToTheExactMicrosecond() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         _ = try processor.process([
             try levelsJob("t1", shop: "t1", at: "2056-06-25T04:41:05.206Z", [("a", 1)]),
@@ -172,7 +174,7 @@ struct StockProcessorTests {
 
     @Test func catalogueOfTenThousandSkusIsAppliedInOneJob() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         let levels = (0..<10_000).map { ("sku-\($0)", $0 % 50) }
         #expect(try processor.process([try levelsJob("cat", shop: "big", at: "2026-11-28T10:00:00Z", levels)]) == [.done])
@@ -186,7 +188,7 @@ struct StockProcessorTests {
     /// another SKU does not. (Held here by hand, as a transaction in flight would hold it.)
     @Test func aJobWaitsForTheLockOfItsSkuOrShopAndOnlyThat() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, lockTimeout: "200ms")
+        let processor = try StockProcessor(conninfo: url, queue: "stock", lockTimeout: "200ms")
         defer { processor.close() }
         func isLockTimeout(_ outcomes: [JobOutcome]) -> Bool {
             if case .retry(let reason) = outcomes.first { return reason.contains("55P03") }
@@ -227,7 +229,7 @@ struct StockProcessorTests {
                              name: "first consumer's ledger row")
             Thread.detachNewThread {
                 let result = Result { () throws -> [JobOutcome] in
-                    let processor = try StockProcessor(conninfo: url)
+                    let processor = try StockProcessor(conninfo: url, queue: "stock")
                     defer { processor.close() }
                     return try processor.process([job])
                 }
@@ -244,7 +246,7 @@ struct StockProcessorTests {
 
     @Test func lockedRowMakesTheJobRetryLaterInsteadOfWaiting() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, lockTimeout: "200ms")
+        let processor = try StockProcessor(conninfo: url, queue: "stock", lockTimeout: "200ms")
         defer { processor.close() }
         _ = try processor.process([try adjustJob("seed", shop: "s", sku: "a", delta: 1)])
         try TestServers.withDatabase(url) { holder throws in
@@ -265,7 +267,7 @@ struct StockProcessorTests {
 
     @Test func brokenDatabaseKeepsTheJobsInsteadOfDeadLetteringThem() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url)
+        let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }
         _ = try TestServers.withDatabase(url) { try $0.execute("DROP TABLE relais.stock_adjustments", name: "break") }
         #expect(throws: PgError.self, "a missing table is the database's fault: the batch must stay pending") {
@@ -275,6 +277,6 @@ struct StockProcessorTests {
 
     @Test func processorRefusesASchemaThatIsBehind() throws {
         let url = try TestServers.makeDatabase(migrated: false)
-        #expect(throws: MigrationError.self) { _ = try StockProcessor(conninfo: url) }
+        #expect(throws: MigrationError.self) { _ = try StockProcessor(conninfo: url, queue: "stock") }
     }
 }

@@ -12,7 +12,7 @@ struct StoreEdgesTests {
     /// after one lock timeout, instead of one transaction per job each waiting its own.
     @Test func aLockTimeoutHandsTheBatchBackInsteadOfSplittingIt() throws {
         let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, lockTimeout: "300ms")
+        let processor = try StockProcessor(conninfo: url, queue: "stock", lockTimeout: "300ms")
         defer { processor.close() }
         _ = try processor.process([try adjustJob("warm", shop: "s1", sku: "a", delta: 1)])
         let holder = try PgConnection(url)
@@ -27,7 +27,7 @@ struct StoreEdgesTests {
         #expect(took < .seconds(3), "one lock timeout, not one per job: \(took)")
 
         try holder.execute("ROLLBACK", name: "release")
-        let processorAfter = try StockProcessor(conninfo: url)
+        let processorAfter = try StockProcessor(conninfo: url, queue: "stock")
         defer { processorAfter.close() }
         #expect(try processorAfter.process(jobs) == Array(repeating: .done, count: 20), "nothing of the batch took effect before")
         #expect(try stock(url, shop: "s1")["a"]?.first == 21)
@@ -55,10 +55,10 @@ struct StoreEdgesTests {
     /// different ids to PostgreSQL, and to Relais.
     @Test func canonicallyEquivalentOrderIdsAreDifferentOrders() throws {
         let url = try TestServers.makeDatabase()
-        let stockProcessor = try StockProcessor(conninfo: url)
+        let stockProcessor = try StockProcessor(conninfo: url, queue: "stock")
         defer { stockProcessor.close() }
         _ = try stockProcessor.process([try levelsJob("l", shop: "s1", at: "2026-11-28T08:00:00Z", [("pomme", 10)])])
-        let processor = try OrderProcessor(conninfo: url, channels: [.log])
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log])
         defer { processor.close() }
         let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
         let outcomes = try processor.process([
