@@ -163,7 +163,7 @@ struct QueueEngineTests {
         }
         #expect(retried, "the job waits in the retry set")
         family.script("r-1", .apply)
-        #expect(try eventually { family.applied("r-1") == 1 })
+        #expect(eventually { family.applied("r-1") == 1 })
         #expect(try eventually { try harness.drained() })
         #expect(family.handlers(of: "r-1").count >= 2, "handed once, then again after the retry")
         #expect(try harness.deadLetters().isEmpty)
@@ -197,7 +197,7 @@ struct QueueEngineTests {
         // timeout is the default minute: only reading its own history finds it sooner.
         try entryHeld(by: "test-stock-1", prefix: prefix, payload: "held")
         let harness = try EngineHarness(prefix: prefix, family: family.family("engine")) { $0.workersPerQueue = 1 }
-        #expect(try eventually(timeout: .seconds(10)) { family.applied("held") == 1 },
+        #expect(eventually(timeout: .seconds(10)) { family.applied("held") == 1 },
                 "read from its own pending entries at start, without waiting for the claim timeout")
         #expect(try eventually { try harness.drained() })
         await harness.stop()
@@ -209,7 +209,7 @@ struct QueueEngineTests {
         // Held by a consumer that no engine runs: only a claim can take it over.
         try entryHeld(by: "ghost", prefix: prefix, payload: "ghosted")
         let harness = try EngineHarness(prefix: prefix, family: family.family("engine")) { $0.claimIdle = .milliseconds(500) }
-        #expect(try eventually(timeout: .seconds(10)) { family.applied("ghosted") == 1 })
+        #expect(eventually(timeout: .seconds(10)) { family.applied("ghosted") == 1 })
         #expect(try eventually { try harness.drained() })
         let pending = try harness.redis { try $0.command("XPENDING", harness.stream, "relais").elements.first?.integer }
         #expect(pending == 0)
@@ -222,7 +222,7 @@ struct QueueEngineTests {
         family.script("slow", .wait)
         let harness = try EngineHarness(family: family.family("first")) { $0.claimIdle = .milliseconds(1500) }
         try harness.xadd("slow")
-        #expect(try eventually(timeout: .seconds(10)) { family.isWaiting("slow") }, "the first engine holds the job")
+        #expect(eventually(timeout: .seconds(10)) { family.isWaiting("slow") }, "the first engine holds the job")
         // Another instance on the same queue, eager to claim idle entries.
         var other = harness.settings
         other.instance = "other"
@@ -233,7 +233,7 @@ struct QueueEngineTests {
         // The property is about time: the batch is held three idle times while the rival,
         // running all along, claims every half idle time.
         let heldUntil = ContinuousClock.now + harness.settings.claimIdle * 3
-        #expect(try eventually(timeout: .seconds(30)) { ContinuousClock.now >= heldUntil && rival.running() && family.isWaiting("slow") })
+        #expect(eventually(timeout: .seconds(30)) { ContinuousClock.now >= heldUntil && rival.running() && family.isWaiting("slow") })
         family.release()
         #expect(try eventually { try harness.drained() })
         await rival.stop()
@@ -273,12 +273,12 @@ struct QueueEngineTests {
         }
         let harness = try EngineHarness(family: flaky)
         try harness.xadd("kept")
-        #expect(try eventually(timeout: .seconds(10)) {
+        #expect(eventually(timeout: .seconds(10)) {
             harness.engine.consumerSnapshots.contains { if case .waitingForStore = $0.state { true } else { false } }
         })
         #expect(try harness.redis { try $0.command("XLEN", harness.stream).integer } == 1, "the entry stays in the stream")
         failing.withLock { $0 = false }
-        #expect(try eventually(timeout: .seconds(15)) { family.applied("kept") == 1 })
+        #expect(eventually(timeout: .seconds(15)) { family.applied("kept") == 1 })
         #expect(try eventually { try harness.drained() })
         await harness.stop()
     }

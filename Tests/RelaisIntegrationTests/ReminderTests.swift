@@ -24,6 +24,18 @@ func reminders(_ url: String, _ order: String) throws -> [String] {
 
 private func rfc3339(_ date: Date) -> String { Timestamp(date).description }
 
+/// Waits until every reminder of `order`, whatever its status, is due by the database's
+/// clock, the one the schedulers' claims read.
+private func waitUntilDue(_ url: String, _ order: String) throws {
+    let due = try eventually(timeout: .seconds(10)) {
+        try TestServers.withDatabase(url) { db throws in
+            try db.query("SELECT count(*) = count(*) FILTER (WHERE due_at <= now()) AND count(*) > 0 FROM relais.reminders WHERE order_id = $1",
+                         [order], name: "due").rows.first?[0] == "t"
+        }
+    }
+    #expect(due, "the reminders of \(order) fall due")
+}
+
 @Suite("Pickup reminders in a real PostgreSQL")
 struct ReminderTests {
     private var rules: ReminderRules {
@@ -40,7 +52,7 @@ struct ReminderTests {
         _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 1)])])
         _ = try processor.process([try orderJob("r1", "order.ready", #"{"order_id":"o1","at":"\#(rfc3339(Date()))"}"#)])
         #expect(try reminders(url, "o1") == ["uncollected:pending"])
-        Thread.sleep(forTimeInterval: 1.2)
+        try waitUntilDue(url, "o1")
 
         let first = try ReminderScheduler(conninfo: url, channels: [.email, .log], rules: rules)
         let second = try ReminderScheduler(conninfo: url, channels: [.email, .log], rules: rules)
@@ -80,7 +92,7 @@ struct ReminderTests {
         _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 1)])])
         _ = try processor.process([try orderJob("r1", "order.ready", #"{"order_id":"o1","at":"\#(rfc3339(Date()))"}"#)])
         _ = try processor.process([try eventJob("k1", "order.collected", order: "o1")])
-        Thread.sleep(forTimeInterval: 1.2)
+        try waitUntilDue(url, "o1")
         #expect(try scheduler.fireDue().claimed == 0, "a cancelled reminder is never claimed")
         #expect(try reminders(url, "o1") == ["uncollected:cancelled"])
     }

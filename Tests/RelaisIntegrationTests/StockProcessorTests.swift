@@ -236,7 +236,15 @@ struct StockProcessorTests {
                 outcomes.withLock { $0 = (try? result.get()) ?? [.retry(reason: "threw")] }
                 finished.signal()
             }
-            #expect(finished.wait(timeout: .now() + 0.5) == .timedOut, "the second reading must wait for the first")
+            // The second reading is seen waiting for the first's lock, not merely slow to start.
+            let blocked = try eventually(timeout: .seconds(10)) {
+                try holder.query("""
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+                    """, name: "waiting").rows.first?[0] == "1"
+            }
+            #expect(blocked, "the second reading must wait for the first")
+            #expect(finished.wait(timeout: .now()) == .timedOut, "it has not finished while the first holds its row")
             try holder.execute("COMMIT", name: "commit")
         }
         #expect(finished.wait(timeout: .now() + 10) == .success)
