@@ -49,8 +49,8 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
             return .failure(EnvelopeFailure(
                 rejection: JobRejection(.tooLarge, "payload is \(bytes.count) bytes, the limit is \(maxBytes)"), id: nil, type: nil))
         }
-        // Parsed by json-c behind JSONReader's own checks of the text. Foundation's Codable
-        // decoding took about 24 µs of a one-SKU job, its largest cost in relais (docs/performance.md).
+        // Parsed by json-c behind JSONReader's own checks of the text: Foundation's Codable
+        // decoding was the largest cost of a one-SKU job (docs/performance.md).
         return bytes.withUnsafeBufferPointer { buffer -> Result<Envelope<Catalog.Job>, EnvelopeFailure> in
             let document: JSONDocument
             do { document = try parser.map { try $0.parse(buffer) } ?? JSONDocument(parsing: buffer) } catch {

@@ -136,6 +136,6 @@ func loadTemplates(overrides: String?) throws -> TemplateSet {
 
 /// How much the delivery threads give way to the consumers when both want the cores:
 /// stock and reservations are committed first, and the messages, safe in the outbox,
-/// follow a moment later (`order.placed` drained 4–7 % faster in the profiling set-up,
-/// with nice 5 and 15). With nothing to ingest, delivery has the cores to itself.
+/// follow a moment later (docs/performance.md). With nothing to ingest, delivery has the
+/// cores to itself.
 let deliveryNiceness: Int32 = 10

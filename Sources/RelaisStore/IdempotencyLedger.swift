@@ -4,7 +4,7 @@ import RelaisDomain
 /// The record of jobs that took effect, written in the same transaction as the effect.
 ///
 /// A transaction first records its jobs as new with a plain insert queued before its
-/// effects (`.expectingNew`): most jobs are, and the insert costs about half of one that
+/// effects (`.expectingNew`): most jobs are, and the insert is cheaper than one that
 /// looks for conflicts, needs no answer and so no round trip of its own. A job already
 /// in the ledger makes the insert fail with a unique violation (`isLedgerConflict`),
 /// which rolls the whole transaction back; the transaction is then done again with

@@ -8,12 +8,11 @@ public enum StoreSession {
     /// A cached generic plan made while a table was nearly empty (a fresh install, the
     /// first minutes after a migration) went on scanning it whole once it had grown,
     /// because nothing replans before autovacuum analyzes the table. PostgreSQL's own
-    /// choice between the two was measured worse too: a single-job stock transaction
-    /// took 3.1 ms instead of 2.4 ms at 500 jobs/s.
+    /// choice between the two was measured slower too (docs/performance.md).
     ///
     /// The updates that join a batch's `unnest(…)` to a table also say `key = ANY($1)`:
     /// the planner then fetches the batch's rows through the index instead of hashing
-    /// the whole table (75 ms instead of a few for 1,000 of 100,000 reminders).
+    /// the whole table.
     public static func configure(_ db: PgConnection) throws {
         try db.query("SELECT set_config('plan_cache_mode', 'force_custom_plan', false)", name: "plan cache mode")
     }
