@@ -15,11 +15,13 @@ struct Validate: ParsableCommand {
             {"line":N,"ok":false,"code":"invalid_field","field":"data.shop.email","reason":"…"}. \
             Exit status: 0 when every job would be accepted, 65 otherwise. \
             --time-zones prints instead the IANA time zone names this build accepts for \
-            order.placed's data.shop.timezone, one per line.
+            order.placed's data.shop.timezone, one per line; --families the queues and \
+            their job types, one JSON line per queue: {"queue":"stock","types":["stock.levels",…]}.
             """)
 
     @Option(help: "The queue the jobs are for: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String?
     @Flag(help: "Print the IANA time zone names this build accepts, sorted, and exit.") var timeZones = false
+    @Flag(help: "Print the queues and their job types, one JSON line per queue, and exit.") var families = false
 
     /// One line of the report.
     struct Verdict: Encodable {
@@ -35,7 +37,19 @@ struct Validate: ParsableCommand {
             for name in OrderRules.timeZones.sorted() { print(name) }
             return
         }
-        guard let queue else { throw ValidationError("give --queue, or --time-zones") }
+        if families {
+            struct Family: Encodable {
+                let queue: String
+                let types: [String]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            for adapter in JobFamilies.all {
+                FileHandle.standardOutput.write(try encoder.encode(Family(queue: adapter.queue, types: adapter.types)) + Data("\n".utf8))
+            }
+            return
+        }
+        guard let queue else { throw ValidationError("give --queue, --time-zones or --families") }
         guard JobFamilies.queues.contains(queue) else {
             throw fail("\"\(queue)\" is not a queue of this relais (\(JobFamilies.queues.joined(separator: ", ")))", ExitStatus.usage)
         }

@@ -5,7 +5,9 @@ Field paths are written the way the daemon names fields in its dead letters:
 """
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -14,11 +16,24 @@ from referencing import Registry, Resource
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "docs" / "schemas"
 PAYLOADS = ROOT / "examples" / "payloads"
-STOCK_TYPES = ("stock.levels", "stock.adjust")
-ORDER_TYPES = ("order.placed", "order.confirmed", "order.ready", "order.collected", "order.cancelled")
-PICKUP_TYPES = ("pickup.booked", "pickup.cancelled")
-JOB_TYPES = STOCK_TYPES + ORDER_TYPES + PICKUP_TYPES
-QUEUES = ("stock", "orders", "pickups")
+
+
+def _families():
+    """The queues and their job types as the daemon's one list of job families has them
+    (`relais validate --families`), so that a new family is checked here without an edit."""
+    binary = os.environ.get("RELAIS_BIN")
+    if not binary:
+        raise SystemExit("RELAIS_BIN must name the relais binary (scripts/contract-tests sets it)")
+    out = subprocess.run([binary, "validate", "--families"], check=True, capture_output=True, text=True).stdout
+    return {f["queue"]: tuple(f["types"]) for f in map(json.loads, out.splitlines())}
+
+
+FAMILIES = _families()
+QUEUES = tuple(FAMILIES)
+JOB_TYPES = tuple(t for types in FAMILIES.values() for t in types)
+STOCK_TYPES = FAMILIES["stock"]
+ORDER_TYPES = FAMILIES["orders"]
+PICKUP_TYPES = FAMILIES["pickups"]
 MAX_BYTES = 1 << 20  # the daemon's payload limit (EnvelopeRules.maxBytes)
 
 
