@@ -253,8 +253,8 @@ struct RelaisConfiguration: Sendable {
         let smtpURL = value(.smtpURL)
         if !smtpURL.isEmpty {
             let from = value(.smtpFrom)
-            guard OrderRules.isEmail(from) else {
-                throw ConfigurationError(.smtpFrom, "must be the sender's e-mail address when \(Setting.smtpURL.rawValue) is set")
+            guard EmailAddress.isSendableBySMTP(from) else {
+                throw ConfigurationError(.smtpFrom, "must be the sender's bare ASCII e-mail address (like noreply@example.org) when \(Setting.smtpURL.rawValue) is set")
             }
             guard let requireTLS = Bool(value(.smtpRequireTLS).lowercased()) else {
                 throw ConfigurationError(.smtpRequireTLS, "must be true or false")
@@ -273,7 +273,7 @@ struct RelaisConfiguration: Sendable {
         }
         let smsURL = value(.smsURL)
         if !smsURL.isEmpty {
-            guard OrderRules.isWebhookURL(smsURL) else { throw ConfigurationError(.smsURL, "must be an http or https URL") }
+            guard WebAddress.isValid(smsURL) else { throw ConfigurationError(.smsURL, "must be an http or https URL") }
             // Without a token every SMS would fail at the gateway: refuse to start instead.
             let token = value(.smsToken)
             guard !token.isEmpty else {

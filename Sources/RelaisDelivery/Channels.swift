@@ -69,10 +69,3 @@ enum HTTPOutcome {
 func isHeaderSafe(_ value: String) -> Bool {
     !value.unicodeScalars.contains { $0.properties.generalCategory == .control }
 }
-
-/// Checks that `url` is an absolute http(s) URL with a host.
-func isHTTPURL(_ url: String) -> Bool {
-    guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-          scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else { return false }
-    return true
-}

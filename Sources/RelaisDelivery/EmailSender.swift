@@ -1,5 +1,6 @@
 import CurlClient
 import Foundation
+import RelaisDomain
 
 /// Where and how e-mail goes out: `RELAIS_SMTP_URL` and `RELAIS_SMTP_FROM`, checked once.
 public struct SMTPSettings: Sendable {
@@ -29,7 +30,7 @@ public struct SMTPSettings: Sendable {
         guard let host = components.host, !host.isEmpty else {
             throw DeliveryConfigurationError(setting: "SMTP URL", problem: "no host")
         }
-        guard isMailAddress(from) else {
+        guard EmailAddress.isSendableBySMTP(from) else {
             throw DeliveryConfigurationError(setting: "SMTP sender", problem: "expected a bare ASCII address like noreply@example.org")
         }
         guard timeout > .zero else {
@@ -86,10 +87,10 @@ public struct EmailSender: Sendable {
     /// the message with a 5xx reply, or when an address is not one we can send to;
     /// anything else (server down, timeout, TLS, login refused) is transient.
     public func send(_ message: EmailMessage, over session: CurlSession) throws(DeliveryFailure) {
-        guard isMailAddress(message.to) else {
+        guard EmailAddress.isSendableBySMTP(message.to) else {
             throw DeliveryFailure(reason: "recipient address is not a bare ASCII address", permanent: true)
         }
-        guard isMailAddress(message.from) else {
+        guard EmailAddress.isSendableBySMTP(message.from) else {
             throw DeliveryFailure(reason: "sender address is not a bare ASCII address", permanent: true)
         }
         guard isHeaderSafe(message.messageId) else {
@@ -121,12 +122,4 @@ public struct EmailSender: Sendable {
         }
         return DeliveryFailure(reason: redacting(secrets, in: "\(what): \(error)"), permanent: false)
     }
-}
-
-/// A bare ASCII address `local@domain` with nothing that could break a header or an
-/// SMTP command (no spaces, angle brackets or control characters).
-func isMailAddress(_ address: String) -> Bool {
-    let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return false }
-    return address.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && !"<>(),;:\\\"[]".unicodeScalars.contains($0) }
 }

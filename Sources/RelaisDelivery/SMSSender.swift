@@ -1,5 +1,6 @@
 import CurlClient
 import Foundation
+import RelaisDomain
 
 /// Sends text messages through the HTTP SMS gateway (`RELAIS_SMS_URL`, `RELAIS_SMS_TOKEN`).
 public struct SMSSender: Sendable {
@@ -11,7 +12,7 @@ public struct SMSSender: Sendable {
 
     /// Checks the gateway settings; the error never repeats the token.
     public init(url: String, token: String, timeout: Duration = .seconds(10)) throws(DeliveryConfigurationError) {
-        guard isHTTPURL(url) else {
+        guard WebAddress.isValid(url) else {
             throw DeliveryConfigurationError(setting: "SMS URL", problem: "expected an http:// or https:// URL with a host")
         }
         guard !token.isEmpty, isHeaderSafe(token), !token.contains(" ") else {

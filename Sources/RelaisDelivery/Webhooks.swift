@@ -1,6 +1,7 @@
 import Crypto
 import CurlClient
 import Foundation
+import RelaisDomain
 
 /// Signs webhook payloads by the Standard Webhooks scheme (https://www.standardwebhooks.com).
 public struct WebhookSigner: Sendable {
@@ -66,11 +67,13 @@ public struct WebhookSender: Sendable {
     /// of `now` and the signature. Keep `id` the same across retries: receivers deduplicate on it.
     /// A URL that is not http(s), or that carries user info, fails for good.
     public func request(url: String, id: String, body: [UInt8], now: Date) throws(DeliveryFailure) -> Request {
-        guard isHTTPURL(url) else {
-            throw DeliveryFailure(reason: "webhook URL is not an http:// or https:// URL with a host", permanent: true)
-        }
-        guard let components = URLComponents(string: url), components.user == nil, components.password == nil else {
+        // User info first: `http://:password@host` has no valid host either, and the reason
+        // should say what to remove.
+        guard !WebAddress.hasUserInfo(url) else {
             throw DeliveryFailure(reason: Self.userInfoRefused, permanent: true)
+        }
+        guard WebAddress.isValid(url) else {
+            throw DeliveryFailure(reason: "webhook URL is not an http:// or https:// URL with a host", permanent: true)
         }
         guard isHeaderSafe(id), !id.isEmpty else {
             throw DeliveryFailure(reason: "webhook id is empty or contains control characters", permanent: true)

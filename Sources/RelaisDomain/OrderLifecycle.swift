@@ -62,7 +62,7 @@ public enum OrderEffect: Sendable, Equatable {
     /// Cancel the pending reminders.
     case cancelReminders
     /// Tell `recipient`, with the message `template`.
-    case notify(Recipient, template: String)
+    case notify(Recipient, template: MessageTemplate)
 }
 
 /// What to do with an event, given the order's current status.
@@ -85,8 +85,8 @@ public enum OrderLifecycle {
     public static func decide(_ event: OrderEvent, current: OrderStatus?) -> OrderDecision {
         guard let current else {
             if event == .placed {
-                return .apply(.placed, [.reserve, .notify(.shop, template: "order-placed-shop"),
-                                        .notify(.customer, template: "order-placed-customer")])
+                return .apply(.placed, [.reserve, .notify(.shop, template: .orderPlacedShop),
+                                        .notify(.customer, template: .orderPlacedCustomer)])
             }
             return .retryLater(reason: "the order is not placed yet")
         }
@@ -103,28 +103,28 @@ public enum OrderLifecycle {
             }
             switch event {
             case .confirmed:
-                return .apply(.confirmed, [.notify(.customer, template: "order-confirmed-customer")])
+                return .apply(.confirmed, [.notify(.customer, template: .orderConfirmedCustomer)])
             case .ready:
-                return .apply(.ready, [.scheduleReminders, .notify(.customer, template: "order-ready-customer")])
+                return .apply(.ready, [.scheduleReminders, .notify(.customer, template: .orderReadyCustomer)])
             default:
                 return .apply(.collected, [.consume, .cancelReminders])
             }
         case .cancelled(let by):
             var effects: [OrderEffect] = [.release, .cancelReminders]
             switch by {
-            case .customer: effects.append(.notify(.shop, template: "order-cancelled-shop"))
-            case .shop: effects.append(.notify(.customer, template: "order-cancelled-customer"))
+            case .customer: effects.append(.notify(.shop, template: .orderCancelledShop))
+            case .shop: effects.append(.notify(.customer, template: .orderCancelledCustomer))
             case .platform:
-                effects.append(.notify(.shop, template: "order-cancelled-shop"))
-                effects.append(.notify(.customer, template: "order-cancelled-customer"))
+                effects.append(.notify(.shop, template: .orderCancelledShop))
+                effects.append(.notify(.customer, template: .orderCancelledCustomer))
             }
             return .apply(.cancelled, effects)
         case .expired:
             guard current == .ready else {
                 return .ignore(reason: "only a ready order expires, this one is \(current.rawValue)")
             }
-            return .apply(.expired, [.release, .cancelReminders, .notify(.shop, template: "order-expired-shop"),
-                                     .notify(.customer, template: "order-expired-customer")])
+            return .apply(.expired, [.release, .cancelReminders, .notify(.shop, template: .orderExpiredShop),
+                                     .notify(.customer, template: .orderExpiredCustomer)])
         }
     }
 }

@@ -122,15 +122,20 @@ public struct OrderPlan: Sendable, Equatable {
         public var channel: Channel
         /// The e-mail address, phone number or webhook URL; nil for the log.
         public var destination: String?
-        public var template: String
+        /// Which message.
+        public var messageTemplate: MessageTemplate
         public var facts: MessageFacts
 
-        public init(orderId: String, recipient: Recipient, channel: Channel, destination: String?, template: String, facts: MessageFacts) {
+        /// The template's name, as the outbox stores it.
+        public var template: String { messageTemplate.rawValue }
+
+        public init(orderId: String, recipient: Recipient, channel: Channel, destination: String?, template: MessageTemplate,
+                    facts: MessageFacts) {
             self.orderId = orderId
             self.recipient = recipient
             self.channel = channel
             self.destination = destination
-            self.template = template
+            self.messageTemplate = template
             self.facts = facts
         }
     }
@@ -282,9 +287,9 @@ extension MessageFacts {
 public enum MessageRouting {
     /// Messages that also go by SMS to a customer who gave an e-mail address: the ones
     /// that ask the customer to act or tell them the order is off.
-    public static let customerSMSTemplates: Set<String> = [
-        "order-ready-customer", "order-cancelled-customer", "order-expired-customer",
-        "pickup-reminder-customer", "pickup-evening-customer", "pickup-soon-customer",
+    public static let customerSMSTemplates: Set<MessageTemplate> = [
+        .orderReadyCustomer, .orderCancelledCustomer, .orderExpiredCustomer,
+        .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
     ]
 
     /// The channels and destinations of one message.
@@ -294,7 +299,7 @@ public enum MessageRouting {
     /// e-mail, and its webhook when it has one, and SMS only when it has neither. A
     /// channel that is not configured becomes the log (once per message), and so does a
     /// recipient with no address at all.
-    public static func deliveries(to recipient: Recipient, of order: PlacedOrder, template: String,
+    public static func deliveries(to recipient: Recipient, of order: PlacedOrder, template: MessageTemplate,
                                   channels: Set<Channel>) -> [(Channel, String?)] {
         var wanted: [(Channel, String)] = []
         switch recipient {

@@ -162,47 +162,10 @@ public enum OrderRules {
     /// The IANA time zone names a shop may give: those this system's time zone database knows.
     public static let timeZones = Set(TimeZone.knownTimeZoneIdentifiers)
 
-    /// Whether `text` reads as an e-mail address: one `@`, something on each side, a dot
-    /// in the domain, no spaces. Deliverability is the SMTP server's business.
-    public static func isEmail(_ text: String) -> Bool {
-        // Bytes for ASCII text (nearly every address): splitting into Characters and
-        // asking each for its Unicode properties took 2.5 % of the machine for orders.
-        if text.utf8.allSatisfy({ $0 < 0x80 }) {
-            let bytes = Array(text.utf8)
-            guard let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0 else { return false }
-            let domain = bytes[(at + 1)...]
-            let dot = UInt8(ascii: ".")
-            return !domain.contains(UInt8(ascii: "@")) && !bytes.contains(where: { $0 == 0x20 || (0x09...0x0D).contains($0) })
-                && domain.contains(dot) && domain.first != dot && domain.last != dot
-        }
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !text.contains(where: \.isWhitespace) else { return false }
-        let domain = parts[1]
-        return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".")
-    }
-
     /// Whether `text` is an E.164 phone number: `+`, then 7 to 15 digits, the first not 0.
     public static func isE164(_ text: String) -> Bool {
         let digits = text.utf8.dropFirst()
         return text.utf8.first == UInt8(ascii: "+") && (7...15).contains(digits.count)
             && digits.first != UInt8(ascii: "0") && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-    }
-
-    /// Whether `text` is an absolute http or https URL with a host.
-    public static func isWebhookURL(_ text: String) -> Bool {
-        let lower = text.lowercased()
-        let rest: Substring
-        if lower.hasPrefix("https://") { rest = lower.dropFirst(8) } else if lower.hasPrefix("http://") { rest = lower.dropFirst(7) } else { return false }
-        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        return !host.isEmpty && !host.hasPrefix(":") && !text.contains(where: { $0.isWhitespace })
-    }
-
-    /// Whether the URL's authority (after `://`, up to the first `/`, `?` or `#`) has an
-    /// `@`: a user name or password, which a webhook URL may not carry (it would be sent
-    /// as Basic credentials). Read as bytes, as libcurl reads it.
-    public static func hasUserInfo(_ url: String) -> Bool {
-        guard let separator = url.utf8.firstRange(of: "://".utf8) else { return false }
-        return url.utf8[separator.upperBound...].prefix { $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
-            .contains(UInt8(ascii: "@"))
     }
 }

@@ -80,11 +80,11 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     case soon
 
     /// The message template the reminder is sent with.
-    public var template: String {
+    public var template: MessageTemplate {
         switch self {
-        case .uncollected: "pickup-reminder-customer"
-        case .evening: "pickup-evening-customer"
-        case .soon: "pickup-soon-customer"
+        case .uncollected: .pickupReminderCustomer
+        case .evening: .pickupEveningCustomer
+        case .soon: .pickupSoonCustomer
         }
     }
 }

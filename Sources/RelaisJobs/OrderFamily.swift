@@ -95,7 +95,7 @@ public struct OrderCatalog: JobCatalog {
 
     private func email<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxEmailLength) else { return nil }
-        guard OrderRules.isEmail(value) else { throw JobRejection(.invalidField, field: c.path(key), "must be an e-mail address") }
+        guard EmailAddress.isValid(value) else { throw JobRejection(.invalidField, field: c.path(key), "must be an e-mail address") }
         return value
     }
 
@@ -109,10 +109,10 @@ public struct OrderCatalog: JobCatalog {
 
     private func webhookURL<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxURLLength) else { return nil }
-        guard OrderRules.isWebhookURL(value) else {
+        guard WebAddress.isValid(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an http or https URL")
         }
-        guard !OrderRules.hasUserInfo(value) else {
+        guard !WebAddress.hasUserInfo(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must not contain a user name or password (user:password@)")
         }
         return value

@@ -1,12 +1,18 @@
 import Logging
 import Synchronization
 
-/// The log level every handler of the process obeys; changing it (SIGHUP reload)
-/// changes it everywhere at once.
+/// A log level that several handlers obey together; changing it (SIGHUP reload) changes
+/// it for all of them at once.
 public final class LogLevelControl: Sendable {
-    /// The process's control.
+    /// The process's control: the one the daemon's handlers obey unless given another.
     public static let shared = LogLevelControl()
-    private let level = Atomic<Int>(Logger.Level.info.ordinal)
+    private let level: Atomic<Int>
+
+    /// A control of its own, starting at `level`: handlers given it (tests, for one) leave
+    /// the process's level alone.
+    public init(_ level: Logger.Level = .info) {
+        self.level = Atomic(level.ordinal)
+    }
 
     /// The current level.
     public var current: Logger.Level {
@@ -15,14 +21,20 @@ public final class LogLevelControl: Sendable {
     }
 }
 
-/// A log handler whose level is the process's (`LogLevelControl`), so that a reload
-/// changes every logger at once.
-public protocol ProcessLevelLogHandler: LogHandler {}
+/// A log handler whose level is a shared `LogLevelControl` (the process's unless the
+/// handler says otherwise), so that a reload changes every logger at once.
+public protocol ProcessLevelLogHandler: LogHandler {
+    /// The level this handler obeys, shared with the other handlers given the same control.
+    var levelControl: LogLevelControl { get }
+}
 
 extension ProcessLevelLogHandler {
+    /// The process's control, `LogLevelControl.shared`.
+    public var levelControl: LogLevelControl { .shared }
+
     public var logLevel: Logger.Level {
-        get { LogLevelControl.shared.current }
-        set { LogLevelControl.shared.current = newValue }
+        get { levelControl.current }
+        set { levelControl.current = newValue }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

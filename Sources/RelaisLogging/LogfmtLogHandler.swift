@@ -9,10 +9,15 @@ import Synchronization
 /// redacted of e-mail addresses and phone numbers.
 public struct LogfmtLogHandler: ProcessLevelLogHandler {
     public var metadata: Logger.Metadata = [:]
+    /// The level this handler obeys: the process's unless given another.
+    public let levelControl: LogLevelControl
     fileprivate let write: @Sendable (String) -> Void
 
-    /// A handler writing to standard error, or to `write` (tests).
-    public init(write: @escaping @Sendable (String) -> Void = StandardError.write) {
+    /// A handler writing to standard error, or to `write` (tests), at the level of
+    /// `levelControl` (a test gives its own, so as not to change the process's level
+    /// under the tests running beside it).
+    public init(levelControl: LogLevelControl = .shared, write: @escaping @Sendable (String) -> Void = StandardError.write) {
+        self.levelControl = levelControl
         self.write = write
     }
 

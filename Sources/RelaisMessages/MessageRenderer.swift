@@ -27,7 +27,9 @@ public struct MessageRenderer: Sendable {
         self.templates = templates
     }
 
-    /// Renders `template` for `recipient` on `channel`.
+    /// Renders `template` for `recipient` on `channel`. `template` is the name as the
+    /// outbox stores it (a `MessageTemplate` raw value); any other name throws
+    /// `unknownTemplate`, as a row from an older Relais might carry.
     ///
     /// - `.email`: subject and text.
     /// - `.sms`: the text, with look-alikes for non-GSM characters when that saves

@@ -75,13 +75,6 @@ public struct TemplateError: Error, CustomStringConvertible, Sendable {
 /// messages exist in French and English; shop messages are French only (shops have no
 /// language in the contract), so `en/<name>-shop.*` files are not part of the set.
 public struct TemplateSet: Sendable {
-    /// The names of the messages, as `OrderLifecycle` and the reminder scheduler use them.
-    public static let names: [String] = [
-        "order-placed-shop", "order-placed-customer", "order-confirmed-customer", "order-ready-customer",
-        "order-cancelled-shop", "order-cancelled-customer", "order-expired-shop", "order-expired-customer",
-        "pickup-reminder-customer", "pickup-evening-customer", "pickup-soon-customer",
-    ]
-
     /// The relative paths of the templates that came from the override folder.
     public let overridden: [String]
 
@@ -173,11 +166,10 @@ public struct TemplateSet: Sendable {
     /// Every file the set needs.
     static var requiredPaths: Set<String> {
         var paths: Set<String> = []
-        for name in names {
-            let languages: [Language] = name.hasSuffix("-shop") ? [.fr] : Language.allCases
-            for language in languages {
+        for template in MessageTemplate.allCases {
+            for language in template.languages {
                 for channel in [Channel.email, .sms] {
-                    paths.insert(path(name, language: language, channel: channel))
+                    paths.insert(path(template.rawValue, language: language, channel: channel))
                 }
             }
         }

@@ -115,7 +115,7 @@ import Testing
         #expect(throws: DeliveryConfigurationError.self) { try SMTPSettings(url: url, from: "noreply@example.org") }
     }
 
-    @Test(arguments: ["", "no-at-sign", "Relais <noreply@example.org>", "a@b\r\nBcc: x@y"])
+    @Test(arguments: ["", "no-at-sign", "Relais <noreply@example.org>", "a@b\r\nBcc: x@y", "noreply@localhost", "élodie@crèmerie.fr"])
     func senderMustBeABareAddress(from: String) {
         #expect(throws: DeliveryConfigurationError.self) { try SMTPSettings(url: "smtp://mail.example", from: from) }
     }

@@ -5,7 +5,7 @@ import Testing
 struct OrderLifecycleTests {
     @Test func placingANewOrderReservesAndTellsBothSides() {
         #expect(OrderLifecycle.decide(.placed, current: nil) == .apply(.placed, [
-            .reserve, .notify(.shop, template: "order-placed-shop"), .notify(.customer, template: "order-placed-customer"),
+            .reserve, .notify(.shop, template: .orderPlacedShop), .notify(.customer, template: .orderPlacedCustomer),
         ]))
     }
 
@@ -61,15 +61,15 @@ struct OrderLifecycleTests {
 
     @Test func cancellationTellsTheOtherSide() {
         #expect(OrderLifecycle.decide(.cancelled(by: .customer), current: .placed)
-            == .apply(.cancelled, [.release, .cancelReminders, .notify(.shop, template: "order-cancelled-shop")]))
+            == .apply(.cancelled, [.release, .cancelReminders, .notify(.shop, template: .orderCancelledShop)]))
         #expect(OrderLifecycle.decide(.cancelled(by: .shop), current: .placed)
-            == .apply(.cancelled, [.release, .cancelReminders, .notify(.customer, template: "order-cancelled-customer")]))
+            == .apply(.cancelled, [.release, .cancelReminders, .notify(.customer, template: .orderCancelledCustomer)]))
     }
 
     @Test func expiryReleasesAndTellsBothSides() {
         #expect(OrderLifecycle.decide(.expired, current: .ready) == .apply(.expired, [
-            .release, .cancelReminders, .notify(.shop, template: "order-expired-shop"),
-            .notify(.customer, template: "order-expired-customer"),
+            .release, .cancelReminders, .notify(.shop, template: .orderExpiredShop),
+            .notify(.customer, template: .orderExpiredCustomer),
         ]))
     }
 

@@ -221,14 +221,14 @@ struct OrderPlanTests {
     @Test func unconfiguredChannelsFallBackToOneLogMessage() {
         var o = order("o1", items: [("a", 1)])
         o.customer.phone = "+33612345678"
-        let ready = MessageRouting.deliveries(to: .customer, of: o, template: "order-ready-customer", channels: [.log])
+        let ready = MessageRouting.deliveries(to: .customer, of: o, template: .orderReadyCustomer, channels: [.log])
         #expect(ready.map(\.0) == [.log])
-        let both = MessageRouting.deliveries(to: .customer, of: o, template: "order-ready-customer", channels: all)
+        let both = MessageRouting.deliveries(to: .customer, of: o, template: .orderReadyCustomer, channels: all)
         #expect(both.map(\.0) == [.email, .sms])
-        let receipt = MessageRouting.deliveries(to: .customer, of: o, template: "order-placed-customer", channels: all)
+        let receipt = MessageRouting.deliveries(to: .customer, of: o, template: .orderPlacedCustomer, channels: all)
         #expect(receipt.map(\.0) == [.email])
         o.customer.email = nil
         o.customer.phone = nil
-        #expect(MessageRouting.deliveries(to: .customer, of: o, template: "order-placed-customer", channels: all).map(\.0) == [.log])
+        #expect(MessageRouting.deliveries(to: .customer, of: o, template: .orderPlacedCustomer, channels: all).map(\.0) == [.log])
     }
 }

@@ -26,9 +26,9 @@ extension ReminderRulesTests {
         }
 
         @Test func eachKindHasItsTemplate() {
-            #expect(ReminderKind.uncollected.template == "pickup-reminder-customer")
-            #expect(ReminderKind.evening.template == "pickup-evening-customer")
-            #expect(ReminderKind.soon.template == "pickup-soon-customer")
+            #expect(ReminderKind.uncollected.template == .pickupReminderCustomer)
+            #expect(ReminderKind.evening.template == .pickupEveningCustomer)
+            #expect(ReminderKind.soon.template == .pickupSoonCustomer)
             #expect(ReminderKind.allCases.count == 3)
             #expect(ReminderKind(rawValue: "evening") == .evening)
         }
@@ -184,7 +184,7 @@ extension ReminderRulesTests {
         @Test func remindsADayAfterReady() throws {
             let planned = rules.forReady(readyAt: try at("2026-06-10T10:00:00+02:00"), pickupDeadline: nil, timeZone: paris)
             #expect(planned == [PlannedReminder(kind: .uncollected, due: try at("2026-06-11T10:00:00+02:00"))])
-            #expect(planned.first?.kind.template == "pickup-reminder-customer")
+            #expect(planned.first?.kind.template == .pickupReminderCustomer)
         }
 
         @Test func reminderInQuietHoursWaitsForMorning() throws {

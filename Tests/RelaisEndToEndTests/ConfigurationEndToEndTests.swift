@@ -47,6 +47,13 @@ struct ConfigurationEndToEndTests {
         try refused(["RELAIS_SMS_URL": "http://127.0.0.1:9/sms", "RELAIS_SMS_TOKEN": ""], key: "RELAIS_SMS_TOKEN", hidden: [])
     }
 
+    /// The sender must be an address plain SMTP can carry: one with accents, a comma or
+    /// angle brackets, or without a dot in its domain, is refused at start naming the key.
+    @Test(arguments: ["commandes@crèmerie.fr", "commandes,x@example.fr", "Relais <commandes@example.fr>", "commandes@localhost"])
+    func aSenderSMTPCannotCarryIsRefusedNamingTheSenderKey(from: String) throws {
+        try refused(["RELAIS_SMTP_URL": "smtp://127.0.0.1:9", "RELAIS_SMTP_FROM": from], key: "RELAIS_SMTP_FROM", hidden: ["commandes"])
+    }
+
     @Test(arguments: ["99999999999999999999s", "1e300h", "9223372036854775807ms"])
     func aHugeDurationIsRefusedInsteadOfTrapping(value: String) throws {
         try refused(["RELAIS_SHUTDOWN_TIMEOUT": value], key: "RELAIS_SHUTDOWN_TIMEOUT", hidden: [])

@@ -79,8 +79,11 @@ struct LoggingTests {
 
     @Test func noLogLineCarriesACustomersEmailOrPhone() {
         let lines = Mutex<[String]>([])
-        var logger = Logger(label: "test") { _ in LogfmtLogHandler(write: { line in lines.withLock { $0.append(line) } }) }
-        logger.logLevel = .debug
+        // A level of its own: the process's level is not this test's to set, nor to depend on.
+        let level = LogLevelControl(.debug)
+        let logger = Logger(label: "test") { _ in
+            LogfmtLogHandler(levelControl: level, write: { line in lines.withLock { $0.append(line) } })
+        }
         logger.warning("job dead-lettered", metadata: [
             "job.reason": "type \"claire@example.com\" is not a job type; call +33 7 00 00 00 00",
             "customer": "Claire <claire@example.com>",
@@ -90,5 +93,24 @@ struct LoggingTests {
         #expect(!text.contains("claire@example.com"))
         #expect(!text.contains("+33 7 00") && !text.contains("+447700900123"))
         #expect(text.contains("[email]") && text.contains("[phone]"))
+        #expect(lines.withLock { $0.count } == 2, "both lines written, whatever the process's level")
+    }
+
+    @Test func aHandlerGivenItsOwnLevelLeavesTheProcessLevelAlone() {
+        let processLevel = LogLevelControl.shared.current
+        let level = LogLevelControl(.info)
+        let lines = Mutex<[String]>([])
+        let make = { (_: String) -> any LogHandler in
+            LogfmtLogHandler(levelControl: level, write: { line in lines.withLock { $0.append(line) } })
+        }
+        var first = Logger(label: "first", factory: make)
+        let second = Logger(label: "second", factory: make)
+        first.logLevel = processLevel == .critical ? .trace : .critical
+        #expect(LogLevelControl.shared.current == processLevel, "setting a test logger's level changed the process's")
+        // The handlers sharing the control still move together, as a reload moves the daemon's.
+        #expect(second.logLevel == first.logLevel)
+        second.error("not written at critical")
+        first.critical("written")
+        #expect(lines.withLock { $0.count } == (processLevel == .critical ? 2 : 1))
     }
 }

@@ -37,7 +37,7 @@ enum Fixtures {
 
     /// Who receives a message, from its name.
     static func recipient(of template: String) -> Recipient {
-        template.hasSuffix("-shop") ? .shop : .customer
+        MessageTemplate(rawValue: template)!.recipient
     }
 
     /// A fresh empty folder.

@@ -6,8 +6,8 @@ import RelaisDomain
 @Suite struct RenderingTests {
     let renderer = MessageRenderer(templates: Fixtures.shipped)
 
-    static let everyMessage: [(String, Language)] = TemplateSet.names.flatMap { name in
-        Language.allCases.map { (name, $0) }
+    static let everyMessage: [(String, Language)] = MessageTemplate.allCases.flatMap { template in
+        Language.allCases.map { (template.rawValue, $0) }
     }
 
     @Test("every template renders as an e-mail with realistic facts", arguments: everyMessage)

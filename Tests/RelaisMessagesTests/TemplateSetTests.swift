@@ -20,6 +20,24 @@ import RelaisDomain
         #expect(TemplateSet.requiredPaths.count == 3 * 2 + 8 * 2 * 2, "shop messages in French, customer ones in both")
     }
 
+    @Test func everyMessageTemplateHasItsShippedFilesAndNoFileLacksACase() throws {
+        let files = try #require(FileManager.default.enumerator(atPath: Fixtures.shippedFolder)?.allObjects as? [String])
+        let shipped = Set(files.filter { $0.hasSuffix(".mustache") })
+        for template in MessageTemplate.allCases {
+            for language in template.languages {
+                for channel in ["email", "sms"] {
+                    let path = "\(language.rawValue)/\(template.rawValue).\(channel).mustache"
+                    #expect(shipped.contains(path), "\(template) has no \(path) in templates/")
+                }
+            }
+        }
+        for path in shipped {
+            let name = path.split(separator: "/").last!.split(separator: ".").first.map(String.init) ?? ""
+            #expect(MessageTemplate(rawValue: name) != nil, "templates/\(path) is not a MessageTemplate case")
+        }
+        #expect(MessageTemplate.allCases.filter { $0.recipient == .shop }.allSatisfy { $0.rawValue.hasSuffix("-shop") })
+    }
+
     @Test func overrideReplacesOneTemplate() throws {
         let folder = Fixtures.temporaryFolder()
         Fixtures.write("Subject: Prête ! {{order_id}}\n\nC'est prêt, {{customer_name}}.\n",

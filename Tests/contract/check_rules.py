@@ -3,7 +3,7 @@
 
 JSON Schema cannot call OrderRules, so the schemas restate it: the time zone enum comes
 from `relais validate --time-zones`, and the e-mail, E.164 and URL patterns mimic
-OrderRules.isEmail / isE164 / isWebhookURL, which work on Swift Characters (grapheme
+EmailAddress.isValid, OrderRules.isE164 and WebAddress.isValid, which work on Swift Characters (grapheme
 clusters) and Unicode White_Space. This check feeds the daemon's decoder and the schemas
 the same values and requires the same verdict:
 

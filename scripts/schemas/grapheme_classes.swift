@@ -1,5 +1,5 @@
 // Prints, as JSON, the Unicode scalars that change how Swift's String (and so
-// OrderRules.isEmail and isWebhookURL, which work on Characters) sees the ASCII
+// EmailAddress.isValid and WebAddress.isValid, which work on Characters) sees the ASCII
 // characters @ . / ? # : and whitespace. Run by scripts/order-schemas with the same
 // toolchain as the daemon; the contract tests check the result against the daemon.
 //
@@ -9,7 +9,7 @@
 //   whitespace_always: scalars whose Character is always whitespace
 //   whitespace_after_non_prepend: whitespace only when not right after a prepend scalar
 //   dot_search_blockers: a scalar that, right after a ".", hides it from
-//             `Substring.contains(".")` (Foundation's string search, which isEmail uses
+//             `Substring.contains(".")` (Foundation's string search, which EmailAddress.isValid uses
 //             for "the domain has a dot": not the same set as extend)
 import Foundation
 

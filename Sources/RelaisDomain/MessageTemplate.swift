@@ -1,0 +1,45 @@
+/// Every message Relais sends, named as its template files are
+/// (`templates/<lang>/<raw value>.<email|sms>.mustache`, docs/templates.md).
+///
+/// The outbox stores the raw value; the delivery worker reads it back as text and
+/// renders it through the template set, so a name no longer in this list (a row written
+/// by an older Relais) fails as an unknown template there, as any other name would.
+public enum MessageTemplate: String, CaseIterable, Sendable {
+    /// To the shop: a new order to prepare.
+    case orderPlacedShop = "order-placed-shop"
+    /// To the customer: the order is received.
+    case orderPlacedCustomer = "order-placed-customer"
+    /// To the customer: the shop accepted the order.
+    case orderConfirmedCustomer = "order-confirmed-customer"
+    /// To the customer: the order can be collected.
+    case orderReadyCustomer = "order-ready-customer"
+    /// To the shop: the order is cancelled.
+    case orderCancelledShop = "order-cancelled-shop"
+    /// To the customer: the order is cancelled.
+    case orderCancelledCustomer = "order-cancelled-customer"
+    /// To the shop: an uncollected order expired.
+    case orderExpiredShop = "order-expired-shop"
+    /// To the customer: their uncollected order expired.
+    case orderExpiredCustomer = "order-expired-customer"
+    /// To the customer: a ready order is still waiting (`ReminderKind.uncollected`).
+    case pickupReminderCustomer = "pickup-reminder-customer"
+    /// To the customer: the evening before a booked slot (`ReminderKind.evening`).
+    case pickupEveningCustomer = "pickup-evening-customer"
+    /// To the customer: shortly before a booked slot (`ReminderKind.soon`).
+    case pickupSoonCustomer = "pickup-soon-customer"
+
+    /// Who the message is for: a shop's messages exist in French only (shops have no
+    /// language in the contract), a customer's in every `Language`.
+    public var recipient: Recipient {
+        switch self {
+        case .orderPlacedShop, .orderCancelledShop, .orderExpiredShop: .shop
+        case .orderPlacedCustomer, .orderConfirmedCustomer, .orderReadyCustomer, .orderCancelledCustomer,
+             .orderExpiredCustomer, .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer: .customer
+        }
+    }
+
+    /// The languages the message is written in.
+    public var languages: [Language] {
+        recipient == .shop ? [.fr] : Language.allCases
+    }
+}
