@@ -42,6 +42,9 @@ let package = Package(
         .target(name: "CurlClient", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "JSONReader", dependencies: ["CJSONC"], swiftSettings: strict),
 
+        // Long-running threads: a stop signal to sleep on, the reconnect backoff, named threads.
+        .target(name: "RelaisWorkers", swiftSettings: strict),
+
         // The pure domain: validation, stock rules, retry schedule. No I/O; jobs' JSON is
         // read through JSONReader (json-c).
         .target(name: "RelaisDomain", dependencies: ["JSONReader"], swiftSettings: strict),
@@ -50,7 +53,7 @@ let package = Package(
         .target(
             name: "RelaisQueue",
             dependencies: [
-                "JSONReader", "RedisClient", "RelaisDomain", "RelaisLogging",
+                "JSONReader", "RedisClient", "RelaisDomain", "RelaisLogging", "RelaisWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -72,7 +75,7 @@ let package = Package(
         .target(
             name: "RelaisDelivery",
             dependencies: [
-                "CurlClient", "PostgresClient", "RelaisDomain", "RelaisMessages", "RelaisStore",
+                "CurlClient", "RelaisDomain", "RelaisMessages", "RelaisWorkers",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -90,6 +93,7 @@ let package = Package(
             name: "RelaisDaemon",
             dependencies: [
                 "RelaisQueue", "RelaisStore", "SystemdClient", "RelaisLogging", "RelaisDelivery", "RelaisMessages",
+                "RelaisWorkers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -118,12 +122,13 @@ let package = Package(
             swiftSettings: strict),
 
         .testTarget(name: "RelaisDomainTests", dependencies: ["JSONReader", "RelaisDomain"], swiftSettings: strict),
+        .testTarget(name: "RelaisWorkersTests", dependencies: ["RelaisWorkers"], swiftSettings: strict),
         .testTarget(name: "RelaisMessagesTests", dependencies: ["RelaisMessages", "RelaisDomain"], swiftSettings: strict),
         .testTarget(
             name: "RelaisDeliveryTests",
             dependencies: [
                 "RelaisDelivery", "CurlClient", "RelaisTestSupport", "RelaisDomain", "RelaisMessages", "RelaisStore",
-                "PostgresClient", .product(name: "Logging", package: "swift-log"),
+                "RelaisWorkers", "PostgresClient", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(

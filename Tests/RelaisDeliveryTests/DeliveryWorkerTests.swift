@@ -8,6 +8,7 @@ import RelaisDomain
 import RelaisMessages
 import RelaisStore
 import RelaisTestSupport
+import RelaisWorkers
 import Testing
 @testable import RelaisDelivery
 
@@ -174,34 +175,21 @@ import Testing
         var settings = settings
         settings.pollInterval = .milliseconds(50)
         let renderer = MessageRenderer(templates: try TemplateSet(shipped: templates, overrides: nil))
-        return RunningWorker(DeliveryWorker(channel: channel, databaseURL: database, settings: settings, renderer: renderer,
-                                            logger: Logger(label: "test")))
+        return RunningWorker(DeliveryWorker(channel: channel, outbox: Outbox.connector(databaseURL: database), settings: settings,
+                                            renderer: renderer, logger: Logger(label: "test")))
     }
 }
 
 /// A delivery worker running on a thread of its own, as the daemon runs it.
-final class RunningWorker: @unchecked Sendable {
-    // @unchecked: `stopping` is only read and written under `lock`.
-    private let lock = NSLock()
-    private var stopping = false
-    private let done = DispatchSemaphore(value: 0)
+final class RunningWorker: Sendable {
+    private let thread: WorkerThread
 
     init(_ worker: DeliveryWorker) {
-        let thread = Thread { [self] in
-            worker.run(isStopping: { self.lock.withLock { self.stopping } })
-            self.done.signal()
-        }
-        thread.start()
+        thread = WorkerThread.start(name: "delivery-test") { stop in worker.run(until: stop) }
     }
 
     /// Asks the worker to stop and waits for it (at most 15 s).
-    func stop() {
-        let first = lock.withLock {
-            defer { stopping = true }
-            return !stopping
-        }
-        if first { _ = done.wait(timeout: .now() + 15) }
-    }
+    func stop() { thread.stopAndWait(timeout: .seconds(15)) }
 }
 
 /// A TCP listener that completes connections (the kernel does) but never reads or
