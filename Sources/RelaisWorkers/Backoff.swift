@@ -40,7 +40,7 @@ public struct Backoff: Sendable {
     /// The delay after `failures` failures in a row (1 or more).
     public func delay(afterFailures failures: Int, random: Double) -> Duration {
         // 2^30 times any initial delay is past any sensible cap: no overflow beyond it.
-        let doublings = min(max(failures - 1, 0), 30)
+        let doublings = failures <= 1 ? 0 : min(failures - 1, 30)
         let full = min(initial * (1 << doublings), maximum)
         let taken = jitter * min(max(random, 0), 1)
         return full * (1 - taken)

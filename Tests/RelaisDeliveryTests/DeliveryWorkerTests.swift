@@ -139,11 +139,7 @@ import Testing
 
     /// Inserts a message due `secondsAgo` ago; returns its id.
     static func insert(_ db: PgConnection, channel: String, destination: String, secondsAgo: Double) throws -> Int64 {
-        let facts = MessageFacts(orderId: "o-1", shopId: "s-1", shopName: "Boulangerie", timeZone: "Europe/Paris",
-                                 customerName: "Léa", language: .fr,
-                                 items: [.init(sku: "b", name: "Baguette", quantity: 1, unitPriceCents: 120)],
-                                 totalCents: 120, currency: "EUR", at: Timestamp(Date()), pickupDeadline: Timestamp(Date() + 3600))
-        let json = String(decoding: try JSONEncoder().encode(facts), as: UTF8.self)
+        let json = String(decoding: try JSONEncoder().encode(facts()), as: UTF8.self)
         let template = channel == "webhook" ? "order-placed-shop" : "order-ready-customer"
         let recipient = channel == "webhook" ? "shop" : "customer"
         let rows = try db.query("""
@@ -151,6 +147,14 @@ import Testing
             VALUES ('o-1', $1, $2, $3, $4, $5::jsonb, now() - make_interval(secs => $6::float8)) RETURNING id
             """, [recipient, channel, destination, template, json, String(secondsAgo)], name: "insert message").rows
         return Int64(rows[0][0]!)!
+    }
+
+    /// What the test messages say: an order of one baguette, placed now.
+    static func facts() -> MessageFacts {
+        MessageFacts(orderId: "o-1", shopId: "s-1", shopName: "Boulangerie", timeZone: "Europe/Paris",
+                     customerName: "Léa", language: .fr,
+                     items: [.init(sku: "b", name: "Baguette", quantity: 1, unitPriceCents: 120)],
+                     totalCents: 120, currency: "EUR", at: Timestamp(Date()), pickupDeadline: Timestamp(Date() + 3600))
     }
 
     /// A message's row as an operator sees it.

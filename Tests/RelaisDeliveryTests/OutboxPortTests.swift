@@ -46,8 +46,11 @@ import Testing
         var settings = DeliverySettings()
         settings.pollInterval = pollInterval
         let renderer = MessageRenderer(templates: try TemplateSet(shipped: DeliveryWorkerTests.templates, overrides: nil))
+        // The log channel writes each message's text as a log line: not wanted in the test's output.
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
         let worker = DeliveryWorker(channel: .log, outbox: { try outbox.connect() }, settings: settings, renderer: renderer,
-                                    logger: Logger(label: "test"))
+                                    logger: logger)
         return WorkerThread.start(name: "delivery-test") { stop in worker.run(until: stop) }
     }
 }
@@ -88,12 +91,8 @@ final class MemoryOutbox: Sendable {
 
     /// A message for the log channel, due now, at its first attempt.
     static func message(id: Int64) -> OutboxMessage {
-        let facts = MessageFacts(orderId: "o-1", shopId: "s-1", shopName: "Boulangerie", timeZone: "Europe/Paris",
-                                 customerName: "Léa", language: .fr,
-                                 items: [.init(sku: "b", name: "Baguette", quantity: 1, unitPriceCents: 120)],
-                                 totalCents: 120, currency: "EUR", at: Timestamp(Date()), pickupDeadline: Timestamp(Date() + 3600))
-        return OutboxMessage(id: id, orderId: "o-1", recipient: .customer, channel: .log, destination: nil,
-                             template: "order-ready-customer", facts: facts, attempt: 1)
+        OutboxMessage(id: id, orderId: "o-1", recipient: .customer, channel: .log, destination: nil,
+                      template: "order-ready-customer", facts: DeliveryWorkerTests.facts(), attempt: 1)
     }
 
     enum MemoryOutboxError: Error { case unreachable, lost }
