@@ -43,6 +43,9 @@ let package = Package(
         .target(name: "CurlClient", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "JSONReader", dependencies: ["CJSONC"], swiftSettings: strict),
 
+        // Long-running threads: a stop signal to sleep on, the reconnect backoff, named threads.
+        .target(name: "RelaisWorkers", swiftSettings: strict),
+
         // The pure domain: job types and their rules, plans, retry schedule. Plain Swift:
         // no I/O, no C module.
         .target(name: "RelaisDomain", swiftSettings: strict),
@@ -56,7 +59,7 @@ let package = Package(
         .target(
             name: "RelaisQueue",
             dependencies: [
-                "RedisClient", "RelaisDomain", "RelaisLogging",
+                "RedisClient", "RelaisDomain", "RelaisLogging", "RelaisWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -84,7 +87,7 @@ let package = Package(
         .target(
             name: "RelaisDelivery",
             dependencies: [
-                "CurlClient", "PostgresClient", "RelaisDomain", "RelaisMessages", "RelaisStore",
+                "CurlClient", "RelaisDomain", "RelaisMessages", "RelaisWorkers",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -102,7 +105,7 @@ let package = Package(
             name: "RelaisDaemon",
             dependencies: [
                 "PostgresClient", "RedisClient", "RelaisDelivery", "RelaisDomain", "RelaisJobs", "RelaisLogging",
-                "RelaisMessages", "RelaisQueue", "RelaisStore", "SystemdClient",
+                "RelaisMessages", "RelaisQueue", "RelaisStore", "RelaisWorkers", "SystemdClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -134,12 +137,13 @@ let package = Package(
         .testTarget(
             name: "RelaisDomainTests", dependencies: ["JSONReader", "RelaisContract", "RelaisDomain", "RelaisJobs"],
             swiftSettings: strict),
+        .testTarget(name: "RelaisWorkersTests", dependencies: ["RelaisWorkers"], swiftSettings: strict),
         .testTarget(name: "RelaisMessagesTests", dependencies: ["RelaisMessages", "RelaisDomain"], swiftSettings: strict),
         .testTarget(
             name: "RelaisDeliveryTests",
             dependencies: [
                 "RelaisDelivery", "CurlClient", "RelaisTestSupport", "RelaisDomain", "RelaisMessages", "RelaisStore",
-                "PostgresClient", .product(name: "Logging", package: "swift-log"),
+                "RelaisWorkers", "PostgresClient", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(

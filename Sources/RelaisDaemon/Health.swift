@@ -6,6 +6,7 @@ import RedisClient
 import RelaisDomain
 import RelaisQueue
 import RelaisStore
+import RelaisWorkers
 import Synchronization
 import SystemdClient
 
@@ -92,8 +93,8 @@ final class HealthMonitor: Sendable {
     /// Called once the HTTP listener is bound.
     func httpListening() { httpUp.store(true, ordering: .releasing) }
 
-    /// The monitor loop; runs until `isStopping` says so.
-    func run(isStopping: @Sendable () -> Bool) {
+    /// The monitor loop: a round a second until `stop` is set.
+    func run(until stop: StopSignal) {
         var redis: RedisConnection?
         var db: PgConnection?
         var announcedReady = false
@@ -108,7 +109,7 @@ final class HealthMonitor: Sendable {
             db?.close()
         }
 
-        while !isStopping() {
+        while !stop.isSet {
             var next = current
             next.checkedAt = Date()
             // Redis
@@ -199,7 +200,7 @@ final class HealthMonitor: Sendable {
                 let backlog = engine.figures.snapshot.queues.values.reduce(0) { $0 + $1.length }
                 notifier.status(next.ready ? String(format: "%.0f jobs/s, backlog %d", rate, backlog) : "not ready: \(failures(next))")
             }
-            sleep(1, isStopping)
+            stop.sleep(.seconds(1))
         }
     }
 
@@ -228,11 +229,6 @@ final class HealthMonitor: Sendable {
             warnings.append("maxmemory-policy is \(policy): Redis may evict streams under memory pressure (set noeviction)")
         }
         return warnings
-    }
-
-    private func sleep(_ seconds: Double, _ isStopping: @Sendable () -> Bool) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && !isStopping() { Thread.sleep(forTimeInterval: 0.05) }
     }
 
     private func describe(_ state: ConsumerState) -> String {

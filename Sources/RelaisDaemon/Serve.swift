@@ -64,10 +64,11 @@ struct Serve: AsyncParsableCommand {
                                  },
                                  logger: logger)
         let senders = delivery.channels.sorted { $0.rawValue < $1.rawValue }.map { channel in
-            let worker = DeliveryWorker(channel: channel, databaseURL: databaseURL, settings: delivery, renderer: renderer, logger: logger)
+            let worker = DeliveryWorker(channel: channel, outbox: Outbox.connector(databaseURL: databaseURL), settings: delivery,
+                                        renderer: renderer, logger: logger)
             return ServiceGroupConfiguration.ServiceConfiguration(
-                service: ThreadService(name: "delivery-\(channel.rawValue)", niceness: deliveryNiceness) { isStopping in
-                    worker.run(isStopping: isStopping)
+                service: ThreadService(name: "delivery-\(channel.rawValue)", niceness: deliveryNiceness) { stop in
+                    worker.run(until: stop)
                 })
         }
         let health = HealthMonitor(configuration: configuration, engine: engine, logger: logger)
@@ -78,11 +79,11 @@ struct Serve: AsyncParsableCommand {
         // Two scheduler threads: while one waits for PostgreSQL the other renders, so a
         // backlog after an outage drains on both cores (claims skip each other's rows).
         let schedulers = (1...ScheduleLoop.threads).map { n in
-            ThreadService(name: "scheduler-\(n)") { isStopping in schedule.run(isStopping: isStopping) }
+            ThreadService(name: "scheduler-\(n)") { stop in schedule.run(until: stop) }
         }
-        let monitor = ThreadService(name: "health") { isStopping in health.run(isStopping: isStopping) }
+        let monitor = ThreadService(name: "health") { stop in health.run(until: stop) }
         let maintenance = MaintenanceLoop(databaseURL: databaseURL, retention: configuration.ledgerRetention, logger: logger)
-        let pruner = ThreadService(name: "maintenance", niceness: deliveryNiceness) { isStopping in maintenance.run(isStopping: isStopping) }
+        let pruner = ThreadService(name: "maintenance", niceness: deliveryNiceness) { stop in maintenance.run(until: stop) }
         let reload = ReloadService(initial: configuration, engine: engine, logger: logger)
 
         logger.notice("starting", metadata: [

@@ -2,10 +2,9 @@ import CurlClient
 import Foundation
 import Logging
 import Metrics
-import PostgresClient
 import RelaisDomain
 import RelaisMessages
-import RelaisStore
+import RelaisWorkers
 
 /// How messages go out: the configured channels and the retry rules.
 public struct DeliverySettings: Sendable {
@@ -61,10 +60,14 @@ public struct DeliverySettings: Sendable {
 /// due messages and sends them one by one, each outcome written as soon as its send
 /// ends (by an `OutcomeRecorder`, while the next goes out). Webhooks go to as many servers as there are shops, some slow or dead: they are
 /// sent concurrently (`WebhookPipeline`), each recorded as it ends.
+///
+/// The outbox is reached through the `OutboxPort`s its connector opens, one per thread:
+/// delivery knows nothing of the store behind it.
 public final class DeliveryWorker: Sendable {
     /// The channel this worker sends.
     public let channel: Channel
-    private let databaseURL: String
+    /// Opens a connection to the outbox; called again after one fails.
+    let connect: OutboxConnector
     let settings: DeliverySettings
     private let renderer: MessageRenderer
     let logger: Logger
@@ -79,9 +82,12 @@ public final class DeliveryWorker: Sendable {
         var webhook: WebhookSender?
     }
 
-    public init(channel: Channel, databaseURL: String, settings: DeliverySettings, renderer: MessageRenderer, logger: Logger) {
+    /// Creates the worker of `channel`, reaching the outbox through connections that
+    /// `outbox` opens.
+    public init(channel: Channel, outbox: @escaping OutboxConnector, settings: DeliverySettings, renderer: MessageRenderer,
+                logger: Logger) {
         self.channel = channel
-        self.databaseURL = databaseURL
+        connect = outbox
         self.settings = settings
         self.renderer = renderer
         senders = Senders(
@@ -100,48 +106,51 @@ public final class DeliveryWorker: Sendable {
         })
     }
 
-    /// The worker loop; returns once `isStopping` says so (after the round in hand; for
-    /// webhooks, after the sends in flight end or a short grace).
-    public func run(isStopping: @Sendable () -> Bool) {
-        var db: PgConnection?
+    /// The worker loop; returns once `stop` is set (after the round in hand; for webhooks,
+    /// after the sends in flight end or a short grace). An idle worker sleeps on `stop`
+    /// for `pollInterval`; after a failure it drops its connection and waits out a
+    /// `Backoff` (100 ms growing to 5 s).
+    public func run(until stop: StopSignal) {
+        var outbox: (any OutboxPort)?
         var session: CurlSession?
         var webhooks: WebhookPipeline?
         // E-mail and SMS go one by one: their outcomes are written by a recorder thread
         // while the next message goes out.
         let recorder = channel == .email || channel == .sms
-            ? OutcomeRecorder(databaseURL: databaseURL, name: "record-\(channel.rawValue)", logger: logger) : nil
-        var failures = 0
-        while !isStopping() {
+            ? OutcomeRecorder(outbox: connect, name: "record-\(channel.rawValue)", logger: logger) : nil
+        var backoff = Backoff()
+        while !stop.isSet {
             do {
-                if db == nil || !db!.isOpen {
-                    db?.close()
-                    db = try Outbox.connect(databaseURL)
+                if outbox == nil || !outbox!.isOpen {
+                    outbox?.close()
+                    outbox = nil
+                    outbox = try connect()
                 }
                 let busy: Bool
                 if channel == .webhook {
                     if webhooks == nil { webhooks = try WebhookPipeline(worker: self) }
-                    busy = try webhooks!.step(db!)
+                    busy = try webhooks!.step(outbox!)
                 } else {
                     if session == nil, channel != .log { session = try CurlSession() }
-                    busy = try round(db!, session, recorder) > 0
+                    busy = try round(outbox!, session, recorder) > 0
                 }
-                failures = 0
-                if !busy { pause(settings.pollInterval, isStopping) }
+                backoff.reset()
+                if !busy { stop.sleep(settings.pollInterval) }
             } catch {
-                failures += 1
-                if failures == 1 || failures % 60 == 0 {
+                let pause = backoff.next()
+                if backoff.isWorthLogging {
                     logger.warning("delivery paused", metadata: ["error": "\(error)"])
                 }
-                db?.close()
-                db = nil
-                pause(.milliseconds(min(5000, 100 << min(failures, 6))), isStopping)
+                outbox?.close()
+                outbox = nil
+                stop.sleep(pause)
             }
         }
-        if let webhooks, let open = db, open.isOpen {
+        if let webhooks, let open = outbox, open.isOpen {
             webhooks.drain(open, grace: .seconds(2))
         }
         recorder?.finish(timeout: .seconds(5))
-        db?.close()
+        outbox?.close()
     }
 
     /// How long a claimed message is leased: if this process dies, it is sent again when
@@ -151,14 +160,14 @@ public final class DeliveryWorker: Sendable {
     /// Sends one batch of due messages one by one; returns how many it took. Each outcome
     /// goes to `recorder` as its send ends, or, without one, is written with the others at
     /// the end (log lines cost nothing to repeat).
-    func round(_ db: PgConnection, _ session: CurlSession?, _ recorder: OutcomeRecorder?) throws -> Int {
-        let messages = try Outbox.claim(db, channel: channel, limit: settings.batchSize, lease: lease)
+    func round(_ outbox: any OutboxPort, _ session: CurlSession?, _ recorder: OutcomeRecorder?) throws -> Int {
+        let messages = try outbox.claim(channel: channel, limit: settings.batchSize, lease: lease)
         guard !messages.isEmpty else { return 0 }
         var logged: [DeliveryRecord] = []
         var leased = ContinuousClock.now
         for (index, message) in messages.enumerated() {
             if ContinuousClock.now - leased > lease / 2 {
-                try Outbox.extend(db, messages[index...].map(\.id), lease: lease)
+                try outbox.extend(messages[index...].map(\.id), lease: lease)
                 leased = .now
             }
             let started = ContinuousClock.now
@@ -171,14 +180,14 @@ public final class DeliveryWorker: Sendable {
             }
             log(message, result, ContinuousClock.now - started)
         }
-        try self.record(db, logged)
+        try self.record(outbox, logged)
         return messages.count
     }
 
     /// Records outcomes; says so in the log for a message changed meanwhile (its change stands).
-    func record(_ db: PgConnection, _ records: [DeliveryRecord]) throws {
+    func record(_ outbox: any OutboxPort, _ records: [DeliveryRecord]) throws {
         guard !records.isEmpty else { return }
-        let recorded = try Outbox.record(db, records)
+        let recorded = try outbox.record(records)
         for record in records where !recorded.contains(record.id) {
             logger.notice("delivery outcome not recorded: the message was changed meanwhile", metadata: [
                 "message.id": "\(record.id)", "attempt": "\(record.attempt)",
@@ -265,13 +274,6 @@ public final class DeliveryWorker: Sendable {
             logger.notice("delivery deferred", metadata: metadata)
         } else {
             logger.warning("delivery failed", metadata: metadata)
-        }
-    }
-
-    private func pause(_ duration: Duration, _ isStopping: () -> Bool) {
-        let deadline = ContinuousClock.now + duration
-        while !isStopping() && ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: min(0.05, (deadline - ContinuousClock.now).seconds))
         }
     }
 }

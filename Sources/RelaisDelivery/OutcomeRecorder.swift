@@ -1,9 +1,9 @@
 import Foundation
 import Logging
-import PostgresClient
-import RelaisStore
+import RelaisDomain
+import RelaisWorkers
 
-/// Records a channel's delivery outcomes on a thread and PostgreSQL connection of its
+/// Records a channel's delivery outcomes on a thread and outbox connection of its
 /// own, as each send ends, while the sender goes on with the next message.
 ///
 /// Waiting for each outcome's commit on the sender's thread made e-mail delivery to a
@@ -13,28 +13,25 @@ import RelaisStore
 /// has arrived, usually one outcome, within a moment of the send's end. If the process
 /// dies, only outcomes not yet written (normally none or one) are lost, and their
 /// messages go again after their lease with their stable ids. Writes are the
-/// conditional ones of `Outbox.record`: an operator's change made meanwhile stands.
+/// conditional ones of `OutboxPort.record`: an operator's change made meanwhile stands.
 final class OutcomeRecorder: @unchecked Sendable {
     // @unchecked: `queue`, `writing` and `finished` are only touched under `condition`;
-    // the connection belongs to the recorder's thread.
-    private let databaseURL: String
+    // the outbox connection belongs to the recorder's thread; `thread` is set in `init`
+    // and then only read, by the thread that made the recorder (in `finish`).
+    private let connect: OutboxConnector
     private let logger: Logger
     private let condition = NSCondition()
     private var queue: [DeliveryRecord] = []
     private var writing = 0
     private var finished = false
-    private let done = DispatchSemaphore(value: 0)
+    private var thread: WorkerThread?
 
-    /// Starts the recorder's thread, named `name`.
-    init(databaseURL: String, name: String, logger: Logger) {
-        self.databaseURL = databaseURL
+    /// Starts the recorder's thread, named `name`, writing through connections `outbox` opens.
+    init(outbox: @escaping OutboxConnector, name: String, logger: Logger) {
+        connect = outbox
         self.logger = logger
-        let thread = Thread { [self] in
-            run()
-            done.signal()
-        }
-        thread.name = name
-        thread.start()
+        // The recorder stops on `finished`, under its own condition, once the queue is written.
+        thread = WorkerThread.start(name: name) { [self] _ in run() }
     }
 
     /// Hands `record` over to be written; returns at once.
@@ -54,12 +51,12 @@ final class OutcomeRecorder: @unchecked Sendable {
         finished = true
         condition.broadcast()
         condition.unlock()
-        _ = done.wait(timeout: .now() + timeout.seconds + 2)
+        thread?.waitUntilFinished(timeout: timeout + .seconds(2))
     }
 
     private func run() {
-        var db: PgConnection?
-        var failures = 0
+        var outbox: (any OutboxPort)?
+        var backoff = Backoff()
         while true {
             condition.lock()
             while queue.isEmpty && !finished { condition.wait() }
@@ -77,37 +74,38 @@ final class OutcomeRecorder: @unchecked Sendable {
             writing = batch.count
             condition.unlock()
             do {
-                if db == nil || !db!.isOpen {
-                    db?.close()
-                    db = try Outbox.connect(databaseURL)
+                if outbox == nil || !outbox!.isOpen {
+                    outbox?.close()
+                    outbox = nil
+                    outbox = try connect()
                 }
-                let recorded = try Outbox.record(db!, batch)
+                let recorded = try outbox!.record(batch)
                 for record in batch where !recorded.contains(record.id) {
                     logger.notice("delivery outcome not recorded: the message was changed meanwhile", metadata: [
                         "message.id": "\(record.id)", "attempt": "\(record.attempt)",
                     ])
                 }
-                failures = 0
+                backoff.reset()
                 condition.withLock {
                     writing = 0
                     condition.broadcast()
                 }
             } catch {
-                failures += 1
-                if failures == 1 || failures % 60 == 0 {
+                let pause = backoff.next()
+                if backoff.isWorthLogging {
                     logger.warning("delivery outcomes not recorded yet", metadata: ["error": "\(error)", "count": "\(batch.count)"])
                 }
-                db?.close()
-                db = nil
-                // Keep them, first in line, and try again after a pause that grows to 5 s.
+                outbox?.close()
+                outbox = nil
+                // Keep them, first in line, and try again after the backoff; `finish` wakes it.
                 condition.withLock {
                     queue.insert(contentsOf: batch, at: 0)
                     writing = 0
                     condition.broadcast()
-                    _ = condition.wait(until: Date().addingTimeInterval(Double(min(5000, 100 << min(failures, 6))) / 1000))
+                    _ = condition.wait(until: Date().addingTimeInterval(pause.seconds))
                 }
             }
         }
-        db?.close()
+        outbox?.close()
     }
 }

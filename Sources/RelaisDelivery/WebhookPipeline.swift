@@ -1,9 +1,7 @@
 import CurlClient
 import Foundation
-import PostgresClient
 import RelaisDomain
 import RelaisMessages
-import RelaisStore
 
 /// The webhook channel's sends: up to `webhookConcurrency` in flight at once on the
 /// worker's own thread (libcurl's multi interface), each recorded as soon as it ends.
@@ -16,7 +14,7 @@ import RelaisStore
 /// `delivery_retry_base` and doubles with each timeout after a rest, up to
 /// `delivery_retry_max`, so that a dead system cannot take slot after slot.
 ///
-/// Not `Sendable`: it belongs to the worker's thread, like the PostgreSQL connection it
+/// Not `Sendable`: it belongs to the worker's thread, like the outbox connection it
 /// records with.
 final class WebhookPipeline {
     private let worker: DeliveryWorker
@@ -40,25 +38,25 @@ final class WebhookPipeline {
 
     /// Fills the free slots with due messages, drives the sends for a moment and records
     /// those that ended. Returns whether there is work in hand (false: the caller may pause).
-    func step(_ db: PgConnection) throws -> Bool {
-        try flush(db)
+    func step(_ outbox: any OutboxPort) throws -> Bool {
+        try flush(outbox)
         let settings = worker.settings
         var claimed = 0
         let free = settings.webhookConcurrency - multi.count
         if free > 0 && ContinuousClock.now >= nextClaim {
-            let messages = try Outbox.claim(db, channel: .webhook, limit: free, lease: worker.lease)
+            let messages = try outbox.claim(channel: .webhook, limit: free, lease: worker.lease)
             claimed = messages.count
             // Fewer than asked for: nothing else is due right now.
             if messages.count < free { nextClaim = .now + settings.pollInterval }
             for message in messages { start(message) }
-            try flush(db)
+            try flush(outbox)
         }
         if multi.count > 0 {
             // With free slots, come back to claim soon; with none, wait for a send to end.
             let wait: Duration = multi.count < settings.webhookConcurrency
                 ? min(.milliseconds(50), max(.zero, nextClaim - .now)) : .milliseconds(200)
             for (tag, result) in multi.wait(upTo: wait) { finish(tag, result) }
-            try flush(db)
+            try flush(outbox)
         }
         return claimed > 0 || multi.count > 0
     }
@@ -66,7 +64,7 @@ final class WebhookPipeline {
     /// At shutdown: lets the sends in flight end for up to `grace`, puts the others back
     /// (due at once, attempt not counted: what they sent may or may not have arrived, and
     /// the receiver drops a duplicate by its `webhook-id`), and records everything.
-    func drain(_ db: PgConnection, grace: Duration) {
+    func drain(_ outbox: any OutboxPort, grace: Duration) {
         let deadline = ContinuousClock.now + grace
         while multi.count > 0 && ContinuousClock.now < deadline {
             for (tag, result) in multi.wait(upTo: .milliseconds(100)) { finish(tag, result) }
@@ -76,7 +74,7 @@ final class WebhookPipeline {
             guard let entry = inFlight.removeValue(forKey: tag) else { continue }
             conclude(entry.message, .deferred(until: now, reason: "interrupted by shutdown"), entry.started)
         }
-        do { try flush(db) } catch {
+        do { try flush(outbox) } catch {
             worker.logger.warning("delivery outcomes not recorded at shutdown", metadata: ["error": "\(error)"])
         }
         multi.close()
@@ -131,9 +129,9 @@ final class WebhookPipeline {
         unrecorded.append((message, result, ContinuousClock.now - started))
     }
 
-    private func flush(_ db: PgConnection) throws {
+    private func flush(_ outbox: any OutboxPort) throws {
         guard !unrecorded.isEmpty else { return }
-        try worker.record(db, unrecorded.map { DeliveryRecord(id: $0.message.id, attempt: $0.message.attempt, result: $0.result) })
+        try worker.record(outbox, unrecorded.map { DeliveryRecord(id: $0.message.id, attempt: $0.message.attempt, result: $0.result) })
         for entry in unrecorded { worker.log(entry.message, entry.result, entry.duration) }
         unrecorded.removeAll()
     }

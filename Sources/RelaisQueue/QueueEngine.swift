@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RedisClient
 import RelaisDomain
+import RelaisWorkers
 import Synchronization
 
 /// Runs every queue's consumers and the housekeeper on threads it owns.
@@ -104,15 +105,4 @@ public final class QueueEngine: Sendable {
         thread.stackSize = 1 << 20
         thread.start()
     }
-}
-
-/// Gives the calling thread the name `top -H`, `ps -L` and `/proc` show (15 bytes at
-/// most): Foundation's `Thread.name` does not reach the system's name on Linux, and
-/// Swift does not see `pthread_setname_np`, so the name is written where Linux keeps it.
-public func nameThisThread(_ name: String) {
-    let fd = open("/proc/thread-self/comm", O_WRONLY)
-    guard fd >= 0 else { return }
-    defer { close(fd) }
-    let bytes = Array(name.utf8.prefix(15))
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }

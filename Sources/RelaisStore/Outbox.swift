@@ -2,53 +2,9 @@ import Foundation
 import PostgresClient
 import RelaisDomain
 
-/// A message claimed from the outbox for sending.
-public struct OutboxMessage: Sendable, Equatable {
-    /// The stable id: the e-mail's Message-ID and the webhook's `webhook-id` derive from it.
-    public let id: Int64
-    public let orderId: String
-    public let recipient: Recipient
-    public let channel: Channel
-    public let destination: String?
-    public let template: String
-    public let facts: MessageFacts
-    /// 1 for the first try, counting this one.
-    public let attempt: Int
-}
-
-/// What became of one send.
-public enum DeliveryResult: Sendable, Equatable {
-    /// Delivered.
-    case sent
-    /// Failed; try again at the given time.
-    case retry(at: Timestamp, error: String)
-    /// Failed for good.
-    case failed(error: String)
-    /// Not tried: put off until the given time without counting an attempt (its endpoint
-    /// timed out a moment ago, or the sender is stopping).
-    case deferred(until: Timestamp, reason: String)
-}
-
-/// What became of one claimed message, to record.
-public struct DeliveryRecord: Sendable, Equatable {
-    /// The message's id.
-    public let id: Int64
-    /// The attempt number the claim gave it: the record applies only while the row is
-    /// still pending at that attempt, so that it never overwrites an operator's change
-    /// (`failed`, or a retry with `attempts = 0`) nor a newer claim after the lease ended.
-    public let attempt: Int
-    /// What happened.
-    public let result: DeliveryResult
-
-    /// Creates a record for message `id` claimed at `attempt`.
-    public init(id: Int64, attempt: Int, result: DeliveryResult) {
-        self.id = id
-        self.attempt = attempt
-        self.result = result
-    }
-}
-
-/// The outbox: claims due messages for one channel, records what became of them.
+/// The outbox over PostgreSQL: claims due messages for one channel, records what became
+/// of them (the delivery worker's `OutboxPort`); prunes and counts them for maintenance
+/// and `/status`.
 ///
 /// Claiming moves a message's `next_attempt_at` a lease into the future in its own
 /// short transaction (`FOR UPDATE SKIP LOCKED`, so several instances share the work
@@ -56,8 +12,30 @@ public struct DeliveryRecord: Sendable, Equatable {
 /// only if the row is still as the claim left it. A sender that dies between the two
 /// leaves that message to be sent again when the lease ends, with the same id, so that
 /// a receiver can drop the duplicate.
-public enum Outbox {
-    /// Prepares a delivery worker's connection: its commits do not wait for the disk
+///
+/// An instance owns one connection, configured by `configureSession`, used by one
+/// thread at a time (the delivery worker's or its recorder's).
+public final class Outbox: OutboxPort {
+    private let db: PgConnection
+
+    /// Connects to `databaseURL` for a delivery thread (see `configureSession`).
+    public init(databaseURL: String) throws {
+        let db = try PgConnection(databaseURL)
+        do {
+            try Self.configureSession(db)
+        } catch {
+            db.close()
+            throw error
+        }
+        self.db = db
+    }
+
+    /// Opens connections to the outbox at `databaseURL`: what the delivery worker is given.
+    public static func connector(databaseURL: String) -> OutboxConnector {
+        { try Outbox(databaseURL: databaseURL) }
+    }
+
+    /// Prepares a delivery connection: its commits do not wait for the disk
     /// (`synchronous_commit = off`).
     ///
     /// Each send's outcome is its own commit: waiting for a WAL flush per e-mail would
@@ -71,20 +49,15 @@ public enum Outbox {
         try db.query("SELECT set_config('synchronous_commit', 'off', false)", name: "outbox session")
     }
 
-    /// A connection for the delivery threads, configured by `configureSession`.
-    public static func connect(_ databaseURL: String) throws -> PgConnection {
-        let db = try PgConnection(databaseURL)
-        do {
-            try configureSession(db)
-        } catch {
-            db.close()
-            throw error
-        }
-        return db
-    }
+    /// Whether the connection is open and healthy as far as libpq knows.
+    public var isOpen: Bool { db.isOpen }
 
-    /// Claims up to `limit` due messages of `channel`, leased for `lease`.
-    public static func claim(_ db: PgConnection, channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage] {
+    /// Closes the connection.
+    public func close() { db.close() }
+
+    /// Claims up to `limit` due messages of `channel`, leased for `lease`. A message whose
+    /// stored facts cannot be read is recorded failed, not returned.
+    public func claim(channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage] {
         let rows = try db.run(OutboxSQL.claim, [channel.rawValue, String(limit), "\(Int64(lease.seconds * 1000)) milliseconds"]).rows
         let decoder = JSONDecoder()
         var out: [OutboxMessage] = []
@@ -95,7 +68,7 @@ public enum Outbox {
             else { continue }
             let facts: MessageFacts
             do { facts = try decoder.decode(MessageFacts.self, from: Data(factsText.utf8)) } catch {
-                try record(db, [DeliveryRecord(id: id, attempt: attempts, result: .failed(error: "the stored message cannot be read: \(error)"))])
+                try record([DeliveryRecord(id: id, attempt: attempts, result: .failed(error: "the stored message cannot be read: \(error)"))])
                 continue
             }
             out.append(OutboxMessage(id: id, orderId: orderId, recipient: recipient, channel: channel, destination: row[3],
@@ -105,7 +78,7 @@ public enum Outbox {
     }
 
     /// Renews the lease of claimed messages not sent yet.
-    public static func extend(_ db: PgConnection, _ ids: [Int64], lease: Duration) throws {
+    public func extend(_ ids: [Int64], lease: Duration) throws {
         try db.run(OutboxSQL.extend, [PgArray.integers(ids), "\(Int64(lease.seconds * 1000)) milliseconds"])
     }
 
@@ -114,7 +87,7 @@ public enum Outbox {
     /// `failed` or queued it again, or its lease ended and another sender claimed it),
     /// and that change stands.
     @discardableResult
-    public static func record(_ db: PgConnection, _ records: [DeliveryRecord]) throws -> Set<Int64> {
+    public func record(_ records: [DeliveryRecord]) throws -> Set<Int64> {
         guard !records.isEmpty else { return [] }
         var ids: [Int64] = [], attempts: [Int64] = [], statuses: [String] = [], next: [Int64?] = [], errors: [String?] = []
         for record in records {

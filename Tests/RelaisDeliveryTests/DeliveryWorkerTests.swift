@@ -8,6 +8,7 @@ import RelaisDomain
 import RelaisMessages
 import RelaisStore
 import RelaisTestSupport
+import RelaisWorkers
 import Testing
 @testable import RelaisDelivery
 
@@ -138,11 +139,7 @@ import Testing
 
     /// Inserts a message due `secondsAgo` ago; returns its id.
     static func insert(_ db: PgConnection, channel: String, destination: String, secondsAgo: Double) throws -> Int64 {
-        let facts = MessageFacts(orderId: "o-1", shopId: "s-1", shopName: "Boulangerie", timeZone: "Europe/Paris",
-                                 customerName: "Léa", language: .fr,
-                                 items: [.init(sku: "b", name: "Baguette", quantity: 1, unitPriceCents: 120)],
-                                 totalCents: 120, currency: "EUR", at: Timestamp(Date()), pickupDeadline: Timestamp(Date() + 3600))
-        let json = String(decoding: try JSONEncoder().encode(facts), as: UTF8.self)
+        let json = String(decoding: try JSONEncoder().encode(facts()), as: UTF8.self)
         let template = channel == "webhook" ? "order-placed-shop" : "order-ready-customer"
         let recipient = channel == "webhook" ? "shop" : "customer"
         let rows = try db.query("""
@@ -150,6 +147,14 @@ import Testing
             VALUES ('o-1', $1, $2, $3, $4, $5::jsonb, now() - make_interval(secs => $6::float8)) RETURNING id
             """, [recipient, channel, destination, template, json, String(secondsAgo)], name: "insert message").rows
         return Int64(rows[0][0]!)!
+    }
+
+    /// What the test messages say: an order of one baguette, placed now.
+    static func facts() -> MessageFacts {
+        MessageFacts(orderId: "o-1", shopId: "s-1", shopName: "Boulangerie", timeZone: "Europe/Paris",
+                     customerName: "Léa", language: .fr,
+                     items: [.init(sku: "b", name: "Baguette", quantity: 1, unitPriceCents: 120)],
+                     totalCents: 120, currency: "EUR", at: Timestamp(Date()), pickupDeadline: Timestamp(Date() + 3600))
     }
 
     /// A message's row as an operator sees it.
@@ -174,34 +179,21 @@ import Testing
         var settings = settings
         settings.pollInterval = .milliseconds(50)
         let renderer = MessageRenderer(templates: try TemplateSet(shipped: templates, overrides: nil))
-        return RunningWorker(DeliveryWorker(channel: channel, databaseURL: database, settings: settings, renderer: renderer,
-                                            logger: Logger(label: "test")))
+        return RunningWorker(DeliveryWorker(channel: channel, outbox: Outbox.connector(databaseURL: database), settings: settings,
+                                            renderer: renderer, logger: Logger(label: "test")))
     }
 }
 
 /// A delivery worker running on a thread of its own, as the daemon runs it.
-final class RunningWorker: @unchecked Sendable {
-    // @unchecked: `stopping` is only read and written under `lock`.
-    private let lock = NSLock()
-    private var stopping = false
-    private let done = DispatchSemaphore(value: 0)
+final class RunningWorker: Sendable {
+    private let thread: WorkerThread
 
     init(_ worker: DeliveryWorker) {
-        let thread = Thread { [self] in
-            worker.run(isStopping: { self.lock.withLock { self.stopping } })
-            self.done.signal()
-        }
-        thread.start()
+        thread = WorkerThread.start(name: "delivery-test") { stop in worker.run(until: stop) }
     }
 
     /// Asks the worker to stop and waits for it (at most 15 s).
-    func stop() {
-        let first = lock.withLock {
-            defer { stopping = true }
-            return !stopping
-        }
-        if first { _ = done.wait(timeout: .now() + 15) }
-    }
+    func stop() { thread.stopAndWait(timeout: .seconds(15)) }
 }
 
 /// A TCP listener that completes connections (the kernel does) but never reads or
