@@ -3,6 +3,7 @@ import Logging
 import RedisClient
 import RelaisDomain
 import RelaisLogging
+import RelaisWorkers
 
 /// What every consumer thread of the engine shares, whatever its queue.
 public struct ConsumerContext: Sendable {
@@ -45,7 +46,7 @@ struct Consumer: Sendable {
     func run() {
         var redis: RedisConnection?
         var handler: (any JobHandler)?
-        var backoff = ReconnectBackoff()
+        var backoff = Backoff()
         var readingHistory = true
         var nextClaim = ContinuousClock.now
         var claimCursor = "0-0"
@@ -135,7 +136,7 @@ struct Consumer: Sendable {
         }
     }
 
-    private func wait(_ state: ConsumerState, _ backoff: inout ReconnectBackoff) {
+    private func wait(_ state: ConsumerState, _ backoff: inout Backoff) {
         if context.shared.set(state) {
             logger.warning("consumer waiting", metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)", "state": "\(state)"])
         }

@@ -71,25 +71,6 @@ final class ConsumerShared: Sendable {
     }
 }
 
-/// A flag set once to ask every thread of the engine to stop.
-final class StopSignal: Sendable {
-    private let flag = Atomic<Bool>(false)
-
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-
-    func set() { flag.store(true, ordering: .releasing) }
-
-    /// Sleeps for `duration` in short steps, returning early once stopped.
-    func sleep(_ duration: Duration) {
-        let deadline = ContinuousClock.now + duration
-        while !isSet {
-            let left = deadline - .now
-            if left <= .zero { return }
-            Thread.sleep(forTimeInterval: min(left.seconds, 0.05))
-        }
-    }
-}
-
 /// A counter the health monitor raises when PostgreSQL comes back after an outage:
 /// each consumer then replaces its handler, whose connection may be dead without
 /// knowing it, before it takes the next batch.
@@ -99,19 +80,6 @@ final class HandlerEpoch: Sendable {
     var current: Int { value.load(ordering: .acquiring) }
 
     func advance() { value.add(1, ordering: .releasing) }
-}
-
-/// Reconnection delays: 100 ms doubling to 5 s, with jitter, so nothing spins.
-struct ReconnectBackoff {
-    private var attempt = 0
-
-    mutating func next() -> Duration {
-        attempt += 1
-        let base = min(0.1 * pow(2, Double(min(attempt - 1, 10))), 5)
-        return .milliseconds(Int64(base * Double.random(in: 0.75...1.0) * 1000))
-    }
-
-    mutating func reset() { attempt = 0 }
 }
 
 /// Settings that can change while the engine runs (a configuration reload).

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Logging
 import RedisClient
+import RelaisWorkers
 
 /// The engine's background chores, on a thread and a Redis connection of their own:
 /// moving due retries back to their stream, renewing the lease of batches still being
@@ -34,7 +35,7 @@ struct Housekeeper: Sendable {
 
     func run() {
         var redis: RedisConnection?
-        var backoff = ReconnectBackoff()
+        var backoff = Backoff()
         var lastLease = ContinuousClock.now
         var lastLag = ContinuousClock.now - .seconds(10)
         let leaseInterval = settings.claimIdle / 3

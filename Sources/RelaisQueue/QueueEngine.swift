@@ -57,14 +57,15 @@ public final class QueueEngine: Sendable {
                     let family = families[index / max(1, settings.workersPerQueue)]
                     let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
                                                   logger: logger, metrics: metrics, tunables: tunables, epoch: epoch)
-                    startThread(named: "\(family.queue)-\(index % max(1, settings.workersPerQueue) + 1)") {
+                    WorkerThread.start(name: "\(family.queue)-\(index % max(1, settings.workersPerQueue) + 1)", stackSize: 1 << 20,
+                                       stopSignal: stopSignal) { _ in
                         Consumer(family: family, context: context).run()
                         finished()
                     }
                 }
                 let housekeeper = Housekeeper(endpoint: endpoint, settings: settings, queues: families.map { settings.keys($0.queue) },
                                               consumers: consumers, stop: stopSignal, logger: logger, metrics: metrics, lags: figures)
-                startThread(named: "housekeeper") {
+                WorkerThread.start(name: "housekeeper", stackSize: 1 << 20, stopSignal: stopSignal) { _ in
                     housekeeper.run()
                     finished()
                 }
@@ -95,14 +96,4 @@ public final class QueueEngine: Sendable {
 
     /// What each consumer is doing.
     public var consumerSnapshots: [ConsumerSnapshot] { consumers.map(\.snapshot) }
-
-    private func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread {
-            nameThisThread(name)
-            body()
-        }
-        thread.name = name
-        thread.stackSize = 1 << 20
-        thread.start()
-    }
 }
