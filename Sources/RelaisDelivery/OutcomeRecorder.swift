@@ -7,9 +7,8 @@ import RelaisWorkers
 /// own, as each send ends, while the sender goes on with the next message.
 ///
 /// Waiting for each outcome's commit on the sender's thread made e-mail delivery to a
-/// local SMTP server markedly slower (1,500 e-mails: 214–535 /s against 498–702 /s when
-/// recorded per batch; a commit takes about 0.3 ms, a local SMTP send not much more).
-/// Here the sender hands the outcome over and sends on; the recorder writes what
+/// local SMTP server markedly slower: a commit takes about as long as a local send
+/// (docs/performance.md). Here the sender hands the outcome over and sends on; the recorder writes what
 /// has arrived, usually one outcome, within a moment of the send's end. If the process
 /// dies, only outcomes not yet written (normally none or one) are lost, and their
 /// messages go again after their lease with their stable ids. Writes are the
