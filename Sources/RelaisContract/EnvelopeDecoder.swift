@@ -5,18 +5,18 @@ import RelaisDomain
 ///
 /// `EnvelopeDecoder` validates the envelope and hands the catalogue the job's `data`;
 /// each job family has one (see RelaisJobs).
-public protocol JobCatalog: Sendable {
+public protocol JobCatalog: SendableMetatype {
     /// The decoded, validated form of a job of this queue.
     associatedtype Job: Sendable
 
     /// The queue's name, such as `stock`.
-    var queue: String { get }
+    static var queue: String { get }
     /// The job types this queue accepts, such as `stock.levels`.
-    var types: [String] { get }
+    static var types: [String] { get }
     /// Reads and validates `data` for a job of `type` (always one of `types`).
     ///
     /// Throws a `JobRejection` naming the field for any rule broken.
-    func decode(type: String, data: JobData) throws -> Job
+    static func decode(type: String, data: JobData) throws -> Job
 }
 
 /// Why an envelope was rejected, with what could still be read of it for the dead letters.
@@ -31,14 +31,11 @@ public struct EnvelopeFailure: Error, Sendable {
 
 /// Decodes and validates job payloads for one queue.
 public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
-    /// The queue's job types.
-    public let catalog: Catalog
     /// The size limit in bytes.
     public let maxBytes: Int
 
     /// Creates a decoder for `catalog`'s queue.
-    public init(_ catalog: Catalog, maxBytes: Int = EnvelopeRules.maxBytes) {
-        self.catalog = catalog
+    public init(_ catalog: Catalog.Type, maxBytes: Int = EnvelopeRules.maxBytes) {
         self.maxBytes = maxBytes
     }
 
@@ -93,13 +90,13 @@ public struct EnvelopeDecoder<Catalog: JobCatalog>: Sendable {
             throw JobRejection(.unsupportedVersion, field: "v", "envelope version \(version) is not supported (this daemon reads \(EnvelopeRules.versions.upperBound))")
         }
         let enqueuedAt = try top.optionalTimestamp(.enqueued_at)
-        guard catalog.types.contains(type) else {
+        guard Catalog.types.contains(type) else {
             throw JobRejection(.unknownType, field: "type",
-                               "\"\(type)\" is not a job type of queue \(catalog.queue) (expected one of \(catalog.types.joined(separator: ", ")))")
+                               "\"\(type)\" is not a job type of queue \(Catalog.queue) (expected one of \(Catalog.types.joined(separator: ", ")))")
         }
         guard let data = top.member(.data) else { throw JobRejection(.missingField, field: "data", "is required") }
         if data.kind == .null { throw JobRejection(.invalidField, field: "data", "must be an object, not null") }
-        let job = try catalog.decode(type: type, data: JobData(value: data))
+        let job = try Catalog.decode(type: type, data: JobData(value: data))
         return Envelope(id: id, type: type, version: version, enqueuedAt: enqueuedAt, job: job)
     }
 }

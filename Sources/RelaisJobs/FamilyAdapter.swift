@@ -52,17 +52,17 @@ public struct FamilyAdapter: Sendable {
 
     /// The family of `catalog`, applied by the processors `processor` makes.
     init<Catalog: JobCatalog, Processor: FamilyProcessor>(
-        _ catalog: Catalog, processor: @escaping @Sendable (_ environment: FamilyEnvironment) throws -> Processor
+        _ catalog: Catalog.Type, processor: @escaping @Sendable (_ environment: FamilyEnvironment) throws -> Processor
     ) where Processor.Job == Catalog.Job {
-        queue = catalog.queue
-        types = catalog.types
+        queue = Catalog.queue
+        types = Catalog.types
         check = { payload in
-            if case .failure(let failure) = EnvelopeDecoder(catalog).decode(payload) { return failure.rejection }
+            if case .failure(let failure) = EnvelopeDecoder(Catalog.self).decode(payload) { return failure.rejection }
             return nil
         }
         make = { environment in
-            JobFamily(queue: catalog.queue, types: catalog.types) {
-                CatalogHandler(catalog, processor: try processor(environment))
+            JobFamily(queue: Catalog.queue, types: Catalog.types) {
+                CatalogHandler(Catalog.self, processor: try processor(environment))
             }
         }
     }
@@ -83,7 +83,7 @@ final class CatalogHandler<Catalog: JobCatalog, Processor: FamilyProcessor>: Job
     /// Kept for the thread's documents: see `JSONParser`.
     private let parser = JSONParser()
 
-    init(_ catalog: Catalog, processor: Processor) {
+    init(_ catalog: Catalog.Type, processor: Processor) {
         decoder = EnvelopeDecoder(catalog)
         self.processor = processor
     }

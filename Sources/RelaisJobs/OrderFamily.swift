@@ -6,7 +6,7 @@ import RelaisStore
 /// are `OrderRules`, `OrderLifecycle` and `OrderPlan`; the statements are `OrderProcessor`'s.
 extension FamilyAdapter {
     /// The `orders` family.
-    public static let orders = FamilyAdapter(OrderCatalog()) { environment in
+    public static let orders = FamilyAdapter(OrderCatalog.self) { environment in
         try OrderProcessor(conninfo: environment.databaseURL, queue: OrderCatalog.queue, channels: environment.channels,
                            rules: environment.reminders, lockTimeout: environment.lockTimeout)
     }
@@ -15,14 +15,11 @@ extension FamilyAdapter {
 extension OrderProcessor: FamilyProcessor {}
 
 /// The `orders` queue's job types.
-public struct OrderCatalog: JobCatalog {
+public enum OrderCatalog: JobCatalog {
     /// The queue's name.
     public static let queue = "orders"
-    public var queue: String { Self.queue }
-    public let types = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.cancelled"]
-
-    /// Creates the catalogue.
-    public init() {}
+    /// The job types of the queue.
+    public static let types = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.cancelled"]
 
     private enum PlacedKeys: String, CodingKey { case order_id, shop, customer, items, total_cents, currency, placed_at, pickup_deadline }
     private enum ShopKeys: String, CodingKey { case id, name, email, phone, webhook_url, timezone }
@@ -30,7 +27,7 @@ public struct OrderCatalog: JobCatalog {
     private enum ItemKeys: String, CodingKey { case sku, name, quantity, unit_price_cents }
     private enum EventKeys: String, CodingKey { case order_id, at, pickup_deadline, by, reason }
 
-    public func decode(type: String, data: JobData) throws -> OrderJob {
+    public static func decode(type: String, data: JobData) throws -> OrderJob {
         if type == "order.placed" { return .placed(try placed(data)) }
         let c = try data.fields(keyedBy: EventKeys.self)
         let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
@@ -54,7 +51,7 @@ public struct OrderCatalog: JobCatalog {
         }
     }
 
-    private func placed(_ data: JobData) throws -> PlacedOrder {
+    private static func placed(_ data: JobData) throws -> PlacedOrder {
         let c = try data.fields(keyedBy: PlacedKeys.self)
         let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
         let shop = try c.requiredObject(.shop, keyedBy: ShopKeys.self) { s in
@@ -93,13 +90,13 @@ public struct OrderCatalog: JobCatalog {
                            pickupDeadline: try c.optionalTimestamp(.pickup_deadline))
     }
 
-    private func email<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
+    private static func email<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxEmailLength) else { return nil }
         guard EmailAddress.isValid(value) else { throw JobRejection(.invalidField, field: c.path(key), "must be an e-mail address") }
         return value
     }
 
-    private func phone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
+    private static func phone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: 16) else { return nil }
         guard OrderRules.isE164(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an E.164 phone number such as +33612345678")
@@ -107,7 +104,7 @@ public struct OrderCatalog: JobCatalog {
         return value
     }
 
-    private func webhookURL<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
+    private static func webhookURL<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxURLLength) else { return nil }
         guard WebAddress.isValid(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an http or https URL")
@@ -118,7 +115,7 @@ public struct OrderCatalog: JobCatalog {
         return value
     }
 
-    private func timeZone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
+    private static func timeZone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxTimeZoneLength) else { return nil }
         guard OrderRules.timeZones.contains(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an IANA time zone such as Europe/Paris")

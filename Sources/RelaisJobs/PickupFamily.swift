@@ -6,7 +6,7 @@ import RelaisStore
 /// The rules are `PickupPlan` and `ReminderRules`; the statements are `PickupProcessor`'s.
 extension FamilyAdapter {
     /// The `pickups` family.
-    public static let pickups = FamilyAdapter(PickupCatalog()) { environment in
+    public static let pickups = FamilyAdapter(PickupCatalog.self) { environment in
         try PickupProcessor(conninfo: environment.databaseURL, queue: PickupCatalog.queue, rules: environment.reminders,
                             lockTimeout: environment.lockTimeout)
     }
@@ -15,18 +15,15 @@ extension FamilyAdapter {
 extension PickupProcessor: FamilyProcessor {}
 
 /// The `pickups` queue's job types.
-public struct PickupCatalog: JobCatalog {
+public enum PickupCatalog: JobCatalog {
     /// The queue's name.
     public static let queue = "pickups"
-    public var queue: String { Self.queue }
-    public let types = ["pickup.booked", "pickup.cancelled"]
-
-    /// Creates the catalogue.
-    public init() {}
+    /// The job types of the queue.
+    public static let types = ["pickup.booked", "pickup.cancelled"]
 
     private enum Keys: String, CodingKey { case order_id, slot_start, slot_end }
 
-    public func decode(type: String, data: JobData) throws -> PickupJob {
+    public static func decode(type: String, data: JobData) throws -> PickupJob {
         let c = try data.fields(keyedBy: Keys.self)
         let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
         switch type {

@@ -6,7 +6,7 @@ import RelaisStore
 /// `StockPlan`; the statements are `StockProcessor`'s.
 extension FamilyAdapter {
     /// The `stock` family.
-    public static let stock = FamilyAdapter(StockCatalog()) { environment in
+    public static let stock = FamilyAdapter(StockCatalog.self) { environment in
         try StockProcessor(conninfo: environment.databaseURL, queue: StockCatalog.queue, lockTimeout: environment.lockTimeout)
     }
 }
@@ -14,20 +14,17 @@ extension FamilyAdapter {
 extension StockProcessor: FamilyProcessor {}
 
 /// The `stock` queue's job types.
-public struct StockCatalog: JobCatalog {
+public enum StockCatalog: JobCatalog {
     /// The queue's name.
     public static let queue = "stock"
-    public var queue: String { Self.queue }
-    public let types = ["stock.levels", "stock.adjust"]
-
-    /// Creates the catalogue.
-    public init() {}
+    /// The job types of the queue.
+    public static let types = ["stock.levels", "stock.adjust"]
 
     private enum LevelsKeys: String, CodingKey { case shop_id, observed_at, levels, complete }
     private enum LevelKeys: String, CodingKey { case sku, on_hand }
     private enum AdjustKeys: String, CodingKey { case shop_id, sku, delta, reason, at }
 
-    public func decode(type: String, data: JobData) throws -> StockJob {
+    public static func decode(type: String, data: JobData) throws -> StockJob {
         switch type {
         case "stock.levels":
             let c = try data.fields(keyedBy: LevelsKeys.self)

@@ -11,14 +11,6 @@ public struct StreamJob: Sendable {
     /// How many times the stream delivered the entry, when that is more than
     /// `max_deliveries`: a valid job is then poison and must not be applied again.
     public let excessDeliveries: Int64?
-
-    /// Creates a job as read from a stream.
-    public init(entryId: String, payload: [UInt8], attempt: Int, excessDeliveries: Int64? = nil) {
-        self.entryId = entryId
-        self.payload = payload
-        self.attempt = attempt
-        self.excessDeliveries = excessDeliveries
-    }
 }
 
 /// What a family made of one `StreamJob`: the outcome, and what could be read of the job

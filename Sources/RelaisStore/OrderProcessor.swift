@@ -20,14 +20,14 @@ public final class OrderProcessor {
     ///   - rules: when reminders are due.
     public init(conninfo: String, queue: String, channels: Set<Channel>, rules: ReminderRules = ReminderRules(),
                 lockTimeout: String = "5s") throws {
-        orders = OrdersRepository(db: try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout))
+        orders = try OrdersRepository(conninfo: conninfo, lockTimeout: lockTimeout)
         self.queue = queue
         self.channels = channels
         self.rules = rules
     }
 
     /// Closes the connection.
-    public func close() { orders.db.close() }
+    public func close() { orders.close() }
 
     /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
     /// only when PostgreSQL is unreachable or not set up.

@@ -13,10 +13,13 @@ final class OrdersRepository {
     private let encoder = JSONCEncoder()
     private let decoder = JSONDecoder()
 
-    /// Works on `db`, already connected and checked (`ProcessorSupport.connect`).
-    init(db: PgConnection) {
-        self.db = db
+    /// Connects and checks the schema (`ProcessorSupport.connect`).
+    init(conninfo: String, lockTimeout: String) throws {
+        db = try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout)
     }
+
+    /// Closes the connection.
+    func close() { db.close() }
 
     /// Takes the transaction's lock on each order, so that the events of one order are
     /// applied by one consumer at a time, even for an order that does not exist yet;

@@ -14,14 +14,14 @@ public final class PickupProcessor {
     /// clock reminders are planned against.
     public init(conninfo: String, queue: String, rules: ReminderRules, lockTimeout: String = "5s",
                 now: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) throws {
-        orders = OrdersRepository(db: try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout))
+        orders = try OrdersRepository(conninfo: conninfo, lockTimeout: lockTimeout)
         self.queue = queue
         self.rules = rules
         self.now = now
     }
 
     /// Closes the connection.
-    public func close() { orders.db.close() }
+    public func close() { orders.close() }
 
     /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
     /// only when PostgreSQL is unreachable or not set up.

@@ -15,14 +15,14 @@ public final class ReminderScheduler {
     /// log), `now` decides which reminders are still useful.
     public init(conninfo: String, channels: Set<Channel>, rules: ReminderRules, lockTimeout: String = "5s",
                 now: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) throws {
-        orders = OrdersRepository(db: try ProcessorSupport.connect(conninfo, lockTimeout: lockTimeout))
+        orders = try OrdersRepository(conninfo: conninfo, lockTimeout: lockTimeout)
         self.channels = channels
         self.rules = rules
         self.now = now
     }
 
     /// Closes the connection.
-    public func close() { orders.db.close() }
+    public func close() { orders.close() }
 
     /// What one round did.
     public struct Round: Sendable, Equatable {

@@ -5,7 +5,7 @@ import RelaisDomain
 import RelaisJobs
 import Testing
 
-private let decoder = EnvelopeDecoder(StockCatalog())
+private let decoder = EnvelopeDecoder(StockCatalog.self)
 
 private func decode(_ json: String) -> Result<Envelope<StockJob>, EnvelopeFailure> {
     decoder.decode(Array(json.utf8))
@@ -139,7 +139,7 @@ struct EnvelopeTests {
     }
 
     @Test func oversizedPayloadIsRejectedBeforeParsing() {
-        let small = EnvelopeDecoder(StockCatalog(), maxBytes: 100)
+        let small = EnvelopeDecoder(StockCatalog.self, maxBytes: 100)
         let payload = Array(#"{"id":"a","type":"stock.adjust","data":\#(adjust)}"#.utf8)
         guard case .failure(let failure) = small.decode(payload) else {
             Issue.record("a payload over the limit was accepted")

@@ -4,7 +4,7 @@ import RelaisDomain
 import RelaisJobs
 import Testing
 
-private let decoder = EnvelopeDecoder(StockCatalog())
+private let decoder = EnvelopeDecoder(StockCatalog.self)
 
 /// A stock.adjust job whose shop_id is `raw` (bytes put in the text as they are), and the
 /// offset of the first of them.

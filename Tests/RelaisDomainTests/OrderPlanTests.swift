@@ -4,7 +4,7 @@ import RelaisDomain
 import RelaisJobs
 import Testing
 
-private let decoder = EnvelopeDecoder(OrderCatalog())
+private let decoder = EnvelopeDecoder(OrderCatalog.self)
 
 private func rejection(_ data: String, type: String = "order.placed") -> JobRejection? {
     let json = #"{"id":"j1","type":"\#(type)","data":\#(data)}"#

@@ -11,7 +11,7 @@ import Testing
 /// Builds a validated orders job the way the engine hands it over.
 func orderJob(_ id: String, _ type: String, _ data: String) throws -> QueuedJob<OrderJob> {
     let payload = #"{"id":"\#(id)","type":"\#(type)","data":\#(data)}"#
-    let envelope = try EnvelopeDecoder(OrderCatalog()).decode(Array(payload.utf8)).get()
+    let envelope = try EnvelopeDecoder(OrderCatalog.self).decode(Array(payload.utf8)).get()
     return QueuedJob(entryId: "0-1", envelope: envelope, attempt: 1)
 }
 

@@ -10,7 +10,7 @@ import Testing
 
 func pickupJob(_ id: String, _ type: String, _ data: String) throws -> QueuedJob<PickupJob> {
     let payload = #"{"id":"\#(id)","type":"\#(type)","data":\#(data)}"#
-    let envelope = try EnvelopeDecoder(PickupCatalog()).decode(Array(payload.utf8)).get()
+    let envelope = try EnvelopeDecoder(PickupCatalog.self).decode(Array(payload.utf8)).get()
     return QueuedJob(entryId: "0-1", envelope: envelope, attempt: 1)
 }
 

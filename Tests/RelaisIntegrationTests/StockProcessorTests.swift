@@ -12,7 +12,7 @@ import Testing
 /// Builds validated stock jobs the way the engine hands them over.
 func stockJob(_ id: String, _ type: String, _ data: String) throws -> QueuedJob<StockJob> {
     let payload = #"{"id":"\#(id)","type":"\#(type)","data":\#(data)}"#
-    let envelope = try EnvelopeDecoder(StockCatalog()).decode(Array(payload.utf8)).get()
+    let envelope = try EnvelopeDecoder(StockCatalog.self).decode(Array(payload.utf8)).get()
     return QueuedJob(entryId: "0-1", envelope: envelope, attempt: 1)
 }
 
