@@ -32,17 +32,11 @@ public final class OrderProcessor {
     /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
     /// only when PostgreSQL is unreachable or not set up.
     public func process(_ jobs: [QueuedJob<OrderJob>]) throws -> [JobOutcome] {
-        try ProcessorSupport.commit(orders.db, jobs, apply)
-    }
-
-    private func apply(_ jobs: [QueuedJob<OrderJob>], _ ledger: IdempotencyLedger.Mode) throws -> [JobOutcome] {
-        orders.lock(jobs.map(\.envelope.job.orderId))
-        let fresh = try IdempotencyLedger.claim(orders.db, queue: queue, jobs, ledger)
-        let effective = zip(jobs, fresh).filter(\.1).map(\.0)
-        let stored = try orders.load(Set(effective.map { ExactText($0.envelope.job.orderId) }))
-        var plan = OrderPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
-                                  stored: stored, channels: channels, rules: rules)
-        try orders.write(&plan)
-        return ProcessorSupport.settle(orders.db, queue: queue, jobs, fresh: fresh, plan.outcomes)
+        try orders.commit(jobs, queue: queue, orderId: \.orderId) { [self] new, stored in
+            var plan = OrderPlan.make(new.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
+                                      stored: stored, channels: channels, rules: rules)
+            try orders.write(&plan)
+            return plan.outcomes
+        }
     }
 }

@@ -26,25 +26,18 @@ public final class PickupProcessor {
     /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
     /// only when PostgreSQL is unreachable or not set up.
     public func process(_ jobs: [QueuedJob<PickupJob>]) throws -> [JobOutcome] {
-        try ProcessorSupport.commit(orders.db, jobs, apply)
-    }
-
-    private func apply(_ jobs: [QueuedJob<PickupJob>], _ ledger: IdempotencyLedger.Mode) throws -> [JobOutcome] {
-        let db = orders.db
-        orders.lock(jobs.map(\.envelope.job.orderId))
-        let fresh = try IdempotencyLedger.claim(db, queue: queue, jobs, ledger)
-        let effective = zip(jobs, fresh).filter(\.1).map(\.0)
-        let stored = try orders.load(Set(effective.map { ExactText($0.envelope.job.orderId) }))
-        let plan = PickupPlan.make(effective.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
-                                   stored: stored, now: now(), rules: rules)
-        if !plan.slots.isEmpty {
-            db.send(ReminderSQL.slots, [
-                PgArray.text(plan.slots.map(\.orderId)), PgArray.optionalIntegers(plan.slots.map(\.start?.microseconds)),
-                PgArray.optionalIntegers(plan.slots.map(\.end?.microseconds)),
-            ])
+        try orders.commit(jobs, queue: queue, orderId: \.orderId) { [self] new, stored in
+            let plan = PickupPlan.make(new.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) },
+                                       stored: stored, now: now(), rules: rules)
+            if !plan.slots.isEmpty {
+                orders.db.send(ReminderSQL.slots, [
+                    PgArray.text(plan.slots.map(\.orderId)), PgArray.optionalIntegers(plan.slots.map(\.start?.microseconds)),
+                    PgArray.optionalIntegers(plan.slots.map(\.end?.microseconds)),
+                ])
+            }
+            orders.writeHistory(plan.history)
+            orders.writeReminders(plan.reminders)
+            return plan.outcomes
         }
-        orders.writeHistory(plan.history)
-        orders.writeReminders(plan.reminders)
-        return ProcessorSupport.settle(db, queue: queue, jobs, fresh: fresh, plan.outcomes)
     }
 }
