@@ -76,15 +76,15 @@ struct OperatingEndToEndTests {
         try deployment.producer.xadd(queue: "stock", payload: adjust("stuck-1", shop: "w", sku: "a", delta: 1))
         #expect(try eventually(timeout: .seconds(10), every: .milliseconds(20)) { try deployment.pending("stock") == 1 },
                 "a consumer holds the job")
-        // Its loop last went round before it read the job; the monitor feeds the watchdog
-        // only while every loop went round within half the interval (2 s). From 3 s on,
-        // nothing may feed it, until a status line shows that the monitor has gone round
-        // past a whole interval (4 s) later: systemd would have restarted the daemon.
-        let stuckAt = ContinuousClock.now + .seconds(3)
+        // Its loop last went round before it read the job, and the monitor feeds the
+        // watchdog only while every loop went round within half the interval (2 s): from
+        // 3 s on, nothing may feed it. The monitor's status lines show it going round; one
+        // sent a whole interval (4 s) later means systemd would have restarted the daemon.
+        let noFeedAfter = ContinuousClock.now + .seconds(3)
         #expect(eventually(timeout: .seconds(25), every: .milliseconds(50)) {
-            notify.times(ofLineStartingWith: "STATUS=").contains { $0 > stuckAt + .seconds(4) }
+            notify.times(ofLineStartingWith: "STATUS=").contains { $0 > noFeedAfter + .seconds(4) }
         }, "the health monitor goes on reporting:\n\(daemon.log)")
-        let during = notify.times(of: "WATCHDOG=1").filter { $0 > stuckAt }
+        let during = notify.times(of: "WATCHDOG=1").filter { $0 > noFeedAfter }
         #expect(during.isEmpty, "the watchdog was fed \(during.count) times while a consumer was stuck")
 
         pgProxy.thaw()
