@@ -103,8 +103,8 @@ public final class JSONDocument {
 }
 
 /// A json-c tokener kept for the documents one thread parses one after the other:
-/// making one allocates and clears its whole nesting stack, a twentieth of the CPU a
-/// consumer spent on 1,000-SKU catalogues. Not for two threads at once.
+/// making one allocates and clears its whole nesting stack, work a consumer would
+/// otherwise repeat for every job. Not for two threads at once.
 public final class JSONParser {
     fileprivate let tokener: UnsafeMutablePointer<json_tokener>
     fileprivate let maxDepth: Int
@@ -114,8 +114,8 @@ public final class JSONParser {
         guard let tokener = json_tokener_new_ex(maxDepth) else { return nil }
         self.maxDepth = Int(maxDepth)
         // Not JSON_TOKENER_VALIDATE_UTF8: JSONText's pass, which every text goes through
-        // first, checks more (overlong forms, surrogates), and json-c's check added up to a
-        // fifth to its parse of a catalogue.
+        // first, checks more (overlong forms, surrogates), so json-c's check would only be a
+        // second pass over every string.
         json_tokener_set_flags(tokener, JSON_TOKENER_STRICT)
         self.tokener = tokener
     }

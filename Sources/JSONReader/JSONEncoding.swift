@@ -4,7 +4,7 @@ import CJSONC
 /// fills json-c objects, and json-c writes them out.
 ///
 /// Made for the JSON Relais stores (an order's details, a message's facts) on every
-/// order: Foundation's `JSONEncoder` took a tenth of the whole machine there. Keys come
+/// order, where Foundation's `JSONEncoder` cost far more (docs/performance.md). Keys come
 /// out in the order the value encodes them; `nil` optionals are left out
 /// (`encodeIfPresent`); integers are written exactly, floating-point numbers as json-c
 /// writes them. Dates, URLs and data have no special form: values are written as their

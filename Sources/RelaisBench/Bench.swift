@@ -262,9 +262,9 @@ struct RelaisBench {
 
         // 3. Catalogue jobs of 1,000 SKUs: first the first catalogue of each of 80 shops,
         // every row new; then 200 more of the same SKUs, as tills send them again and again.
-        // PostgreSQL inserts a row for half again what updating one costs, and the
-        // pgbench script below mostly updates: the target is held to the second figure,
-        // and the first is printed under it.
+        // PostgreSQL inserts a row at a greater cost than it updates one, and the pgbench
+        // script below mostly updates: the target is held to the second figure, which does
+        // the same work, and the first is printed under it.
         let shops = 80
         func catalogue(_ j: Int, id: String) -> String {
             let levels = (0..<1000).map { #"{"sku":"cat-\#($0)","on_hand":\#(($0 + j) % 500)}"# }.joined(separator: ",")
@@ -337,8 +337,8 @@ struct RelaisBench {
             """, name: "due reminders")
         t0 = now()
         var remaining = reminderCount
-        // Polled with a cheap question every 50 ms: counting 100,000 rows 50 times a
-        // second took PostgreSQL time from the scheduler being measured.
+        // Polled with a cheap question every 50 ms: counting the pending reminders at each
+        // poll would take PostgreSQL's time from the scheduler being measured.
         while remaining > 0 && now() < t0 + .seconds(600) {
             let left = try schedule.query("SELECT EXISTS (SELECT 1 FROM relais.reminders WHERE status = 'pending')", name: "left").scalar
             remaining = left == "t" ? reminderCount : 0
@@ -367,7 +367,7 @@ struct RelaisBench {
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
 
-        // 4. The limits on the same servers: redis-benchmark XADD, pgbench with the same upserts.
+        // 6. The limits on the same servers: redis-benchmark XADD, pgbench with the same upserts.
         let sample = #"{"id":"one-1","type":"stock.levels","data":{"shop_id":"shop-1","observed_at":"2026-11-28T10:00:00Z","levels":[{"sku":"sku-1","on_hand":1}]}}"#
         let redisOut = try run("redis-benchmark", ["-h", endpoint.host, "-p", String(endpoint.port), "-n", String(Int(200_000 * scale)), "-P", "100",
                                                    "-q", "XADD", "\(prefix):redis-benchmark", "*", "job", sample])

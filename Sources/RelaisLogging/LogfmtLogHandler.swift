@@ -105,10 +105,10 @@ public struct LogfmtLogHandler: ProcessLevelLogHandler {
 }
 
 /// Logs events whose fields are strings already in key order: the line written for
-/// every job. With the logfmt handler and no handler metadata, the line is made straight
-/// from the fields, without a `Logger.Metadata` dictionary per event (building one and
-/// sorting it was a quarter of the daemon's time for one-SKU jobs); any other handler
-/// gets the fields as metadata, as from `Logger.log`.
+/// every job, so it must cost little beside the job. With the logfmt handler and no
+/// handler metadata, the line is made straight from the fields, without building and
+/// sorting a `Logger.Metadata` dictionary per event; any other handler gets the fields
+/// as metadata, as from `Logger.log`.
 public struct FieldLogger {
     private let logger: Logger
     private let logfmt: LogfmtLogHandler?

@@ -15,7 +15,11 @@ struct OperatingEndToEndTests {
             "RELAIS_REDIS_URL": "redis://127.0.0.1:\(redisProxy.listenPort)/0",
         ]))
         defer { daemon.stop() }
-        Thread.sleep(forTimeInterval: 3)
+        // The health monitor says why it is not ready once a round has ended, after the
+        // round's READY decision: a READY sent regardless would be here before it.
+        #expect(eventually(timeout: .seconds(20)) {
+            notify.messages.contains { $0.lines.contains { $0.hasPrefix("STATUS=not ready") && $0.contains("redis") } }
+        }, "a status naming Redis:\n\(notify.messages.map(\.lines))\n\(daemon.log)")
         #expect(!notify.saw("READY=1"), "READY before Redis is reachable")
         #expect(daemon.get("/readyz").status == 503)
 
@@ -70,10 +74,17 @@ struct OperatingEndToEndTests {
         // PostgreSQL hangs (the proxy is stopped, connections stay open) while a job is in hand.
         pgProxy.freeze()
         try deployment.producer.xadd(queue: "stock", payload: adjust("stuck-1", shop: "w", sku: "a", delta: 1))
-        Thread.sleep(forTimeInterval: 1)
-        let frozenAt = ContinuousClock.now
-        Thread.sleep(forTimeInterval: 7)
-        let during = notify.times(of: "WATCHDOG=1").filter { $0 > frozenAt + .seconds(3) }
+        #expect(try eventually(timeout: .seconds(10), every: .milliseconds(20)) { try deployment.pending("stock") == 1 },
+                "a consumer holds the job")
+        // Its loop last went round before it read the job, and the monitor feeds the
+        // watchdog only while every loop went round within half the interval (2 s): from
+        // 3 s on, nothing may feed it. The monitor's status lines show it going round; one
+        // sent a whole interval (4 s) later means systemd would have restarted the daemon.
+        let noFeedAfter = ContinuousClock.now + .seconds(3)
+        #expect(eventually(timeout: .seconds(25), every: .milliseconds(50)) {
+            notify.times(ofLineStartingWith: "STATUS=").contains { $0 > noFeedAfter + .seconds(4) }
+        }, "the health monitor goes on reporting:\n\(daemon.log)")
+        let during = notify.times(of: "WATCHDOG=1").filter { $0 > noFeedAfter }
         #expect(during.isEmpty, "the watchdog was fed \(during.count) times while a consumer was stuck")
 
         pgProxy.thaw()
@@ -196,10 +207,13 @@ struct OperatingEndToEndTests {
     @Test func sighupAppliesLogLevelAndBatchSizeAndSaysWhatNeedsARestart() throws {
         let deployment = try Deployment()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("relais-\(TestServers.randomSuffix()).yaml")
-        try "log_level: info\nbatch_size: 200\n".write(to: file, atomically: true, encoding: .utf8)
+        // One consumer per queue: it logs its jobs in their order, and what it holds is one batch.
+        try "log_level: info\nbatch_size: 200\nworkers: 1\n".write(to: file, atomically: true, encoding: .utf8)
         // Empty in the environment: the file decides (the environment would win over it).
         let daemon = try deployment.start(["RELAIS_CONFIG": file.path, "RELAIS_LOG_LEVEL": ""])
         defer { daemon.stop() }
+        try deployment.producer.xadd(queue: "stock", payload: adjust("before-reload", shop: "h", sku: "a", delta: 1))
+        #expect(eventually(timeout: .seconds(20)) { daemon.log.contains("job.id=before-reload ") }, "info lines are on before")
 
         try "log_level: warning\nbatch_size: 7\nworkers: 3\n".write(to: file, atomically: true, encoding: .utf8)
         daemon.send(SIGHUP)
@@ -207,9 +221,30 @@ struct OperatingEndToEndTests {
         let line = daemon.log.split(separator: "\n").first { $0.contains("configuration reloaded") } ?? ""
         #expect(line.contains("log_level=warning") && line.contains("batch_size=7"), "\(line)")
         #expect(line.contains("needs_restart=\"queue settings\""), "\(line)")
+
+        // The log level took effect: a job done (info), then one dead-lettered (warning),
+        // by the one consumer; once the second's line is there, the first's would be.
         try deployment.producer.xadd(queue: "stock", payload: adjust("after-reload", shop: "h", sku: "a", delta: 1))
+        try deployment.producer.xadd(queue: "stock", payload:
+            #"{"id":"bad-after-reload","type":"stock.adjust","data":{"shop_id":"h","sku":"a","delta":"one","at":"2026-11-28T12:00:00Z"}}"#)
+        #expect(eventually(timeout: .seconds(20)) { daemon.log.contains("job.id=bad-after-reload ") }, "warning lines are on:\n\(daemon.log)")
+        #expect(!daemon.log.contains("job.id=after-reload "), "info lines are off after the reload")
+
+        // The batch size took effect: with the SKU's row locked, the consumer holds the one
+        // batch it read of 20 entries that arrived at once, 7 of them.
+        try TestServers.withDatabase(deployment.databaseURL) { db in
+            _ = try db.execute("BEGIN", name: "hold")
+            _ = try db.query("SELECT on_hand FROM relais.stock_items WHERE shop_id = 'h' AND sku = 'a' FOR UPDATE", name: "lock")
+            try TestServers.withRedis { redis in
+                let adds = (0..<20).map { ["XADD", "\(deployment.prefix):stock", "*", "job", adjust("batch-\($0)", shop: "h", sku: "a", delta: 1)] }
+                _ = try redis.pipeline([["MULTI"]] + adds + [["EXEC"]])
+            }
+            #expect(try eventually(timeout: .seconds(10), every: .milliseconds(20)) { try deployment.pending("stock") == 7 },
+                    "the consumer holds a batch of 7, not \((try? deployment.pending("stock")) ?? -1)")
+            _ = try db.execute("ROLLBACK", name: "release")
+        }
         #expect(try deployment.waitUntilDrained())
-        #expect(!daemon.log.contains("job.id=after-reload"), "info lines are off after the reload")
+        #expect(try deployment.onHand(shop: "h") == ["a": 22], "every job took effect once")
 
         try "batch_size: nonsense\n".write(to: file, atomically: true, encoding: .utf8)
         daemon.send(SIGHUP)

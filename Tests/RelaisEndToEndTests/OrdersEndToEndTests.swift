@@ -122,13 +122,16 @@ struct OrdersEndToEndTests {
         #expect(shopMail.authenticated)
         #expect(shopMail.charset?.lowercased() == "utf-8")
         #expect(shopMail.headers["Message-ID"]?.contains("relais-") == true, "\(shopMail.headers)")
-        #expect(shopMail.body?.contains("Léa Dubois") == true, "the shop hears who ordered: \(shopMail.body ?? "")")
-        #expect(shopMail.body?.contains("Croissant") == true)
-        #expect(shopMail.body?.contains("5,70 €") == true, "the total in euros with a comma: \(shopMail.body ?? "")")
-        #expect(shopMail.body?.lowercased().contains("rupture") == true || shopMail.body?.lowercased().contains("insuffisant") == true,
-                "the shop's message names the short item: \(shopMail.body ?? "")")
-        #expect(customerMail.subject?.isEmpty == false)
-        #expect(customerMail.body?.contains("cmd-1") == true, "\(customerMail.body ?? "")")
+        #expect(shopMail.subject == "Nouvelle commande cmd-1 de Léa Dubois (stock insuffisant)")
+        let shopBody = shopMail.body ?? ""
+        #expect(shopBody.contains("Léa Dubois vient de passer une commande en retrait chez Boulangerie Martin."), "\(shopBody)")
+        #expect(shopBody.contains("- 2 × Baguette tradition (réf. baguette) : 1,20 € l’unité, soit 2,40 €"), "\(shopBody)")
+        #expect(shopBody.contains("- 3 × Croissant (réf. croissant) : 1,10 € l’unité, soit 3,30 €"), "\(shopBody)")
+        #expect(shopBody.contains("Total : 5,70 €"), "the total in euros with a comma: \(shopBody)")
+        #expect(shopBody.contains("Rupture / stock insuffisant\nVotre stock disponible ne couvre pas cet article, réservé malgré tout pour cette commande :\n- 3 × Croissant (réf. croissant)\n"),
+                "the shop's message names the short item, and only it: \(shopBody)")
+        #expect(customerMail.subject == "Votre commande cmd-1 chez Boulangerie Martin est bien enregistrée")
+        #expect(customerMail.body?.contains("Nous avons bien reçu votre commande cmd-1 chez Boulangerie Martin") == true, "\(customerMail.body ?? "")")
         let hooks = channels.http.requests(path: "/webhook")
         try #require(hooks.count == 1)
         #expect(hooks[0].verified == true, "standardwebhooks verified the signature: \(hooks[0].error ?? "")")
@@ -141,19 +144,30 @@ struct OrdersEndToEndTests {
         #expect(try deployment.waitUntilDrained())
         #expect(try deployment.status("cmd-1") == "ready")
         #expect(try deployment.waitUntilDelivered())
+        let cmd1Messages = ["order-placed-shop:email:sent", "order-placed-shop:webhook:sent", "order-placed-customer:email:sent",
+                            "order-confirmed-customer:email:sent", "order-ready-customer:email:sent", "order-ready-customer:sms:sent"]
+        #expect(try deployment.messages("cmd-1") == cmd1Messages)
         let sms = channels.http.requests(path: "/sms")
         try #require(sms.count == 1)
         #expect(sms[0].headers["authorization"] == "Bearer sms-token-42")
         let smsBody = try JSONSerialization.jsonObject(with: Data(sms[0].body.utf8)) as? [String: String]
         #expect(smsBody?["to"] == "+33612345678")
-        #expect((smsBody?["text"]?.count ?? 999) <= 160, "one SMS segment: \(smsBody?["text"] ?? "")")
-        let readyMail = channels.smtp.waitForMessages(4).last
-        #expect(readyMail?.body?.contains("18h00") == true || readyMail?.body?.contains("18:00") == true,
-                "the deadline in the shop's time zone: \(readyMail?.body ?? "")")
+        let smsText = smsBody?["text"] ?? ""
+        #expect(smsText.count <= 160, "one SMS segment: \(smsText)")
+        #expect(smsText.hasPrefix("Boulangerie Martin : votre commande cmd-1 est disponible au retrait jusqu'au ")
+                && smsText.hasSuffix(" à 18h00. Donnez ce numéro en magasin."), "the deadline in the shop's time zone: \(smsText)")
+        let mailsNow = channels.smtp.waitForMessages(4)
+        #expect(mailsNow.count == 4, "placed (shop, customer), confirmed, ready: \(mailsNow.map { $0.subject ?? "" })")
+        let readyMail = try #require(mailsNow.first { $0.subject == "Votre commande cmd-1 vous attend chez Boulangerie Martin" })
+        #expect(readyMail.recipients == ["lea@example.fr"])
+        #expect(readyMail.body?.contains(" à 18h00 ; passé ce délai, elle sera annulée.") == true,
+                "the deadline in the shop's time zone: \(readyMail.body ?? "")")
         try deployment.producer.xadd(queue: "orders", payload: event("cmd-1", "collected"))
         #expect(try deployment.waitUntilDrained())
         #expect(try deployment.status("cmd-1") == "collected")
         #expect(try deployment.stock(shop: "boul") == ["baguette": [8, 0, 8], "croissant": [-2, 0, -2]])
+        #expect(try deployment.waitUntilDelivered())
+        #expect(try deployment.messages("cmd-1") == cmd1Messages, "collecting sends nothing")
 
         // Cancelled by the customer: released, the shop is told; by the shop: the customer is told.
         try deployment.producer.xadd(queue: "orders", payload: placed("cmd-2", items: [("baguette", "Baguette", 3, 120)], phone: nil))
@@ -167,10 +181,15 @@ struct OrdersEndToEndTests {
         #expect(try deployment.status("cmd-3") == "cancelled")
         #expect(try deployment.stock(shop: "boul")["baguette"] == [8, 0, 8])
         #expect(try deployment.waitUntilDelivered())
-        #expect(try deployment.messages("cmd-2").last == "order-cancelled-shop:email:sent")
-        #expect(try deployment.messages("cmd-3").last == "order-cancelled-customer:email:sent")
-        let cancelMail = channels.smtp.messages().last { $0.recipients == ["lea@example.fr"] }
-        #expect(cancelMail?.body?.contains("Fermeture exceptionnelle") == true, "the shop's reason: \(cancelMail?.body ?? "")")
+        #expect(try deployment.messages("cmd-2") == ["order-placed-shop:email:sent", "order-placed-customer:email:sent",
+                                                     "order-cancelled-shop:email:sent"], "cancelled by the customer: the shop is told")
+        #expect(try deployment.messages("cmd-3") == ["order-placed-shop:email:sent", "order-placed-customer:email:sent",
+                                                     "order-cancelled-customer:email:sent"], "cancelled by the shop: the customer is told")
+        let cancelMails = channels.smtp.messages().filter { $0.subject == "Votre commande cmd-3 chez Boulangerie Martin est annulée" }
+        try #require(cancelMails.count == 1)
+        #expect(cancelMails[0].recipients == ["lea@example.fr"])
+        #expect(cancelMails[0].body?.contains("Boulangerie Martin a dû annuler votre commande cmd-3.\n\nMotif : Fermeture exceptionnelle") == true,
+                "the shop's reason: \(cancelMails[0].body ?? "")")
 
         // Expired: a ready order past its deadline goes back on the shelf and both sides hear of it.
         try deployment.producer.xadd(queue: "orders", payload: placed("cmd-4", items: [("baguette", "Baguette", 2, 120)], phone: nil))
@@ -178,7 +197,9 @@ struct OrdersEndToEndTests {
         #expect(try eventually(timeout: .seconds(15)) { try deployment.status("cmd-4") == "expired" })
         #expect(try deployment.stock(shop: "boul")["baguette"] == [8, 0, 8])
         #expect(try deployment.waitUntilDelivered())
-        #expect(try Set(deployment.messages("cmd-4").suffix(2)) == ["order-expired-shop:email:sent", "order-expired-customer:email:sent"])
+        #expect(try deployment.messages("cmd-4") == ["order-placed-shop:email:sent", "order-placed-customer:email:sent",
+                                                     "order-ready-customer:email:sent",
+                                                     "order-expired-shop:email:sent", "order-expired-customer:email:sent"])
 
         // English when the customer's locale says so.
         let english = placed("cmd-5", items: [("baguette", "Baguette", 1, 120)], customer: "John Smith", email: "john@example.com", phone: nil)
@@ -186,9 +207,12 @@ struct OrdersEndToEndTests {
         try deployment.producer.xadd(queue: "orders", payload: english)
         #expect(try deployment.waitUntilDrained())
         #expect(try deployment.waitUntilDelivered())
-        let johnMail = channels.smtp.messages().last { $0.recipients == ["john@example.com"] }
-        #expect(johnMail?.body?.contains("1,20 €") == false, "English shows €1.20, not the French format: \(johnMail?.body ?? "")")
-        #expect(johnMail?.body?.contains("John Smith") == true)
+        let johnMails = channels.smtp.messages().filter { $0.recipients == ["john@example.com"] }
+        try #require(johnMails.count == 1, "one e-mail for the placed order")
+        let johnBody = johnMails[0].body ?? ""
+        #expect(johnBody.contains("€1.20") && !johnBody.contains("1,20 €"), "English shows €1.20, not the French format: \(johnBody)")
+        #expect(johnBody.contains("John Smith"), "\(johnBody)")
+        #expect(try deployment.messages("cmd-5") == ["order-placed-shop:email:sent", "order-placed-customer:email:sent"])
 
         #expect(try deployment.deadLetters().isEmpty)
         #expect(!daemon.log.contains("lea@example.fr"), "no e-mail address in the log")

@@ -37,16 +37,18 @@ struct Deployment {
             .map { ($0[0]!, Int($0[1]!)!) })
     }
 
-    /// Waits until every queue's stream and retry set are empty and nothing is pending.
+    /// Waits until every queue under the prefix (whichever the daemon has) has its stream
+    /// and retry set empty and nothing pending.
     func waitUntilDrained(timeout: Duration = .seconds(60)) throws -> Bool {
-        try eventually(timeout: timeout, every: .milliseconds(200)) {
-            for queue in ["orders", "stock"] {
-                let length = try producer.run(["XLEN", "\(prefix):\(queue)"])
-                let retrying = try producer.run(["ZCARD", "\(prefix):\(queue):retry"])
-                let pending = try producer.run(["XPENDING", "\(prefix):\(queue)", "relais"]).split(separator: "\n").first ?? ""
-                guard length == "0" && retrying == "0" && pending == "0" else { return false }
-            }
-            return true
+        try TestServers.withRedis { redis in
+            try eventually(timeout: timeout, every: .milliseconds(100)) { try QueuesInRedis.drained(prefix: prefix, redis: redis) }
+        }
+    }
+
+    /// How many entries of `queue` consumers hold now (read, not yet acknowledged).
+    func pending(_ queue: String) throws -> Int {
+        try TestServers.withRedis { redis in
+            Int(try redis.command("XPENDING", "\(prefix):\(queue)", "relais").elements.first?.integer ?? 0)
         }
     }
 

@@ -57,4 +57,9 @@ public final class NotifySocket: Sendable {
     public func times(of line: String) -> [ContinuousClock.Instant] {
         messages.filter { $0.lines.contains(line) }.map(\.at)
     }
+
+    /// When messages with a line starting with `prefix` (such as `STATUS=`) arrived.
+    public func times(ofLineStartingWith prefix: String) -> [ContinuousClock.Instant] {
+        messages.filter { $0.lines.contains { $0.hasPrefix(prefix) } }.map(\.at)
+    }
 }
