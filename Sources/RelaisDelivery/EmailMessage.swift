@@ -96,8 +96,8 @@ public enum MailHeader {
         dateFormatter.withLock { $0.string(from: date) }
     }
 
-    /// Made once: opening an ICU date format for every message took a quarter of the
-    /// e-mail delivery thread's time.
+    /// Made once: opening an ICU date format is costly, and every message needs one for
+    /// its `Date` header.
     private static let dateFormatter: Mutex<DateFormatter> = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -3,7 +3,7 @@ public enum Language: String, Sendable, Codable, CaseIterable {
     case fr, en
 }
 
-/// How a message travels (CONTRACT.md, "Delivery").
+/// How a message travels (docs/producers.md, "Who is told, on which channel").
 public enum Channel: String, Sendable, Codable, CaseIterable {
     case email, sms, webhook
     /// Written to the log and recorded as sent: the fallback of a channel with no configuration.

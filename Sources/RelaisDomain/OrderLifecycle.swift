@@ -1,4 +1,4 @@
-/// Where an order stands (CONTRACT.md, "Queue orders").
+/// Where an order stands (docs/producers.md, "Queue `orders`").
 public enum OrderStatus: String, Sendable, CaseIterable, Codable {
     case placed, confirmed, ready, collected, cancelled, expired
 

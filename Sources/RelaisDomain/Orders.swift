@@ -131,7 +131,7 @@ public struct PlacedOrder: Sendable, Equatable, Codable {
     }
 }
 
-/// The limits of the `orders` job types (CONTRACT.md, "Queue orders"); the JSON Schemas
+/// The limits of the `orders` job types (docs/producers.md, "Queue `orders`"); the JSON Schemas
 /// in docs/schemas state the same.
 public enum OrderRules {
     /// Longest order id, shop id and SKU.

@@ -103,7 +103,7 @@ public struct PlannedReminder: Sendable, Equatable {
     }
 }
 
-/// When pickup reminders go out (CONTRACT.md, "Queue orders" `order.ready`, "Queue pickups").
+/// When pickup reminders go out (docs/producers.md, "Queue `orders`" `order.ready`, "Queue `pickups`").
 ///
 /// Pure: every instant comes in as an argument, nothing reads the clock. Wall-clock
 /// arithmetic (the evening before, the end of quiet hours) is done on the shop's

@@ -24,7 +24,7 @@ public enum LocalTime {
         Parts(t, timeZone: timeZone, language: language).time
     }
 
-    /// The zone messages use when the shop's is unknown (CONTRACT.md: the default shop zone).
+    /// The zone messages use when the shop's is unknown (docs/producers.md: `shop.timezone`'s default).
     public static let fallbackZone = "Europe/Paris"
 
     /// The day and time of an instant, formatted in a zone and a language.

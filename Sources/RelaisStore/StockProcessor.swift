@@ -108,8 +108,8 @@ enum StockSQL {
     /// A level counts what was there at `observed_at`: adjustments recorded with a later
     /// time are added to it.
     ///
-    /// Looking those adjustments up row by row was a fifth of the statement's time, and a
-    /// fresh observation seldom has any: one look at the shops' adjustments made after the
+    /// Looking those adjustments up row by row costs every row, and a fresh observation
+    /// seldom has any: one look at the shops' adjustments made after the
     /// earliest observation (an `InitPlan`, run once) skips the row-by-row look-up when
     /// there are none.
     ///
