@@ -237,11 +237,14 @@ struct StockProcessorTests {
                 finished.signal()
             }
             // The second reading is seen waiting for the first's lock, not merely slow to start.
+            // Read on connections of its own: a transaction sees one snapshot of pg_stat_activity.
             let blocked = try eventually(timeout: .seconds(10)) {
-                try holder.query("""
-                    SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
-                    """, name: "waiting").rows.first?[0] == "1"
+                try TestServers.withDatabase(url) { db throws in
+                    try db.query("""
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        """, name: "waiting").rows.first?[0] == "1"
+                }
             }
             #expect(blocked, "the second reading must wait for the first")
             #expect(finished.wait(timeout: .now()) == .timedOut, "it has not finished while the first holds its row")
