@@ -406,32 +406,24 @@ public enum PgArray {
     public static func optionalText(_ values: some Sequence<String?>) -> String {
         // Built as bytes: this runs over every row of every batch, and long values (an
         // order's JSON facts) are full of quotes.
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(values.underestimatedCount * 16 + 2)
-        var first = true
+        var literal = ArrayLiteral(reserving: values.underestimatedCount * 16)
         for element in values {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            guard var value = element else {
-                out += "NULL".utf8
-                continue
-            }
-            out.append(UInt8(ascii: "\""))
+            guard var value = literal.begin(element) else { continue }
+            literal.bytes.append(UInt8(ascii: "\""))
             value.withUTF8 { bytes in
                 // Most values (ids, SKUs) need no escaping: copied whole.
                 guard bytes.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-                    out.append(contentsOf: bytes)
+                    literal.bytes.append(contentsOf: bytes)
                     return
                 }
                 for byte in bytes {
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-                    out.append(byte)
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { literal.bytes.append(UInt8(ascii: "\\")) }
+                    literal.bytes.append(byte)
                 }
             }
-            out.append(UInt8(ascii: "\""))
+            literal.bytes.append(UInt8(ascii: "\""))
         }
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        return literal.closed()
     }
 
     /// `[d1,d2,…]`: JSON documents as one JSON array, for `json_array_elements($n::json)`.
@@ -460,16 +452,36 @@ public enum PgArray {
 
     /// As `integers`, with `nil` elements as SQL `NULL`.
     public static func optionalIntegers(_ values: some Sequence<Int64?>) -> String {
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(values.underestimatedCount * 8 + 2)
-        var first = true
+        var literal = ArrayLiteral(reserving: values.underestimatedCount * 8)
         for element in values {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            if let value = element { out += String(value).utf8 } else { out += "NULL".utf8 }
+            if let value = literal.begin(element) { literal.bytes += String(value).utf8 }
         }
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        return literal.closed()
+    }
+
+    /// The bytes of a `{e1,e2,…}` array literal being written: the braces, the commas and
+    /// the `NULL`s; the caller writes each element's text form into `bytes`.
+    private struct ArrayLiteral {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        private var first = true
+
+        /// Reserves room for the elements' `count` bytes and the braces.
+        init(reserving count: Int) { bytes.reserveCapacity(count + 2) }
+
+        /// Starts the next element, after a comma unless it is the first: writes `NULL` for
+        /// `nil` and returns nil, else returns `element` for the caller to write.
+        mutating func begin<Element>(_ element: Element?) -> Element? {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            if element == nil { bytes += "NULL".utf8 }
+            return element
+        }
+
+        /// The literal, closed with `}`.
+        mutating func closed() -> String {
+            bytes.append(UInt8(ascii: "}"))
+            return String(decoding: bytes, as: UTF8.self)
+        }
     }
 
     /// `{t,f}` for boolean arrays.

@@ -46,8 +46,7 @@ func orderStatus(_ url: String, _ order: String) throws -> String? {
 @Suite("Order effects in a real PostgreSQL")
 struct OrderProcessorTests {
     @Test func lifeOfAnOrderMovesReservationsAndStock() throws {
-        let url = try TestServers.makeDatabase()
-        let stockProcessor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, stockProcessor) = try stockProcessorOnNewDatabase()
         defer { stockProcessor.close() }
         _ = try stockProcessor.process([try levelsJob("l", shop: "s1", at: "2026-11-28T08:00:00Z", [("pomme", 10), ("poire", 1)])])
         let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.email, .log])

@@ -45,6 +45,19 @@ struct ReminderTests {
         return rules
     }
 
+    /// Runs `body` with an order processor and a pickup processor on a fresh database, and
+    /// closes both after it.
+    private func withOrdersAndPickups(_ body: (_ url: String, _ processor: OrderProcessor, _ pickups: PickupProcessor) throws -> Void) throws {
+        let url = try TestServers.makeDatabase()
+        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log], rules: rules)
+        let pickups = try PickupProcessor(conninfo: url, queue: "pickups", rules: rules)
+        defer {
+            processor.close()
+            pickups.close()
+        }
+        try body(url, processor, pickups)
+    }
+
     @Test func aReadyOrderIsRemindedOnceEvenWithTwoSchedulers() throws {
         let url = try TestServers.makeDatabase()
         let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.email, .log], rules: rules)
@@ -98,62 +111,52 @@ struct ReminderTests {
     }
 
     @Test func aNewBookingReplacesTheOldOnesRemindersAndACancellationClearsThem() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log], rules: rules)
-        let pickups = try PickupProcessor(conninfo: url, queue: "pickups", rules: rules)
-        defer {
-            processor.close()
-            pickups.close()
-        }
-        let slot = Date().addingTimeInterval(3 * 86_400)
-        let booking = #"{"order_id":"o1","slot_start":"\#(rfc3339(slot))","slot_end":"\#(rfc3339(slot.addingTimeInterval(1800)))"}"#
-        guard case .retry = try pickups.process([try pickupJob("b0", "pickup.booked", booking)]).first else {
-            Issue.record("a booking before its order should be retried")
-            return
-        }
-        _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 1)])])
-        #expect(try pickups.process([try pickupJob("b1", "pickup.booked", booking)]) == [.done])
-        #expect(try reminders(url, "o1") == ["evening:pending", "soon:pending"])
-        let slotColumns = try TestServers.withDatabase(url) { db throws in
-            try db.query("SELECT slot_start IS NOT NULL AND slot_end > slot_start FROM relais.order_status WHERE order_id = 'o1'",
-                         name: "slot").scalar
-        }
-        #expect(slotColumns == "t")
+        try withOrdersAndPickups { url, processor, pickups in
+            let slot = Date().addingTimeInterval(3 * 86_400)
+            let booking = #"{"order_id":"o1","slot_start":"\#(rfc3339(slot))","slot_end":"\#(rfc3339(slot.addingTimeInterval(1800)))"}"#
+            guard case .retry = try pickups.process([try pickupJob("b0", "pickup.booked", booking)]).first else {
+                Issue.record("a booking before its order should be retried")
+                return
+            }
+            _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 1)])])
+            #expect(try pickups.process([try pickupJob("b1", "pickup.booked", booking)]) == [.done])
+            #expect(try reminders(url, "o1") == ["evening:pending", "soon:pending"])
+            let slotColumns = try TestServers.withDatabase(url) { db throws in
+                try db.query("SELECT slot_start IS NOT NULL AND slot_end > slot_start FROM relais.order_status WHERE order_id = 'o1'",
+                             name: "slot").scalar
+            }
+            #expect(slotColumns == "t")
 
-        let later = slot.addingTimeInterval(86_400)
-        let rebooking = #"{"order_id":"o1","slot_start":"\#(rfc3339(later))","slot_end":"\#(rfc3339(later.addingTimeInterval(1800)))"}"#
-        #expect(try pickups.process([try pickupJob("b2", "pickup.booked", rebooking)]) == [.done])
-        #expect(try reminders(url, "o1") == ["evening:cancelled", "soon:cancelled", "evening:pending", "soon:pending"])
+            let later = slot.addingTimeInterval(86_400)
+            let rebooking = #"{"order_id":"o1","slot_start":"\#(rfc3339(later))","slot_end":"\#(rfc3339(later.addingTimeInterval(1800)))"}"#
+            #expect(try pickups.process([try pickupJob("b2", "pickup.booked", rebooking)]) == [.done])
+            #expect(try reminders(url, "o1") == ["evening:cancelled", "soon:cancelled", "evening:pending", "soon:pending"])
 
-        #expect(try pickups.process([try pickupJob("c1", "pickup.cancelled", #"{"order_id":"o1"}"#)]) == [.done])
-        #expect(try reminders(url, "o1").filter { $0.hasSuffix(":pending") }.isEmpty)
-        let cleared = try TestServers.withDatabase(url) { db throws in
-            try db.query("SELECT slot_start IS NULL FROM relais.order_status WHERE order_id = 'o1'", name: "slot").scalar
+            #expect(try pickups.process([try pickupJob("c1", "pickup.cancelled", #"{"order_id":"o1"}"#)]) == [.done])
+            #expect(try reminders(url, "o1").filter { $0.hasSuffix(":pending") }.isEmpty)
+            let cleared = try TestServers.withDatabase(url) { db throws in
+                try db.query("SELECT slot_start IS NULL FROM relais.order_status WHERE order_id = 'o1'", name: "slot").scalar
+            }
+            #expect(cleared == "t")
         }
-        #expect(cleared == "t")
     }
 
     @Test func aReminderForASlotAlreadyPastIsSkipped() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try OrderProcessor(conninfo: url, queue: "orders", channels: [.log], rules: rules)
-        let pickups = try PickupProcessor(conninfo: url, queue: "pickups", rules: rules)
-        defer {
-            processor.close()
-            pickups.close()
+        try withOrdersAndPickups { url, processor, pickups in
+            _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 1)])])
+            let slot = Date().addingTimeInterval(2 * 3600)
+            _ = try pickups.process([try pickupJob("b1", "pickup.booked",
+                #"{"order_id":"o1","slot_start":"\#(rfc3339(slot))","slot_end":"\#(rfc3339(slot.addingTimeInterval(600)))"}"#)])
+            #expect(try reminders(url, "o1") == ["soon:pending"], "no evening reminder for a slot less than a day away")
+            // The daemon was down until after the slot: the scheduler's clock says so.
+            _ = try TestServers.withDatabase(url) { db throws in
+                try db.query("UPDATE relais.reminders SET due_at = now() - interval '1 minute'", name: "make due")
+            }
+            let late = try ReminderScheduler(conninfo: url, channels: [.log], rules: rules, now: { Timestamp(slot.addingTimeInterval(60)) })
+            defer { late.close() }
+            #expect(try late.fireDue().skipped == 1)
+            #expect(try reminders(url, "o1") == ["soon:skipped"])
         }
-        _ = try processor.process([try placedJob("p1", order: "o1", items: [("a", 1)])])
-        let slot = Date().addingTimeInterval(2 * 3600)
-        _ = try pickups.process([try pickupJob("b1", "pickup.booked",
-            #"{"order_id":"o1","slot_start":"\#(rfc3339(slot))","slot_end":"\#(rfc3339(slot.addingTimeInterval(600)))"}"#)])
-        #expect(try reminders(url, "o1") == ["soon:pending"], "no evening reminder for a slot less than a day away")
-        // The daemon was down until after the slot: the scheduler's clock says so.
-        _ = try TestServers.withDatabase(url) { db throws in
-            try db.query("UPDATE relais.reminders SET due_at = now() - interval '1 minute'", name: "make due")
-        }
-        let late = try ReminderScheduler(conninfo: url, channels: [.log], rules: rules, now: { Timestamp(slot.addingTimeInterval(60)) })
-        defer { late.close() }
-        #expect(try late.fireDue().skipped == 1)
-        #expect(try reminders(url, "o1") == ["soon:skipped"])
     }
 }
 

@@ -25,6 +25,12 @@ func adjustJob(_ id: String, shop: String, sku: String, delta: Int, at: String =
     try stockJob(id, "stock.adjust", #"{"shop_id":"\#(shop)","sku":"\#(sku)","delta":\#(delta),"at":"\#(at)"}"#)
 }
 
+/// A stock processor on a new migrated database, and that database's URL; the caller closes it.
+func stockProcessorOnNewDatabase() throws -> (url: String, processor: StockProcessor) {
+    let url = try TestServers.makeDatabase()
+    return (url, try StockProcessor(conninfo: url, queue: "stock"))
+}
+
 /// `sku → on_hand` for a shop, read from the read model.
 func onHand(_ url: String, shop: String) throws -> [String: Int] {
     try TestServers.withDatabase(url) { db throws in
@@ -36,8 +42,7 @@ func onHand(_ url: String, shop: String) throws -> [String: Int] {
 @Suite("Stock effects in a real PostgreSQL")
 struct StockProcessorTests {
     @Test func olderObservationNeverOverwritesANewerOne() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         #expect(try processor.process([try levelsJob("l1", shop: "s", at: "2026-11-28T10:00:00Z", [("a", 5), ("b", 1)])]) == [.done])
         #expect(try processor.process([try levelsJob("l2", shop: "s", at: "2026-11-28T09:00:00Z", [("a", 99)])]) == [.done])
@@ -49,8 +54,7 @@ struct StockProcessorTests {
     }
 
     @Test func completeSnapshotZeroesUnlistedSkusButNotNewerOnes() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         _ = try processor.process([
             try levelsJob("l1", shop: "s", at: "2026-11-28T08:00:00Z", [("a", 5), ("b", 6)]),
@@ -63,8 +67,7 @@ struct StockProcessorTests {
     }
 
     @Test func adjustmentTakesEffectOnceWhateverTheRepeats() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         let outcomes = try processor.process([
             try adjustJob("adj-1", shop: "s", sku: "a", delta: 5),
@@ -79,8 +82,7 @@ struct StockProcessorTests {
     /// A batch is first committed taking every job as new; one found in the ledger rolls
     /// it back, and the batch is done again applying only the new jobs.
     @Test func aBatchWithAJobDoneBeforeAppliesOnlyTheNewOnes() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         #expect(try processor.process([try adjustJob("old", shop: "s", sku: "a", delta: 5)]) == [.done])
         let outcomes = try processor.process([
@@ -99,8 +101,7 @@ struct StockProcessorTests {
     /// Everything of a stock transaction is queued until its COMMIT: ledger, locks,
     /// effects. Once its statements are prepared, a batch costs one round trip.
     @Test func aStockTransactionIsOneRoundTrip() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (_, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         _ = try processor.process([try adjustJob("first", shop: "s", sku: "a", delta: 1),
                                    try levelsJob("first-count", shop: "s", at: "2026-11-28T09:00:00Z", [("b", 3)])])
@@ -113,8 +114,7 @@ struct StockProcessorTests {
     }
 
     @Test func levelsAndAdjustmentsGiveTheSameStockInEitherOrder() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         let count = { try levelsJob("count-\($0)", shop: $0, at: "2026-11-28T10:00:00Z", [("baguette", 40)]) }
         let sale = { try adjustJob("sale-\($0)", shop: $0, sku: "baguette", delta: -3, at: "2026-11-28T10:30:00Z") }
@@ -138,8 +138,7 @@ struct StockProcessorTests {
     /// some made after its earliest observation: here the later one belongs to the
     /// second shop and the earliest observation.
     @Test func adjustmentsAfterAnyObservationOfABatchAreCounted() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         _ = try processor.process([try adjustJob("sale-y", shop: "y", sku: "a", delta: -3, at: "2026-11-28T09:30:00Z"),
                                    try adjustJob("sale-z", shop: "z", sku: "a", delta: -4, at: "2026-11-28T09:30:00Z")])
@@ -154,8 +153,7 @@ struct StockProcessorTests {
     }
 
     @Test func observationTimesAreStoredToTheExactMicrosecond() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         _ = try processor.process([
             try levelsJob("t1", shop: "t1", at: "2056-06-25T04:41:05.206Z", [("a", 1)]),
@@ -173,8 +171,7 @@ struct StockProcessorTests {
     }
 
     @Test func catalogueOfTenThousandSkusIsAppliedInOneJob() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         let levels = (0..<10_000).map { ("sku-\($0)", $0 % 50) }
         #expect(try processor.process([try levelsJob("cat", shop: "big", at: "2026-11-28T10:00:00Z", levels)]) == [.done])
@@ -277,8 +274,7 @@ struct StockProcessorTests {
     }
 
     @Test func brokenDatabaseKeepsTheJobsInsteadOfDeadLetteringThem() throws {
-        let url = try TestServers.makeDatabase()
-        let processor = try StockProcessor(conninfo: url, queue: "stock")
+        let (url, processor) = try stockProcessorOnNewDatabase()
         defer { processor.close() }
         _ = try TestServers.withDatabase(url) { try $0.execute("DROP TABLE relais.stock_adjustments", name: "break") }
         #expect(throws: PgError.self, "a missing table is the database's fault: the batch must stay pending") {

@@ -118,26 +118,42 @@ def stable(job, shop):
     return out
 
 
+def run_example(label, command, argument, prefix, extra_env, client, port, queue, want_types, listed):
+    """Runs an example with `argument` and RELAIS_PREFIX `prefix`, and checks that it exits 0,
+    prints `<type> <job id> <entry id>` for `want_types` (`listed` says them in words) and that
+    the printed entry ids are those of <prefix>:<queue>. Returns the printed lines, split at
+    spaces, and the stream's entries."""
+    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
+    done = subprocess.run(command + [argument], env=env, capture_output=True, text=True, timeout=60)
+    report(done.returncode == 0, f"{label}: exits 0", done.stderr.strip()[-300:])
+    printed = [line.split(" ") for line in done.stdout.splitlines()]
+    report([p[0] for p in printed] == want_types and all(len(p) == 3 for p in printed),
+           f"{label}: prints <type> <job id> <entry id> for {listed}", repr(done.stdout))
+    entries = client.xrange(f"{prefix}:{queue}")
+    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
+           f"{label}: the printed entry ids are the entries of {prefix}:{queue}", repr(entries)[:300])
+    return printed, entries
+
+
+def job_of(label, entry, fields):
+    """The job of a stream entry, or None (reported) when the entry has other fields than `job`."""
+    if list(fields) != ["job"]:
+        report(False, f"{label}: entry {entry} has one field, job", repr(fields))
+        return None
+    return json.loads(fields["job"])
+
+
 def check_orders(name, command, extra_env, client, port, schemas, payloads):
     """The orders example: six jobs on <prefix>:orders, equal to examples/payloads/order.*.json
     but for the shop, the ids and the times."""
-    prefix = f"check-{name}"
     shop = f"check-{name}-{os.getpid()}"
-    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
-    done = subprocess.run(command + [shop], env=env, capture_output=True, text=True, timeout=60)
-    report(done.returncode == 0, f"{name} orders: exits 0", done.stderr.strip()[-300:])
-    printed = [line.split(" ") for line in done.stdout.splitlines()]
     want_types = [payloads[f]["type"] for f in ORDER_FILES]
-    report([p[0] for p in printed] == want_types and all(len(p) == 3 for p in printed),
-           f"{name} orders: prints <type> <job id> <entry id> for {', '.join(want_types)}", repr(done.stdout))
-    entries = client.xrange(f"{prefix}:orders")
-    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
-           f"{name} orders: the printed entry ids are the entries of {prefix}:orders", repr(entries)[:300])
+    printed, entries = run_example(f"{name} orders", command, shop, f"check-{name}", extra_env, client, port,
+                                   "orders", want_types, ", ".join(want_types))
     for (entry, fields), line, stem in zip(entries, printed, ORDER_FILES):
-        if list(fields) != ["job"]:
-            report(False, f"{name} orders: entry {entry} has one field, job", repr(fields))
+        job = job_of(f"{name} orders", entry, fields)
+        if job is None:
             continue
-        job = json.loads(fields["job"])
         kind = job.get("type")
         errors = [e.message for e in c.validator(schemas, c.schema_for(kind)).iter_errors(job)] if kind in c.ORDER_TYPES else ["unknown type"]
         report(not errors, f"{name} orders: {stem} is valid against its schema", "; ".join(errors))
@@ -154,24 +170,15 @@ def check_pickups(name, command, extra_env, client, port, schemas, payloads):
     booking (the day after tomorrow, 16:00-16:30 UTC) and its move (three days ahead,
     09:00-09:30 UTC), with ids pickup-booked:<order>:1 and :2, equal to
     examples/payloads/pickup.booked.json and pickup.booked.2.json but for the ids and the times."""
-    prefix = f"check-{name}"
     order = f"check-{name}-{os.getpid()}-CMD-1042"
-    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
     today = datetime.now(timezone.utc).date()  # read before and after: a run across midnight is told apart
-    done = subprocess.run(command + [order], env=env, capture_output=True, text=True, timeout=60)
+    printed, entries = run_example(f"{name} pickups", command, order, f"check-{name}", extra_env, client, port,
+                                   "pickups", ["pickup.booked", "pickup.booked"], "pickup.booked twice")
     days = {today, datetime.now(timezone.utc).date()}
-    report(done.returncode == 0, f"{name} pickups: exits 0", done.stderr.strip()[-300:])
-    printed = [line.split(" ") for line in done.stdout.splitlines()]
-    report([p[0] for p in printed] == ["pickup.booked", "pickup.booked"] and all(len(p) == 3 for p in printed),
-           f"{name} pickups: prints <type> <job id> <entry id> for pickup.booked twice", repr(done.stdout))
-    entries = client.xrange(f"{prefix}:pickups")
-    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
-           f"{name} pickups: the printed entry ids are the entries of {prefix}:pickups", repr(entries)[:300])
     for number, ((entry, fields), line, stem) in enumerate(zip(entries, printed, PICKUP_FILES), 1):
-        if list(fields) != ["job"]:
-            report(False, f"{name} pickups: entry {entry} has one field, job", repr(fields))
+        job = job_of(f"{name} pickups", entry, fields)
+        if job is None:
             continue
-        job = json.loads(fields["job"])
         errors = [e.message for e in c.validator(schemas, "pickup.booked.schema.json").iter_errors(job)]
         report(not errors, f"{name} pickups: {stem} is valid against its schema", "; ".join(errors))
         report(len(line) == 3 and job.get("id") == line[1] == f"pickup-booked:{order}:{number}",
@@ -190,23 +197,13 @@ def check_pickups(name, command, extra_env, client, port, schemas, payloads):
 
 
 def check(name, command, extra_env, client, port, schemas, payloads):
-    prefix = f"check-{name}"
     shop = f"check-{name}-{os.getpid()}"
-    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
-    done = subprocess.run(command + [shop], env=env, capture_output=True, text=True, timeout=60)
-    report(done.returncode == 0, f"{name}: exits 0", done.stderr.strip()[-300:])
-    printed = [line.split(" ") for line in done.stdout.splitlines()]
-    report([p[0] for p in printed] == ["stock.levels", "stock.adjust"] and all(len(p) == 3 for p in printed),
-           f"{name}: prints <type> <job id> <entry id> for stock.levels then stock.adjust", repr(done.stdout))
-
-    entries = client.xrange(f"{prefix}:stock")
-    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
-           f"{name}: the printed entry ids are the entries of {prefix}:stock", repr(entries)[:300])
+    printed, entries = run_example(name, command, shop, f"check-{name}", extra_env, client, port,
+                                   "stock", ["stock.levels", "stock.adjust"], "stock.levels then stock.adjust")
     for (entry, fields), line in zip(entries, printed):
-        if list(fields) != ["job"]:
-            report(False, f"{name}: entry {entry} has one field, job", repr(fields))
+        job = job_of(name, entry, fields)
+        if job is None:
             continue
-        job = json.loads(fields["job"])
         kind = job.get("type")
         errors = [e.message for e in c.validator(schemas, c.schema_for(kind)).iter_errors(job)] if kind in payloads else ["unknown type"]
         report(not errors, f"{name}: {kind} is valid against its schema", "; ".join(errors))

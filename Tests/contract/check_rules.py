@@ -148,7 +148,8 @@ def main():
     check_json_text(args.relais)
 
     # The tables of check_schemas.py, through the daemon -----------------------
-    rows = [(t, p, v, True) for t, p, v, _ in tables.GOOD] + [(t, p, v, False) for t, p, v, _ in tables.BAD]
+    rows = ([(t, p, v, True) for t, p, v, _ in tables.GOOD]
+            + [(t, p, v, False) for t, p, values in tables.BAD for v in values])
     for queue in c.QUEUES:
         mine = [(t, p, v, good) for t, p, v, good in rows if c.queue_of(t) == queue]
         jobs = [tables.mutated(examples[t], p, v) for t, p, v, _ in mine]

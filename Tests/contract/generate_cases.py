@@ -142,15 +142,20 @@ class Gen:
             return self.padded(head + ":", len(head) + 1 + self.rng.randint(1, 40))
         return head
 
-    def shop(self):
-        """A shop of its own for every job, sometimes with non-ASCII text or 200 characters long."""
-        head = f"{self.shop_prefix}-{self.next_serial()}"
+    def unique_text(self, head, p_longer, longer_max):
+        """`head` (unique), or with probability 0.05 `head` and any text to exactly 200 code
+        points, or (up to probability `p_longer` in all) `head`, a space and 1 to
+        `longer_max` characters of any text."""
         roll = self.rng.random()
         if roll < 0.05:
             return self.long_text(head + " ", 200)
-        if roll < 0.3:
-            return head + " " + self.text(1, 30)
+        if roll < p_longer:
+            return head + " " + self.text(1, longer_max)
         return head
+
+    def shop(self):
+        """A shop of its own for every job, sometimes with non-ASCII text or 200 characters long."""
+        return self.unique_text(f"{self.shop_prefix}-{self.next_serial()}", 0.3, 30)
 
     def sku(self, index=None):
         roll = self.rng.random()
@@ -172,11 +177,16 @@ class Gen:
         instant = start + timedelta(seconds=self.rng.randrange(100 * 365 * 86400),
                                     microseconds=self.rng.randrange(1_000_000))
         offset = self.rng.choice([0, 0, 0, 60, 120, -300, -720, 840, 330, 345, -570])
+        digits = self.rng.choice([0, 0, 1, 3, 3, 6, 9])
+        return self.rfc3339(instant, offset, digits, self.rng.randrange(1000) if digits else 0)
+
+    def rfc3339(self, instant, offset, digits, nanoseconds=0):
+        """`instant` as RFC 3339 at `offset` minutes from UTC (for 0, usually `Z`), with `digits`
+        fractional digits: its microseconds, then `nanoseconds` (0-999)."""
         local = instant + timedelta(minutes=offset)
         text = local.strftime("%Y-%m-%dT%H:%M:%S")
-        digits = self.rng.choice([0, 0, 1, 3, 3, 6, 9])
         if digits:
-            text += "." + f"{local.microsecond:06d}{self.rng.randrange(1000):03d}"[:digits]
+            text += "." + f"{local.microsecond:06d}{nanoseconds:03d}"[:digits]
         if offset == 0 and self.rng.random() < 0.7:
             return text + "Z"
         sign = "+" if offset >= 0 else "-"
@@ -284,15 +294,8 @@ class Gen:
         """`instant` as RFC 3339 in a random offset, with 0-9 fractional digits (never rounding it
         to another microsecond: the digits after the sixth are zeros)."""
         offset = self.rng.choice([0, 0, 60, 120, -300, -720, 840, 330, 345, -570, 899, -899])
-        local = instant + timedelta(minutes=offset)
-        text = local.strftime("%Y-%m-%dT%H:%M:%S")
         digits = self.rng.choice([6, 9]) if instant.microsecond else self.rng.choice([0, 0, 3])
-        if digits:
-            text += "." + f"{local.microsecond:06d}000"[:digits]
-        if offset == 0 and self.rng.random() < 0.7:
-            return text + "Z"
-        sign = "+" if offset >= 0 else "-"
-        return text + f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+        return self.rfc3339(instant, offset, digits)
 
     def pickup_data(self, job_type, order_id=None):
         data = {"order_id": order_id if order_id is not None else self.order_id()}
@@ -336,13 +339,7 @@ class Gen:
 
     def order_id(self):
         """A unique order id: usually ASCII, sometimes any text, once in a while 200 code points."""
-        head = f"{self.shop_prefix}-order-{self.next_serial()}"
-        roll = self.rng.random()
-        if roll < 0.05:
-            return self.long_text(head + " ", 200)
-        if roll < 0.25:
-            return head + " " + self.text(1, 20)
-        return head
+        return self.unique_text(f"{self.shop_prefix}-order-{self.next_serial()}", 0.25, 20)
 
     def maybe(self, value, p=0.5, null=0.1):
         """value with probability p, else null (None) or absent (DELETE)."""
@@ -520,17 +517,28 @@ def timestamp_rules(prefix, field):
 def plain(rules):
     """Turns (name, path, code, value) tuples into rule functions."""
     def make(name, path, code, value):
-        return lambda g, job: (name, path, code, DELETE if value is DELETE else (value(g) if callable(value) else value))
+        return lambda g, job: (name, path, code, drawn(g, value))
     return [make(*rule) for rule in rules]
+
+
+def drawn(g, value):
+    """A rule's bad value: DELETE, a function of the generator, or the value itself."""
+    return DELETE if value is DELETE else (value(g) if callable(value) else value)
+
+
+def entry_rule(array, name, key, code, value):
+    """A rule for one entry of the array data.<array>, chosen at random; for its field `key`,
+    or the entry itself when `key` is None."""
+    def rule(g, job):
+        i = g.rng.randrange(len(job["data"][array]))
+        path = f"data.{array}[{i}]" + (f".{key}" if key else "")
+        return name, path, code, drawn(g, value)
+    return rule
 
 
 def level_rule(name, key, code, value):
     """A rule for one entry of data.levels, chosen at random."""
-    def rule(g, job):
-        i = g.rng.randrange(len(job["data"]["levels"]))
-        path = f"data.levels[{i}]" + (f".{key}" if key else "")
-        return name, path, code, DELETE if value is DELETE else (value(g) if callable(value) else value)
-    return rule
+    return entry_rule("levels", name, key, code, value)
 
 
 def duplicate_sku(g, job):
@@ -629,11 +637,7 @@ def string_rules(prefix, path, max_length, required=True):
 
 def item_rule(name, key, code, value):
     """A rule for one line of data.items, chosen at random."""
-    def rule(g, job):
-        i = g.rng.randrange(len(job["data"]["items"]))
-        path = f"data.items[{i}]" + (f".{key}" if key else "")
-        return name, path, code, DELETE if value is DELETE else (value(g) if callable(value) else value)
-    return rule
+    return entry_rule("items", name, key, code, value)
 
 
 def placed_rules():
