@@ -22,11 +22,13 @@ public struct JournaldLogHandler: ProcessLevelLogHandler {
                                  file: event.file, line: event.line, function: event.function))
     }
 
-    /// The journal fields of one event, values redacted of e-mail addresses and phone numbers.
+    /// The journal fields of one event, values redacted of e-mail addresses and phone
+    /// numbers and their control characters escaped, as in logfmt lines: a value a
+    /// producer wrote cannot forge a second entry line in `journalctl` or drive a terminal.
     public static func fields(level: Logger.Level, message: String, metadata: Logger.Metadata,
                               file: String, line: UInt, function: String) -> [(String, String)] {
         var fields: [(String, String)] = [
-            ("MESSAGE", Redaction.redact(message)),
+            ("MESSAGE", ControlCharacters.escaped(Redaction.redact(message))),
             ("PRIORITY", String(level.syslogPriority)),
             ("SYSLOG_IDENTIFIER", "relais"),
             ("CODE_FILE", file),
@@ -34,7 +36,7 @@ public struct JournaldLogHandler: ProcessLevelLogHandler {
             ("CODE_FUNC", function),
         ]
         for key in metadata.keys.sorted() {
-            fields.append((JournalFields.name(for: key), Redaction.redact("\(metadata[key]!)")))
+            fields.append((JournalFields.name(for: key), ControlCharacters.escaped(Redaction.redact("\(metadata[key]!)"))))
         }
         return fields
     }

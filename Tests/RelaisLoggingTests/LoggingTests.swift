@@ -52,6 +52,16 @@ struct LoggingTests {
         #expect(JournalFields.name(for: key) == field)
     }
 
+    @Test func journalValuesHaveTheirControlCharactersEscaped() {
+        let fields = JournaldLogHandler.fields(level: .warning, message: "job dead-lettered\nforged line",
+                                               metadata: ["job.reason": "data.name: \u{1b}[31mred\u{2028}x", "job.id": "a\tb"],
+                                               file: "Consumer.swift", line: 12, function: "report")
+        let dict = Dictionary(uniqueKeysWithValues: fields)
+        #expect(dict["MESSAGE"] == #"job dead-lettered\nforged line"#)
+        #expect(dict["JOB_REASON"] == #"data.name: \x1b[31mred\u2028x"#)
+        #expect(dict["JOB_ID"] == #"a\tb"#)
+    }
+
     @Test func journalEntryCarriesMessagePriorityAndOneFieldPerKey() {
         let fields = JournaldLogHandler.fields(level: .warning, message: "job dead-lettered",
                                                metadata: ["job.id": "a-1", "job.queue": "stock", "job.outcome": "dead"],
