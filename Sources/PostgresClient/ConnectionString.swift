@@ -16,10 +16,53 @@ public enum PgConnectionString {
             if let options { PQconninfoFree(options) }
             if let errorMessage { PQfreemem(errorMessage) }
         }
-        if options != nil { return nil }
-        let libpqText = errorMessage.map { String(cString: $0) } ?? "out of memory"
-        return reason(forParseError: libpqText)
+        guard let options else {
+            return reason(forParseError: errorMessage.map { String(cString: $0) } ?? "out of memory")
+        }
+        // libpq parses any value and refuses a bad one only when it connects, where the
+        // failure would read as a database that cannot be reached.
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val, let rule = valueRules[String(cString: keyword)],
+               let problem = rule.problem(String(cString: value)) {
+                return "its \(String(cString: keyword)) \(problem)"
+            }
+            option += 1
+        }
+        return nil
     }
+
+    /// What a value must be.
+    enum ValueRule {
+        case oneOf([String])
+        case integer
+
+        /// Why `value` breaks the rule, quoting nothing of it; nil when it keeps it.
+        func problem(_ value: String) -> String? {
+            switch self {
+            case .oneOf(let allowed):
+                allowed.contains(value) ? nil : "must be one of \(allowed.joined(separator: ", "))"
+            case .integer:
+                !value.isEmpty && value.utf8.count <= 9 && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+                    ? nil : "must be a whole number"
+            }
+        }
+    }
+
+    /// The options whose values libpq checks only when it connects (libpq 15–17).
+    static let valueRules: [String: ValueRule] = [
+        "sslmode": .oneOf(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]),
+        "gssencmode": .oneOf(["disable", "prefer", "require"]),
+        "channel_binding": .oneOf(["disable", "prefer", "require"]),
+        "target_session_attrs": .oneOf(["any", "read-write", "read-only", "primary", "standby", "prefer-standby"]),
+        "load_balance_hosts": .oneOf(["disable", "random"]),
+        "connect_timeout": .integer,
+        "keepalives": .integer,
+        "keepalives_idle": .integer,
+        "keepalives_interval": .integer,
+        "keepalives_count": .integer,
+        "tcp_user_timeout": .integer,
+    ]
 
     /// Our reason for one of libpq's parse errors (fe-connect.c), quoting nothing.
     static func reason(forParseError text: String) -> String {

@@ -34,6 +34,7 @@ struct ConfigurationEndToEndTests {
         "postgresql//relais:S3cretPW@127.0.0.1/relais",
         "postgresql://relais:S3c%zzretPW@127.0.0.1/relais",
         "postgresql://relais:S3cretPW@127.0.0.1/relais?sslmode",
+        "postgresql://relais:S3cretPW@127.0.0.1/relais?sslmode=S3cretPW",  // libpq would take it and fail to connect
     ])
     func aMistypedDatabaseURLStopsRelaisAtOnceAndIsNeverPrinted(url: String) throws {
         try refused(["RELAIS_DATABASE_URL": url], key: "RELAIS_DATABASE_URL", hidden: ["S3c", "zzret", "relais:S", "127.0.0.1/relais"])

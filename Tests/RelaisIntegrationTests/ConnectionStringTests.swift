@@ -15,8 +15,13 @@ struct ConnectionStringTests {
         "postgresql://relais:S3cretPW@[::1/relais",  // an unterminated IPv6 address
         "postgresql://relais:S3cretPW@127.0.0.1/relais?S3cretPW=1",  // an unknown option
         "host=127.0.0.1 password='S3cretPW",  // an unterminated quoted value
+        "postgresql://relais:S3cretPW@127.0.0.1/relais?sslmode=S3cretPW",  // a value libpq checks only when connecting
+        "postgresql://relais:S3cretPW@127.0.0.1/relais?target_session_attrs=S3cret",
+        "host=127.0.0.1 password=S3cretPW connect_timeout=S3c",
     ])
     func libpqRefusesAMistypedConnectionStringAndTheReasonQuotesNothing(_ conninfo: String) {
+        // Refused before any connection is tried: the reason is a configuration error,
+        // not an unreachable database.
         let problem = PgConnectionString.problem(conninfo)
         #expect(problem != nil, "libpq accepted \(conninfo)")
         for part in ["S3c", "zzret", "relais", "127.0.0.1"] {
@@ -29,6 +34,7 @@ struct ConnectionStringTests {
         "postgresql://relais:S3c%25ret@127.0.0.1/relais?connect_timeout=2",
         "postgres:///relais",
         "host=127.0.0.1 port=5432 dbname=relais user=relais password='S3c ret'",
+        "postgresql://relais@127.0.0.1/relais?sslmode=verify-full&target_session_attrs=read-write&connect_timeout=10",
     ])
     func wellFormedConnectionStringsAreAccepted(_ conninfo: String) {
         #expect(PgConnectionString.problem(conninfo) == nil)
