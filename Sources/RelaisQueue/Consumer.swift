@@ -218,7 +218,8 @@ struct Consumer: Sendable {
                 items.append(BatchItem(entry: entry, payload: payload, attempt: attempt, outcome: .dead(rejection)))
                 continue
             }
-            let deliveries = fetched.deliveries[entry.id] ?? 1
+            // New entries have no delivery counts: only history and claims are looked up.
+            let deliveries = fetched.deliveries.isEmpty ? 1 : fetched.deliveries[entry.id] ?? 1
             jobItem.append(items.count)
             jobs.append(StreamJob(entryId: entry.id, payload: payload, attempt: attempt,
                                   excessDeliveries: deliveries > Int64(settings.maxDeliveries) ? deliveries : nil))
