@@ -318,8 +318,16 @@ struct Consumer: Sendable {
     /// then one record per entry: `A <id>` (acknowledge only), `R <id> <due ms> <member>`
     /// (retry), or `D <id> <n> <field> <value> …` (dead letter of n fields). Returns, for
     /// each entry left pending, its position (1-based) and the error.
+    ///
+    /// Nothing is written unless the acknowledgement can follow: Redis does not roll a
+    /// script back, so an `XACK` failing after the writes (the group deleted meanwhile,
+    /// the key replaced) would leave letters written for entries that stay pending, to be
+    /// written again when they come back. The script first checks that the group exists
+    /// on the stream, and otherwise returns the error, writing nothing.
     static var settleScript: String {
         """
+        local group = redis.pcall('XPENDING', KEYS[1], ARGV[1])
+        if type(group) == 'table' and group.err then return redis.error_reply(group.err) end
         local acked, failed, position, i = {}, {}, 0, 3
         while i <= #ARGV do
           local kind, id = ARGV[i], ARGV[i + 1]

@@ -4,7 +4,7 @@ import PostgresClient
 import RedisClient
 import RelaisDomain
 import RelaisJobs
-import RelaisQueue
+@testable import RelaisQueue
 import RelaisTestSupport
 import Synchronization
 import Testing
@@ -336,4 +336,44 @@ struct StockFamilyOnTheEngineTests {
 
 func adjustPayload(_ id: String, shop: String, sku: String = "a", delta: Int = 1) -> String {
     #"{"id":"\#(id)","type":"stock.adjust","data":{"shop_id":"\#(shop)","sku":"\#(sku)","delta":\#(delta),"at":"2026-11-28T10:00:00Z"}}"#
+}
+
+/// The settle script against a real Redis, on its own.
+@Suite("The settle script")
+struct SettleScriptTests {
+    @Test func withoutItsGroupTheScriptWritesNothingAndSaysWhy() throws {
+        let prefix = TestServers.makePrefix()
+        let stream = "\(prefix):stock", dead = "\(prefix):dead", retry = "\(stream):retry"
+        try TestServers.withRedis { r throws in
+            let id = try #require(try r.command("XADD", stream, "*", "job", "x").string)
+            // A dead letter and a retry for an entry of a stream whose group is gone.
+            // A pipeline returns an error reply instead of throwing it.
+            let reply = try r.pipeline([["EVAL", Consumer.settleScript, "3", stream, dead, retry, "relais", "1000",
+                                         "D", id, "1", "code", "invalid_field", "R", id, "1", "1|\(id)|x"]])[0]
+            guard case .error(let message) = reply else {
+                Issue.record("the script ran without its group: \(reply)")
+                return
+            }
+            #expect(message.contains("NOGROUP"), "\(message)")
+            #expect(try r.command("EXISTS", dead).integer == 0, "no dead letter written")
+            #expect(try r.command("EXISTS", retry).integer == 0, "no retry written")
+            #expect(try r.command("XLEN", stream).integer == 1, "the entry is left as it was")
+        }
+    }
+
+    @Test func withItsGroupTheLetterIsWrittenAndTheEntryAcknowledged() throws {
+        let prefix = TestServers.makePrefix()
+        let stream = "\(prefix):stock", dead = "\(prefix):dead", retry = "\(stream):retry"
+        try TestServers.withRedis { r throws in
+            try r.command("XGROUP", "CREATE", stream, "relais", "0", "MKSTREAM")
+            try r.command("XADD", stream, "*", "job", "x")
+            let id = try #require(StreamReplies.readGroup(
+                try r.command("XREADGROUP", "GROUP", "relais", "c", "COUNT", "1", "STREAMS", stream, ">")).first?.id)
+            let reply = try r.command("EVAL", Consumer.settleScript, "3", stream, dead, retry, "relais", "1000",
+                                      "D", id, "1", "code", "invalid_field")
+            #expect(reply.elements.isEmpty, "no entry left pending: \(reply)")
+            #expect(try r.command("XLEN", dead).integer == 1)
+            #expect(try r.command("XLEN", stream).integer == 0)
+        }
+    }
 }
