@@ -46,9 +46,6 @@ public final class WorkerThread: Sendable {
     /// Asks the body to stop (sets `stopSignal`); returns at once.
     public func stop() { stopSignal.set() }
 
-    /// Whether the body has returned.
-    public var isFinished: Bool { finished.isOpen }
-
     /// Waits at most `timeout` for the body to return; returns whether it did.
     @discardableResult
     public func waitUntilFinished(timeout: Duration) -> Bool { finished.wait(for: timeout) }
