@@ -29,11 +29,6 @@ static inline CURLcode relais_curl_setopt_off_t(CURL *handle, CURLoption option,
     return curl_easy_setopt(handle, option, value);
 }
 
-/// Sets CURLOPT_READFUNCTION: the upload callback.
-static inline CURLcode relais_curl_setopt_read_function(CURL *handle, curl_read_callback callback) {
-    return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
-}
-
 /// Sets CURLOPT_WRITEFUNCTION or CURLOPT_HEADERFUNCTION: both take a write callback.
 static inline CURLcode relais_curl_setopt_write_function(CURL *handle, CURLoption option, curl_write_callback callback) {
     return curl_easy_setopt(handle, option, callback);

@@ -100,6 +100,20 @@ public struct HTTPResponse: Sendable {
     }
 }
 
+/// One part of a MIME e-mail: its type and its text.
+public struct MailPart: Sendable, Equatable {
+    /// The part's `Content-Type`, such as `text/html; charset=utf-8`.
+    public let contentType: String
+    /// The part's bytes, with CRLF line endings.
+    public let body: [UInt8]
+
+    /// Creates a part.
+    public init(contentType: String, body: [UInt8]) {
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
 /// One libcurl easy handle, reused across transfers so that connections are kept alive.
 ///
 /// Deliberately not `Sendable`: an easy handle must only be used by one thread at a
@@ -142,31 +156,64 @@ public final class CurlSession {
         handle = nil
     }
 
-    /// Sends one e-mail over SMTP and waits for the server to accept it.
+    /// Sends one MIME e-mail over SMTP and waits for the server to accept it.
+    ///
+    /// libcurl builds the message (`curl_mime`): `headers` first, then a multipart body of
+    /// `multipartType` (`multipart/alternative`) holding `parts` in order, each encoded
+    /// quoted-printable, so the message is seven-bit clean whatever the text (libcurl
+    /// does not announce 8BITMIME) and no line passes SMTP's 998-byte limit. libcurl
+    /// writes the boundary, `MIME-Version` and each part's headers, and dot-stuffs.
     ///
     /// - Parameters:
     ///   - url: `smtp://[user:pass@]host:port` or `smtps://…` for implicit TLS; with a
     ///     user name libcurl authenticates (PLAIN, LOGIN… whatever the server offers).
     ///   - from: the envelope sender (MAIL FROM), a bare address.
     ///   - to: the envelope recipients (RCPT TO), bare addresses; one rejection fails the send.
-    ///   - message: the whole RFC 5322 message with CRLF line endings. libcurl dot-stuffs
-    ///     it and appends the final `.`; do not do it here.
+    ///   - headers: the message's own header lines (`Subject: …`), already encoded and
+    ///     free of line breaks except folds (CRLF then a space).
+    ///   - multipartType: the body's type, such as `multipart/alternative`.
+    ///   - parts: the body's parts; their text uses CRLF line endings (a bare LF would be
+    ///     encoded as a character, not a line break).
     ///   - requireTLS: for `smtp://`, fail unless STARTTLS succeeds; otherwise STARTTLS is
     ///     used when the server offers it (a certificate that does not verify still fails).
     ///   - caFile: a PEM file of trusted CAs instead of the system's (tests' self-signed certificates).
     ///   - timeout: the whole transfer's limit; connecting alone is capped at `maximumConnectTimeout`.
-    public func sendMail(url: String, from: String, to: [String], message: [UInt8], requireTLS: Bool,
-                         caFile: String?, timeout: Duration) throws(CurlError) {
+    public func sendMail(url: String, from: String, to: [String], headers: [String], multipartType: String,
+                         parts: [MailPart], requireTLS: Bool, caFile: String?, timeout: Duration) throws(CurlError) {
         let operation = "SMTP send"
         let h = try prepare(operation: operation, timeout: timeout)
         let secrets = userInfo(of: url)
         var recipients: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(recipients) }
-        for address in to {
-            guard let appended = curl_slist_append(recipients, bracketed(address)) else {
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        let mime = curl_mime_init(h)
+        defer {
+            // Forget the pointers before they go; the connection cache stays.
+            curl_easy_reset(h)
+            curl_mime_free(mime)
+            curl_slist_free_all(headerList)
+            curl_slist_free_all(recipients)
+        }
+        func append(_ line: String, to list: inout UnsafeMutablePointer<curl_slist>?) throws(CurlError) {
+            guard let appended = curl_slist_append(list, line) else {
                 throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: operation)
             }
-            recipients = appended
+            list = appended
+        }
+        for address in to { try append(bracketed(address), to: &recipients) }
+        // libcurl takes the root's type from a Content-Type among the headers, adds the
+        // boundary itself and does not repeat the line.
+        for line in ["Content-Type: \(multipartType)"] + headers { try append(line, to: &headerList) }
+        guard let mime else { throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: operation) }
+        for part in parts {
+            guard let handle = curl_mime_addpart(mime) else {
+                throw CurlError(code: CurlError.Code(CURLE_OUT_OF_MEMORY), operation: operation)
+            }
+            // curl_mime_data copies the bytes.
+            try check(part.body.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { curl_mime_data(handle, $0.baseAddress, $0.count) }
+            }, operation)
+            try check(curl_mime_type(handle, part.contentType), operation)
+            try check(curl_mime_encoder(handle, "quoted-printable"), operation)
         }
         try setString(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps", operation)
         try setString(h, CURLOPT_URL, url, operation)
@@ -174,17 +221,9 @@ public final class CurlSession {
         if let caFile { try setString(h, CURLOPT_CAINFO, caFile, operation) }
         try setString(h, CURLOPT_MAIL_FROM, bracketed(from), operation)
         try check(relais_curl_setopt_pointer(h, CURLOPT_MAIL_RCPT, recipients), operation)
-        try setLong(h, CURLOPT_UPLOAD, 1, operation)
-        try check(relais_curl_setopt_off_t(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(message.count)), operation)
-        try check(relais_curl_setopt_read_function(h) { buffer, size, count, context in
-            guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
-            return Unmanaged<UploadSource>.fromOpaque(context).takeUnretainedValue().read(into: buffer, capacity: size * count)
-        }, operation)
-        let source = UploadSource(message)
-        try withExtendedLifetime(source) { () throws(CurlError) in
-            try check(relais_curl_setopt_pointer(h, CURLOPT_READDATA, Unmanaged.passUnretained(source).toOpaque()), operation)
-            try perform(h, operation: operation, secrets: secrets)
-        }
+        try check(relais_curl_setopt_pointer(h, CURLOPT_HTTPHEADER, headerList), operation)
+        try check(relais_curl_setopt_pointer(h, CURLOPT_MIMEPOST, UnsafeMutableRawPointer(mime)), operation)
+        try perform(h, operation: operation, secrets: secrets)
     }
 
     /// POSTs `body` and returns the status and the first `maximumResponseBody` bytes of the answer.
@@ -405,24 +444,6 @@ enum CurlGlobal {
         guard initResult == 0 else {
             throw CurlError(code: CurlError.Code(rawValue: Int(initResult)), operation: "curl_global_init")
         }
-    }
-}
-
-/// The message being uploaded, read by libcurl through the read callback.
-private final class UploadSource {
-    private let bytes: [UInt8]
-    private var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
-        let count = min(capacity, bytes.count - offset)
-        guard count > 0 else { return 0 }
-        bytes.withUnsafeBytes { raw in
-            UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + offset, byteCount: count)
-        }
-        offset += count
-        return count
     }
 }
 

@@ -253,8 +253,8 @@ struct RelaisConfiguration: Sendable {
         let smtpURL = value(.smtpURL)
         if !smtpURL.isEmpty {
             let from = value(.smtpFrom)
-            guard EmailAddress.isSendableBySMTP(from) else {
-                throw ConfigurationError(.smtpFrom, "must be the sender's bare ASCII e-mail address (like noreply@example.org) when \(Setting.smtpURL.rawValue) is set")
+            guard Mailbox(parsing: from) != nil else {
+                throw ConfigurationError(.smtpFrom, "must be the sender's ASCII e-mail address, alone or after a name (noreply@example.org or Mes commerçants <noreply@example.org>), when \(Setting.smtpURL.rawValue) is set")
             }
             guard let requireTLS = Bool(value(.smtpRequireTLS).lowercased()) else {
                 throw ConfigurationError(.smtpRequireTLS, "must be true or false")

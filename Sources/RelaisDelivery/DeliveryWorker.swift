@@ -229,8 +229,10 @@ public final class DeliveryWorker: Sendable {
         case .email:
             guard let email = senders.email, let session, let to = message.destination else { throw notConfigured }
             let rendered = try renderer.render(message.template, channel: .email, recipient: message.recipient, facts: message.facts)
+            let shop = message.recipient == .customer ? (name: message.facts.shopName, email: message.facts.shopEmail) : nil
             try email.send(email.compose(outboxId: String(message.id), to: to, subject: rendered.subject ?? message.template,
-                                         text: rendered.text, date: Date()), over: session)
+                                         text: rendered.text, html: rendered.html ?? "", date: Date(),
+                                         orderId: message.orderId, shop: shop), over: session)
         case .sms:
             guard let sms = senders.sms, let session, let to = message.destination else { throw notConfigured }
             let rendered = try renderer.render(message.template, channel: .sms, recipient: message.recipient, facts: message.facts)

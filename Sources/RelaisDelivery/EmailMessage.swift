@@ -1,29 +1,43 @@
+import CurlClient
 import Foundation
+import RelaisDomain
 import Synchronization
 
-/// One plain-text e-mail, ready to be turned into RFC 5322 bytes.
+/// One e-mail: a text part and an HTML part saying the same, with the headers that
+/// make it read as people expect (a named sender, the shop to answer, one thread per order).
 public struct EmailMessage: Sendable, Equatable {
     /// The `Message-ID` header's value, angle brackets included; stable per outbox row
     /// so that a resend after a crash is recognisable as the same message.
     public var messageId: String
-    /// The sender's bare address (`From` and MAIL FROM).
-    public var from: String
+    /// The sender (`From`); its address is also MAIL FROM.
+    public var from: Mailbox
     /// The recipient's bare address (`To` and RCPT TO).
     public var to: String
+    /// Where answers go (`Reply-To`), when not to the sender: the shop, for a customer.
+    public var replyTo: String?
+    /// The id the messages of one order share (`In-Reply-To` and `References`), so that
+    /// mail clients show them as one conversation.
+    public var thread: String?
     /// The subject, any Unicode text.
     public var subject: String
-    /// The body, any Unicode text; line endings become CRLF on the wire.
+    /// The text part, any Unicode text.
     public var text: String
+    /// The HTML part: a whole document, its values already escaped.
+    public var html: String
     /// When the message was written (`Date`).
     public var date: Date
 
     /// Creates a message.
-    public init(messageId: String, from: String, to: String, subject: String, text: String, date: Date) {
+    public init(messageId: String, from: Mailbox, to: String, replyTo: String? = nil, thread: String? = nil,
+                subject: String, text: String, html: String, date: Date) {
         self.messageId = messageId
         self.from = from
         self.to = to
+        self.replyTo = replyTo
+        self.thread = thread
         self.subject = subject
         self.text = text
+        self.html = html
         self.date = date
     }
 
@@ -31,33 +45,132 @@ public struct EmailMessage: Sendable, Equatable {
     /// and a sender at `shop.example` (`relais.local` when the sender has no domain).
     /// Characters not allowed in a Message-ID become `-`.
     public static func messageId(outboxId: String, from address: String) -> String {
+        "<relais-\(atext(outboxId))@\(domain(of: address))>"
+    }
+
+    /// The thread id of an order's messages: `<relais-order-A-1042@shop.example>`. An
+    /// order id with characters a Message-ID cannot carry is written in hexadecimal
+    /// instead (`x` then its UTF-8 bytes), so that two orders never share a thread.
+    public static func threadId(orderId: String, from address: String) -> String {
+        let plain = !orderId.isEmpty && orderId.unicodeScalars.allSatisfy(atextScalars.contains)
+        let token = plain ? orderId : "x" + orderId.utf8.map { String(format: "%02x", $0) }.joined()
+        return "<relais-order-\(token)@\(domain(of: address))>"
+    }
+
+    private static func domain(of address: String) -> String {
         let domainPart = address.split(separator: "@").last.map(String.init) ?? ""
-        let domain = address.contains("@") && !domainPart.isEmpty ? atext(domainPart) : "relais.local"
-        return "<relais-\(atext(outboxId))@\(domain)>"
+        return address.contains("@") && !domainPart.isEmpty ? atext(domainPart) : "relais.local"
     }
 }
 
 extension EmailMessage {
-    /// The message as it goes over SMTP: headers, a blank line, the body; CRLF line endings.
+    /// The header lines Relais writes, encoded for the wire; libcurl adds `Content-Type`
+    /// (with its boundary) and `MIME-Version`.
     ///
-    /// The body is `text/plain; charset=utf-8` in quoted-printable: seven-bit clean, so
-    /// it needs no 8BITMIME from any relay on the way (libcurl does not send
-    /// `BODY=8BITMIME`), keeps every line under SMTP's 998-byte limit, and stays readable
-    /// for French text where most characters are ASCII. aiosmtpd and every mail client
-    /// decode it. No dot-stuffing here: libcurl doubles a leading `.` itself.
-    public var rfc5322: [UInt8] {
-        var head = ""
-        head += "Date: \(MailHeader.date(date))\r\n"
-        head += "From: \(MailHeader.clean(from))\r\n"
-        head += "To: \(MailHeader.clean(to))\r\n"
-        head += "Subject: \(MailHeader.encodedWords(subject))\r\n"
-        head += "Message-ID: \(MailHeader.clean(messageId))\r\n"
-        head += "MIME-Version: 1.0\r\n"
-        head += "Content-Type: text/plain; charset=utf-8\r\n"
-        head += "Content-Transfer-Encoding: quoted-printable\r\n"
-        head += "\r\n"
-        return Array(head.utf8) + QuotedPrintable.encode(text)
+    /// `Auto-Submitted: auto-generated` (RFC 3834) tells vacation responders and mail
+    /// servers not to answer automatically; `X-Auto-Response-Suppress` asks the same of
+    /// Exchange.
+    public var headerLines: [String] {
+        var lines = [
+            "Date: \(MailHeader.date(date))",
+            "From: \(from.header)",
+            "To: \(MailHeader.clean(to))",
+        ]
+        if let replyTo { lines.append("Reply-To: \(MailHeader.clean(replyTo))") }
+        lines.append("Subject: \(MailHeader.encodedWords(subject))")
+        lines.append("Message-ID: \(MailHeader.clean(messageId))")
+        if let thread {
+            lines.append("In-Reply-To: \(MailHeader.clean(thread))")
+            lines.append("References: \(MailHeader.clean(thread))")
+        }
+        lines.append("Auto-Submitted: auto-generated")
+        lines.append("X-Auto-Response-Suppress: All")
+        return lines
     }
+
+    /// The body's parts, text then HTML (clients show the last one they can), in UTF-8
+    /// with CRLF line endings; libcurl encodes them quoted-printable.
+    public var parts: [MailPart] {
+        [MailPart(contentType: "text/plain; charset=utf-8", body: Self.crlf(text)),
+         MailPart(contentType: "text/html; charset=utf-8", body: Self.crlf(html))]
+    }
+
+    /// `text` with every line ending as CRLF and a final one.
+    static func crlf(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 64)
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte == 0x0A && previous != 0x0D { out.append(0x0D) }
+            if previous == 0x0D && byte != 0x0A { out.append(0x0A) }
+            out.append(byte)
+            previous = byte
+        }
+        if previous == 0x0D { out.append(0x0A) } else if previous != 0x0A { out += [0x0D, 0x0A] }
+        return out
+    }
+}
+
+/// A sender or recipient with an optional display name: `Mes commerçants <noreply@example.org>`.
+public struct Mailbox: Sendable, Equatable, CustomStringConvertible {
+    /// The name people see, if any.
+    public let name: String?
+    /// The bare address.
+    public let address: String
+
+    /// The longest display name kept; a longer one (a shop's name comes from a producer)
+    /// is cut, so that a header never grows without bound.
+    static let nameLimit = 120
+
+    /// A mailbox for `address` shown as `name`: control characters and runs of white
+    /// space in the name become one space, and it is cut to `nameLimit` characters.
+    public init(name: String?, address: String) {
+        let cleaned = name.map { value in
+            String(value.split(whereSeparator: { $0.isWhitespace || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
+                .joined(separator: " ").prefix(Self.nameLimit))
+        }
+        self.name = cleaned?.isEmpty == false ? cleaned : nil
+        self.address = address
+    }
+
+    /// Reads `noreply@example.org`, `Mes commerçants <noreply@example.org>` or
+    /// `"Martin & Fils" <noreply@example.org>`; nil unless the address is one SMTP can
+    /// carry (`EmailAddress.isSendableBySMTP`) and the name is printable text.
+    public init?(parsing text: String) {
+        let value = text.trimmingCharacters(in: .whitespaces)
+        guard value.hasSuffix(">"), let open = value.lastIndex(of: "<") else {
+            guard EmailAddress.isSendableBySMTP(value) else { return nil }
+            self.init(name: nil, address: value)
+            return
+        }
+        let address = String(value[value.index(after: open)..<value.index(before: value.endIndex)])
+        var name = value[..<open].trimmingCharacters(in: .whitespaces)
+        if name.count >= 2, name.hasPrefix("\""), name.hasSuffix("\"") {
+            name = String(name.dropFirst().dropLast()).replacingOccurrences(of: "\\\"", with: "\"")
+        }
+        guard EmailAddress.isSendableBySMTP(address),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "<" || $0 == ">" })
+        else { return nil }
+        self.init(name: name, address: address)
+    }
+
+    /// The same address shown as `name` instead.
+    public func named(_ name: String) -> Mailbox { Mailbox(name: name, address: address) }
+
+    /// The mailbox as a header value: the name as a quoted string when it is ASCII, as
+    /// RFC 2047 encoded words otherwise, then the address in angle brackets.
+    public var header: String {
+        let address = MailHeader.clean(self.address)
+        guard let name else { return address }
+        if name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F }) && !name.contains("=?") {
+            let quoted = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return "\"\(quoted)\" <\(address)>"
+        }
+        return "\(MailHeader.encodedWords(name)) <\(address)>"
+    }
+
+    /// `Name <address>`, or the address alone.
+    public var description: String { name.map { "\($0) <\(address)>" } ?? address }
 }
 
 /// Header values: RFC 2047 encoded words, RFC 5322 dates.
@@ -113,46 +226,11 @@ public enum MailHeader {
     }
 }
 
-/// Quoted-printable (RFC 2045 §6.7) for a text body.
-enum QuotedPrintable {
-    /// Encodes `text` line by line: hard line breaks become CRLF, lines longer than 76
-    /// characters get soft breaks (`=` CRLF), `=`, non-ASCII bytes and trailing blanks
-    /// are escaped as `=XX`. The result ends with CRLF.
-    static func encode(_ text: String) -> [UInt8] {
-        let normalized = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-        var lines = normalized.split(separator: "\n", omittingEmptySubsequences: false)
-        if normalized.hasSuffix("\n") { lines.removeLast() }
-        var out: [UInt8] = []
-        for line in lines {
-            let bytes = Array(line.utf8)
-            var width = 0
-            for (index, byte) in bytes.enumerated() {
-                let isLast = index == bytes.count - 1
-                let literal = (byte == 0x20 || byte == 0x09) ? !isLast : (byte >= 33 && byte <= 126 && byte != 0x3D)
-                let token: [UInt8] = literal ? [byte] : escaped(byte)
-                // Room for the token plus the "=" of a soft break: 76 characters a line.
-                if width + token.count > 75 {
-                    out += Array("=\r\n".utf8)
-                    width = 0
-                }
-                out += token
-                width += token.count
-            }
-            out += [0x0D, 0x0A]
-        }
-        return out
-    }
-
-    private static let hexDigits = Array("0123456789ABCDEF".utf8)
-
-    private static func escaped(_ byte: UInt8) -> [UInt8] {
-        [0x3D, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
-    }
-}
+/// The characters RFC 5322 allows in a Message-ID's parts (a subset of its atext).
+private let atextScalars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_+".unicodeScalars)
 
 /// Keeps the characters RFC 5322 allows in a Message-ID's parts; others become `-`.
 private func atext(_ value: String) -> String {
-    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_+".unicodeScalars)
-    let kept = value.unicodeScalars.map { allowed.contains($0) ? Character($0) : "-" }
+    let kept = value.unicodeScalars.map { atextScalars.contains($0) ? Character($0) : "-" }
     return String(kept)
 }

@@ -6,8 +6,8 @@ import RelaisDomain
 public struct SMTPSettings: Sendable {
     /// `smtp://[user:pass@]host[:port]` (STARTTLS when offered) or `smtps://…` (implicit TLS).
     public let url: String
-    /// The sender's bare address, for `From` and MAIL FROM.
-    public let from: String
+    /// The sender: its address for `From` and MAIL FROM, its name (if any) for `From`.
+    public let from: Mailbox
     /// For `smtp://`: refuse to send unless STARTTLS succeeds.
     public let requireTLS: Bool
     /// For `smtp://` with a user name: send the credentials even when the server does
@@ -30,14 +30,16 @@ public struct SMTPSettings: Sendable {
         guard let host = components.host, !host.isEmpty else {
             throw DeliveryConfigurationError(setting: "SMTP URL", problem: "no host")
         }
-        guard EmailAddress.isSendableBySMTP(from) else {
-            throw DeliveryConfigurationError(setting: "SMTP sender", problem: "expected a bare ASCII address like noreply@example.org")
+        guard let sender = Mailbox(parsing: from) else {
+            throw DeliveryConfigurationError(
+                setting: "SMTP sender",
+                problem: "expected an ASCII address, alone or after a name: noreply@example.org or Mes commerçants <noreply@example.org>")
         }
         guard timeout > .zero else {
             throw DeliveryConfigurationError(setting: "SMTP timeout", problem: "must be positive")
         }
         self.url = url
-        self.from = from
+        self.from = sender
         self.requireTLS = requireTLS
         self.allowPlaintextAuth = allowPlaintextAuth
         self.caFile = caFile
@@ -76,9 +78,23 @@ public struct EmailSender: Sendable {
     }
 
     /// A message from the configured sender, its Message-ID made from `outboxId`.
-    public func compose(outboxId: String, to: String, subject: String, text: String, date: Date) -> EmailMessage {
-        EmailMessage(messageId: EmailMessage.messageId(outboxId: outboxId, from: settings.from),
-                     from: settings.from, to: to, subject: subject, text: text, date: date)
+    ///
+    /// With a `shop`, the message is a customer's about that shop's order: it comes from
+    /// "Boulangerie Martin via Mes commerçants" (the shop's name alone when the sender has
+    /// none) at the sender's address, and answers go to the shop's address when it has one
+    /// SMTP can carry. With an `orderId`, it joins the order's thread.
+    public func compose(outboxId: String, to: String, subject: String, text: String, html: String, date: Date,
+                        orderId: String? = nil, shop: (name: String, email: String?)? = nil) -> EmailMessage {
+        var from = settings.from
+        var replyTo: String?
+        if let shop {
+            from = from.named(from.name.map { "\(shop.name) via \($0)" } ?? shop.name)
+            replyTo = shop.email.flatMap { EmailAddress.isSendableBySMTP($0) ? $0 : nil }
+        }
+        return EmailMessage(messageId: EmailMessage.messageId(outboxId: outboxId, from: settings.from.address),
+                            from: from, to: to, replyTo: replyTo,
+                            thread: orderId.map { EmailMessage.threadId(orderId: $0, from: settings.from.address) },
+                            subject: subject, text: text, html: html, date: date)
     }
 
     /// Sends `message` and returns once the server has accepted it.
@@ -90,17 +106,19 @@ public struct EmailSender: Sendable {
         guard EmailAddress.isSendableBySMTP(message.to) else {
             throw DeliveryFailure(reason: "recipient address is not a bare ASCII address", permanent: true)
         }
-        guard EmailAddress.isSendableBySMTP(message.from) else {
+        guard EmailAddress.isSendableBySMTP(message.from.address) else {
             throw DeliveryFailure(reason: "sender address is not a bare ASCII address", permanent: true)
         }
         guard isHeaderSafe(message.messageId) else {
             throw DeliveryFailure(reason: "Message-ID contains control characters", permanent: true)
         }
+        let hidden = [message.from.address, message.to] + (message.replyTo.map { [$0] } ?? [])
         do {
-            try session.sendMail(url: settings.url, from: message.from, to: [message.to], message: message.rfc5322,
+            try session.sendMail(url: settings.url, from: message.from.address, to: [message.to], headers: message.headerLines,
+                                 multipartType: "multipart/alternative", parts: message.parts,
                                  requireTLS: settings.startTLSRequired, caFile: settings.caFile, timeout: settings.timeout)
         } catch {
-            throw failure(error, hiding: [message.from, message.to])
+            throw failure(error, hiding: hidden)
         }
     }
 

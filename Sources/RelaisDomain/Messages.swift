@@ -22,6 +22,8 @@ public struct MessageFacts: Codable, Sendable, Equatable {
     public var shopId: String
     /// The shop's name, as customers know it.
     public var shopName: String
+    /// The shop's e-mail address, when the order gave one: where customers' answers go.
+    public var shopEmail: String?
     /// The shop's IANA time zone: dates and times are shown in it.
     public var timeZone: String
     /// The customer's name.
@@ -74,7 +76,7 @@ public struct MessageFacts: Codable, Sendable, Equatable {
     public init(orderId: String, shopId: String, shopName: String, timeZone: String, customerName: String,
                 language: Language, items: [Item], totalCents: Int64, currency: String, at: Timestamp,
                 pickupDeadline: Timestamp? = nil, slotStart: Timestamp? = nil, slotEnd: Timestamp? = nil,
-                cancelledBy: CancelledBy? = nil, cancelReason: String? = nil) {
+                cancelledBy: CancelledBy? = nil, cancelReason: String? = nil, shopEmail: String? = nil) {
         self.orderId = orderId
         self.shopId = shopId
         self.shopName = shopName
@@ -90,13 +92,14 @@ public struct MessageFacts: Codable, Sendable, Equatable {
         self.slotEnd = slotEnd
         self.cancelledBy = cancelledBy
         self.cancelReason = cancelReason
+        self.shopEmail = shopEmail
     }
 
     enum CodingKeys: String, CodingKey {
         case orderId = "order_id", shopId = "shop_id", shopName = "shop_name", timeZone = "time_zone"
         case customerName = "customer_name", language, items, totalCents = "total_cents", currency, at
         case pickupDeadline = "pickup_deadline", slotStart = "slot_start", slotEnd = "slot_end"
-        case cancelledBy = "cancelled_by", cancelReason = "cancel_reason"
+        case cancelledBy = "cancelled_by", cancelReason = "cancel_reason", shopEmail = "shop_email"
     }
 }
 

@@ -270,7 +270,8 @@ extension MessageFacts {
         self.init(orderId: order.orderId, shopId: order.shop.id, shopName: order.shop.name, timeZone: order.shop.timeZone,
                   customerName: order.customer.name, language: order.customer.language,
                   items: order.items.map { Item(sku: $0.sku, name: $0.name, quantity: $0.quantity, unitPriceCents: $0.unitPriceCents) },
-                  totalCents: order.totalCents, currency: order.currency, at: at, pickupDeadline: order.pickupDeadline)
+                  totalCents: order.totalCents, currency: order.currency, at: at, pickupDeadline: order.pickupDeadline,
+                  shopEmail: order.shop.email)
     }
 
     /// The facts of a message about `order`, caused by `job`.

@@ -1,19 +1,23 @@
 import Mustache
 import RelaisDomain
 
-/// A message ready to send: a subject for an e-mail, the text, and an SMS's segment count.
+/// A message ready to send: a subject and an HTML part for an e-mail, the text, and an
+/// SMS's segment count.
 public struct RenderedMessage: Sendable, Equatable {
     /// The e-mail subject, on one line; nil for an SMS.
     public let subject: String?
     /// The plain-text body.
     public let text: String
+    /// The e-mail's HTML part, a whole document; nil for an SMS and a log line.
+    public let html: String?
     /// How many SMS segments the text takes; nil unless it is an SMS.
     public let smsSegments: Int?
 
     /// Creates a rendered message.
-    public init(subject: String?, text: String, smsSegments: Int?) {
+    public init(subject: String?, text: String, html: String? = nil, smsSegments: Int?) {
         self.subject = subject
         self.text = text
+        self.html = html
         self.smsSegments = smsSegments
     }
 }
@@ -31,7 +35,7 @@ public struct MessageRenderer: Sendable {
     /// outbox stores it (a `MessageTemplate` raw value); any other name throws
     /// `unknownTemplate`, as a row from an older Relais might carry.
     ///
-    /// - `.email`: subject and text.
+    /// - `.email`: subject, text, and the HTML part (its content in the layout).
     /// - `.sms`: the text, with look-alikes for non-GSM characters when that saves
     ///   segments (`SMSText.fitted`), and its segment count.
     /// - `.log`: the e-mail rendering, for the log line of an unconfigured channel.
@@ -60,7 +64,14 @@ public struct MessageRenderer: Sendable {
         // A subject is one header line whatever a name contains.
         let subject = subjectTemplate.render(context)
             .split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        return RenderedMessage(subject: subject, text: text + "\n", smsSegments: nil)
+        guard channel == .email else { return RenderedMessage(subject: subject, text: text + "\n", smsSegments: nil) }
+        guard let html = templates.html(template, language: language) else {
+            throw .unknownTemplate(TemplateSet.htmlPath(template, language: language))
+        }
+        var page = context
+        page["subject"] = subject
+        page["content"] = html.content.body.render(context)
+        return RenderedMessage(subject: subject, text: text + "\n", html: html.layout.body.render(page), smsSegments: nil)
     }
 
     /// The text without trailing spaces on its lines, without blank lines at either end,

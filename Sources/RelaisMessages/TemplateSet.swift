@@ -61,7 +61,7 @@ public struct TemplateError: Error, CustomStringConvertible, Sendable {
         case .empty: return "\(place): template is empty"
         case .syntax(let what): return "\(place): \(what)"
         case .unknownFile:
-            return "\(place): not a known template (expected <fr|en>/<name>.<email|sms>.mustache; shop messages are French only)"
+            return "\(place): not a known template (expected <fr|en>/<name>.<email|sms|html>.mustache or <fr|en>/layout.html.mustache; shop messages are French only)"
         case .notAFolder: return "\(place): template folder not found"
         case .unknownTemplate: return "\(place): no such template"
         case .webhookChannel: return "\(place): webhooks carry a JSON event (WebhookEvent), not a rendered template"
@@ -71,9 +71,11 @@ public struct TemplateError: Error, CustomStringConvertible, Sendable {
 
 /// Every message template, compiled: the shipped ones, with an operator's overrides on top.
 ///
-/// Layout: `<lang>/<name>.email.mustache` and `<lang>/<name>.sms.mustache`. Customer
-/// messages exist in French and English; shop messages are French only (shops have no
-/// language in the contract), so `en/<name>-shop.*` files are not part of the set.
+/// Layout: `<lang>/<name>.email.mustache` (subject and text part), `<lang>/<name>.html.mustache`
+/// (the HTML part's content), `<lang>/<name>.sms.mustache`, and one `<lang>/layout.html.mustache`
+/// per language around every HTML part. Customer messages exist in French and English;
+/// shop messages are French only (shops have no language in the contract), so
+/// `en/<name>-shop.*` files are not part of the set.
 public struct TemplateSet: Sendable {
     /// The relative paths of the templates that came from the override folder.
     public let overridden: [String]
@@ -122,7 +124,7 @@ public struct TemplateSet: Sendable {
             } else {
                 throw .missing(Self.join(shipped, path))
             }
-            templates[path] = try Self.compile(file: file, email: path.hasSuffix(".email.mustache"))
+            templates[path] = try Self.compile(file: file, kind: Kind(path: path))
         }
         self.templates = templates
         self.overridden = overridden
@@ -153,9 +155,26 @@ public struct TemplateSet: Sendable {
         templates[Self.path(name, language: language, channel: channel)]
     }
 
+    /// The HTML part's content for a message and the layout around it, if the set has them.
+    func html(_ name: String, language: Language) -> (content: Compiled, layout: Compiled)? {
+        guard let content = templates[Self.htmlPath(name, language: language)],
+              let layout = templates[Self.layoutPath(language: language)] else { return nil }
+        return (content, layout)
+    }
+
     /// The relative path of a template: `fr/order-placed-shop.email.mustache`.
     static func path(_ name: String, language: Language, channel: Channel) -> String {
         "\(language.rawValue)/\(name).\(channel.rawValue).mustache"
+    }
+
+    /// The relative path of an e-mail's HTML content: `fr/order-placed-shop.html.mustache`.
+    static func htmlPath(_ name: String, language: Language) -> String {
+        "\(language.rawValue)/\(name).html.mustache"
+    }
+
+    /// The relative path of a language's HTML layout: `fr/layout.html.mustache`.
+    static func layoutPath(language: Language) -> String {
+        "\(language.rawValue)/layout.html.mustache"
     }
 
     /// The language a recipient's messages are in: the customer's own, French for shops.
@@ -171,6 +190,8 @@ public struct TemplateSet: Sendable {
                 for channel in [Channel.email, .sms] {
                     paths.insert(path(template.rawValue, language: language, channel: channel))
                 }
+                paths.insert(htmlPath(template.rawValue, language: language))
+                paths.insert(layoutPath(language: language))
             }
         }
         return paths
@@ -180,15 +201,29 @@ public struct TemplateSet: Sendable {
         folder.hasSuffix("/") ? folder + path : folder + "/" + path
     }
 
+    /// What a template file holds, told by its name.
+    enum Kind {
+        /// Subject line, blank line, text part.
+        case email
+        /// An SMS's text.
+        case sms
+        /// HTML: an e-mail's HTML content or a layout; values are HTML-escaped.
+        case html
+
+        init(path: String) {
+            self = path.hasSuffix(".email.mustache") ? .email : path.hasSuffix(".html.mustache") ? .html : .sms
+        }
+    }
+
     /// Reads and compiles one file; an e-mail file is split into its subject line and its body.
-    private static func compile(file: String, email: Bool) throws(TemplateError) -> Compiled {
+    private static func compile(file: String, kind: Kind) throws(TemplateError) -> Compiled {
         guard let data = FileManager.default.contents(atPath: file) else { throw .unreadable(file) }
         guard var text = String(data: data, encoding: .utf8) else { throw .notUTF8(file) }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         text = text.replacingOccurrences(of: "\r\n", with: "\n")
-        guard email else {
+        guard kind == .email else {
             guard !text.allSatisfy(\.isWhitespace) else { throw .empty(file) }
-            return Compiled(file: file, subject: nil, body: try parse(text, file: file, firstLine: 1))
+            return Compiled(file: file, subject: nil, body: try parse(text, file: file, firstLine: 1, html: kind == .html))
         }
         let lines = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
         guard lines.count >= 2, lines[0].hasPrefix("Subject:"), lines[1].allSatisfy(\.isWhitespace),
@@ -197,20 +232,22 @@ public struct TemplateSet: Sendable {
         let body = lines.count > 2 ? String(lines[2]) : ""
         guard !body.allSatisfy(\.isWhitespace) else { throw .empty(file) }
         let subjectText = String(lines[0].dropFirst("Subject:".count).drop { $0 == " " })
-        return Compiled(file: file, subject: try parse(subjectText, file: file, firstLine: 1),
-                        body: try parse(body, file: file, firstLine: 3))
+        return Compiled(file: file, subject: try parse(subjectText, file: file, firstLine: 1, html: false),
+                        body: try parse(body, file: file, firstLine: 3, html: false))
     }
 
-    /// Compiles template text that starts on `firstLine` of `file`, as plain text.
+    /// Compiles template text that starts on `firstLine` of `file`.
     ///
-    /// The messages are plain text, so the CONTENT_TYPE pragma turns swift-mustache's
-    /// default HTML escaping off; it sits on a line of its own so that a section tag
-    /// alone on the template's first line is still standalone.
-    private static func parse(_ text: String, file: String, firstLine: Int) throws(TemplateError) -> MustacheTemplate {
+    /// Text (subjects, text parts, SMS) gets the CONTENT_TYPE pragma that turns
+    /// swift-mustache's HTML escaping off; it sits on a line of its own so that a section
+    /// tag alone on the template's first line is still standalone. HTML keeps the
+    /// escaping: `{{name}}` writes `&lt;` for `<`.
+    private static func parse(_ text: String, file: String, firstLine: Int, html: Bool) throws(TemplateError) -> MustacheTemplate {
+        let pragma = html ? "" : "{{% CONTENT_TYPE: TEXT }}\n"
         do {
-            return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT }}\n" + text)
+            return try MustacheTemplate(string: pragma + text)
         } catch let error as MustacheTemplate.ParserError {
-            throw .syntax(file, line: error.context.lineNumber - 2 + firstLine, explain(error.error))
+            throw .syntax(file, line: error.context.lineNumber - (html ? 1 : 2) + firstLine, explain(error.error))
         } catch {
             throw .syntax(file, line: firstLine, "\(error)")
         }

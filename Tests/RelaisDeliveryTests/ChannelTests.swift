@@ -18,33 +18,85 @@ import Testing
         #expect(MailHeader.encodedWords("Order 42 is ready") == "Order 42 is ready")
     }
 
-    @Test func subjectCannotInjectAHeader() {
-        let message = EmailMessage(messageId: "<relais-1@example.org>", from: "shop@example.org", to: "client@example.fr",
-                                   subject: "Hello\r\nBcc: victim@example.com", text: "x", date: Date(timeIntervalSince1970: 0))
-        let text = String(decoding: message.rfc5322, as: UTF8.self)
-        #expect(!text.contains("\r\nBcc:"), "a CRLF in the subject started a header:\n\(text)")
+    static func message(from: Mailbox = Mailbox(name: nil, address: "shop@example.org"), subject: String = "Prête",
+                        replyTo: String? = nil, thread: String? = nil) -> EmailMessage {
+        EmailMessage(messageId: "<relais-42@commerces.example>", from: from, to: "client@example.fr", replyTo: replyTo,
+                     thread: thread, subject: subject, text: "Texte", html: "<p>Texte</p>", date: Date(timeIntervalSince1970: 1_715_675_400))
     }
 
-    @Test func bodyIsQuotedPrintableWithCRLFAndSoftBreaks() {
-        let long = String(repeating: "é", count: 40)
-        let encoded = String(decoding: QuotedPrintable.encode("Bonjour Éloïse,\nvotre commande est prête. \n\(long)\n"), as: UTF8.self)
-        let lines = encoded.components(separatedBy: "\r\n")
-        #expect(lines[0] == "Bonjour =C3=89lo=C3=AFse,")
-        #expect(lines[1] == "votre commande est pr=C3=AAte.=20", "a trailing blank must be escaped")
-        #expect(lines.allSatisfy { $0.count <= 76 }, "a line is longer than 76: \(lines)")
-        #expect(lines.count == 7 && lines.last == "", "40 é are 240 characters: four lines, three soft breaks: \(lines)")
-        #expect(lines[2...5].joined().replacingOccurrences(of: "=", with: "") == String(repeating: "C3A9", count: 40))
-        #expect(!encoded.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "bare LF in \(encoded)")
+    @Test func subjectCannotInjectAHeader() {
+        let lines = Self.message(subject: "Hello\r\nBcc: victim@example.com").headerLines
+        #expect(!lines.joined(separator: "\r\n").contains("\r\nBcc:"), "a CRLF in the subject started a header: \(lines)")
+    }
+
+    @Test func aShopNameCannotInjectAHeaderThroughTheSendersName() throws {
+        let sender = try #require(Mailbox(parsing: "Mes commerçants <noreply@commerces.example>"))
+        let from = sender.named("Boulangerie\r\nBcc: victim@example.com via Mes commerçants").header
+        #expect(!from.contains("\n") || from.components(separatedBy: "\r\n").dropFirst().allSatisfy { $0.hasPrefix(" ") },
+                "a line of the From header does not continue it: \(from)")
+        #expect(!from.contains("Bcc:"), "the name reached the header unencoded: \(from)")
+    }
+
+    @Test func partsUseCRLFLineEndingsTextFirst() {
+        let parts = Self.message().parts
+        #expect(parts.map(\.contentType) == ["text/plain; charset=utf-8", "text/html; charset=utf-8"])
+        #expect(EmailMessage.crlf("a\nb\r\nc\rd") == Array("a\r\nb\r\nc\r\nd\r\n".utf8))
+        #expect(EmailMessage.crlf("a\n") == Array("a\r\n".utf8))
     }
 
     @Test func messageHasTheHeadersMailClientsNeed() {
-        let message = EmailMessage(messageId: EmailMessage.messageId(outboxId: "42", from: "noreply@commerces.example"),
-                                   from: "noreply@commerces.example", to: "client@example.fr", subject: "Prête",
-                                   text: "Texte", date: Date(timeIntervalSince1970: 1_715_675_400))
-        let text = String(decoding: message.rfc5322, as: UTF8.self)
-        #expect(text.hasPrefix("Date: Tue, 14 May 2024 08:30:00 +0000\r\nFrom: noreply@commerces.example\r\nTo: client@example.fr\r\n"))
-        #expect(text.contains("\r\nMessage-ID: <relais-42@commerces.example>\r\n"))
-        #expect(text.contains("\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"))
+        let lines = Self.message(replyTo: "martin@boulangerie.example", thread: "<relais-order-A-1@commerces.example>").headerLines
+        #expect(lines.prefix(4) == ["Date: Tue, 14 May 2024 08:30:00 +0000", "From: shop@example.org", "To: client@example.fr",
+                                    "Reply-To: martin@boulangerie.example"])
+        #expect(lines.contains("Message-ID: <relais-42@commerces.example>"))
+        #expect(lines.contains("In-Reply-To: <relais-order-A-1@commerces.example>"))
+        #expect(lines.contains("References: <relais-order-A-1@commerces.example>"))
+        #expect(lines.contains("Auto-Submitted: auto-generated"))
+        #expect(!lines.contains { $0.hasPrefix("Content-Type") }, "libcurl writes Content-Type with its boundary")
+    }
+
+    @Test(arguments: [
+        ("noreply@commerces.example", nil, "noreply@commerces.example"),
+        ("Mes commerces <noreply@commerces.example>", "Mes commerces", "\"Mes commerces\" <noreply@commerces.example>"),
+        ("\"Martin \\\"& Fils\\\"\" <a@b.example>", "Martin \"& Fils\"", "\"Martin \\\"& Fils\\\"\" <a@b.example>"),
+        ("Mes commerçants <noreply@commerces.example>", "Mes commerçants", "=?UTF-8?B?TWVzIGNvbW1lcsOnYW50cw==?= <noreply@commerces.example>"),
+    ] as [(String, String?, String)])
+    func aSenderMayCarryADisplayNameEncodedWhenItIsNotASCII(text: String, name: String?, header: String) throws {
+        let mailbox = try #require(Mailbox(parsing: text))
+        #expect(mailbox.name == name)
+        #expect(mailbox.header == header)
+    }
+
+    @Test(arguments: ["", "Name <>", "Name <not an address>", "Nom <adresse@exemple.fr", "Ch\u{0}ef <a@b.example>",
+                      "Éloïse <éloïse@exemple.fr>", "a@b.example, c@d.example"])
+    func aSenderThatCannotBeSentIsRefused(text: String) {
+        #expect(Mailbox(parsing: text) == nil)
+    }
+
+    @Test func customerMessagesComeFromTheShopViaTheMarketplaceWithReplyToTheShop() throws {
+        let sender = EmailSender(settings: try SMTPSettings(url: "smtp://127.0.0.1:2525", from: "Mes commerçants <noreply@commerces.example>"))
+        let message = sender.compose(outboxId: "7", to: "client@example.fr", subject: "S", text: "T", html: "<p>T</p>", date: Date(),
+                                     orderId: "A-1", shop: (name: "Boulangerie Martin", email: "martin@boulangerie.example"))
+        #expect(message.from == Mailbox(name: "Boulangerie Martin via Mes commerçants", address: "noreply@commerces.example"))
+        #expect(message.replyTo == "martin@boulangerie.example")
+        #expect(message.thread == "<relais-order-A-1@commerces.example>")
+        let toShop = sender.compose(outboxId: "8", to: "martin@boulangerie.example", subject: "S", text: "T", html: "<p>T</p>",
+                                    date: Date(), orderId: "A-1")
+        #expect(toShop.from == Mailbox(name: "Mes commerçants", address: "noreply@commerces.example"))
+        #expect(toShop.replyTo == nil)
+        #expect(toShop.thread == message.thread, "one order, one thread id")
+        let unsendable = sender.compose(outboxId: "9", to: "client@example.fr", subject: "S", text: "T", html: "<p>T</p>", date: Date(),
+                                        orderId: "A-1", shop: (name: "Épicerie", email: "épicerie@exemple.fr"))
+        #expect(unsendable.replyTo == nil, "an address SMTP cannot carry is left out rather than mangled")
+    }
+
+    @Test(arguments: [
+        ("A-1042", "<relais-order-A-1042@shop.example>"),
+        ("a b", "<relais-order-x612062@shop.example>"),
+        ("a-b", "<relais-order-a-b@shop.example>"),
+    ])
+    func theThreadIdIsStableAndTellsOrdersApart(order: String, expected: String) {
+        #expect(EmailMessage.threadId(orderId: order, from: "noreply@shop.example") == expected)
     }
 
     @Test(arguments: [
@@ -115,9 +167,15 @@ import Testing
         #expect(throws: DeliveryConfigurationError.self) { try SMTPSettings(url: url, from: "noreply@example.org") }
     }
 
-    @Test(arguments: ["", "no-at-sign", "Relais <noreply@example.org>", "a@b\r\nBcc: x@y", "noreply@localhost", "élodie@crèmerie.fr"])
-    func senderMustBeABareAddress(from: String) {
+    @Test(arguments: ["", "no-at-sign", "Relais <noreply@localhost>", "a@b\r\nBcc: x@y", "noreply@localhost", "élodie@crèmerie.fr",
+                      "Re\u{7}lais <noreply@example.org>"])
+    func senderMustBeAnAddressSMTPCanCarryWithOrWithoutAName(from: String) {
         #expect(throws: DeliveryConfigurationError.self) { try SMTPSettings(url: "smtp://mail.example", from: from) }
+    }
+
+    @Test func senderMayCarryADisplayName() throws {
+        let settings = try SMTPSettings(url: "smtp://mail.example", from: "Mes commerçants <noreply@example.org>")
+        #expect(settings.from == Mailbox(name: "Mes commerçants", address: "noreply@example.org"))
     }
 
     @Test func redactedURLHasNoPassword() throws {

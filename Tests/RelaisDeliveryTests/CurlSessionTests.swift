@@ -38,7 +38,8 @@ import Testing
         let session = try CurlSession()
         let error = #expect(throws: CurlError.self) {
             try session.sendMail(url: "smtp://someone:\(password)@127.0.0.1:\(freePort())", from: "a@example.org",
-                                 to: ["b@example.org"], message: Array("Subject: x\r\n\r\nx\r\n".utf8), requireTLS: false,
+                                 to: ["b@example.org"], headers: ["Subject: x"], multipartType: "multipart/alternative",
+                                 parts: [MailPart(contentType: "text/plain", body: Array("x\r\n".utf8))], requireTLS: false,
                                  caFile: nil, timeout: .seconds(5))
         }
         #expect(error?.code == .couldNotConnect, "\(String(describing: error))")

@@ -32,7 +32,7 @@ import Testing
             """
         let message = sender.compose(outboxId: "42", to: "eloise@example.fr",
                                      subject: "Votre commande n°42 est prête à être retirée — Boulangerie Lefèvre",
-                                     text: text, date: Date(timeIntervalSince1970: 1_715_675_400))
+                                     text: text, html: "<p>Texte</p>", date: Date(timeIntervalSince1970: 1_715_675_400))
         try sender.send(message, over: session)
 
         let mails = sink.waitForMessages(1)
@@ -60,7 +60,7 @@ import Testing
         let sender = try sender(sink.url())
         for id in ["1", "2"] {
             try sender.send(sender.compose(outboxId: id, to: "client\(id)@example.fr", subject: "Message \(id)",
-                                           text: "Texte \(id)\n", date: Date()), over: session)
+                                           text: "Texte \(id)\n", html: "<p>Texte</p>", date: Date()), over: session)
         }
         let mails = sink.waitForMessages(2)
         try #require(mails.count == 2, "the sink received \(mails.count) messages")
@@ -74,7 +74,7 @@ import Testing
         defer { sink.stop() }
         let session = try CurlSession()
         let sender = try sender(sink.url())
-        let message = sender.compose(outboxId: "7", to: "client@example.fr", subject: "Retour", text: "Texte\n", date: Date())
+        let message = sender.compose(outboxId: "7", to: "client@example.fr", subject: "Retour", text: "Texte\n", html: "<p>Texte</p>", date: Date())
         try sender.send(message, over: session)
         sink.stop()
 
@@ -92,7 +92,7 @@ import Testing
         defer { sink.stop() }
         let wrongPassword = "Faux-Secret-77zq"
         let sender = try sender(sink.url(credentials: "relais:\(wrongPassword)"), allowPlaintextAuth: true)
-        let message = sender.compose(outboxId: "8", to: "client@example.fr", subject: "S", text: "T\n", date: Date())
+        let message = sender.compose(outboxId: "8", to: "client@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date())
         let failure = #expect(throws: DeliveryFailure.self) { try sender.send(message, over: try CurlSession()) }
         #expect(failure?.permanent == false)
         #expect(failure?.reason.contains("refused the login") == true, "\(String(describing: failure))")
@@ -108,7 +108,7 @@ import Testing
         let sink = try SmtpSink(auth: Self.credentials)
         defer { sink.stop() }
         let message = { (sender: EmailSender) in
-            sender.compose(outboxId: "10", to: "client@example.fr", subject: "S", text: "T\n", date: Date())
+            sender.compose(outboxId: "10", to: "client@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date())
         }
         let guarded = try sender(sink.url(credentials: Self.credentials))
         #expect(guarded.settings.startTLSRequired)
@@ -136,19 +136,19 @@ import Testing
         let sender = try sender(sink.url())
 
         let rejected = #expect(throws: DeliveryFailure.self) {
-            try sender.send(sender.compose(outboxId: "1", to: "inconnu@example.fr", subject: "S", text: "T\n", date: Date()), over: session)
+            try sender.send(sender.compose(outboxId: "1", to: "inconnu@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date()), over: session)
         }
         #expect(rejected?.permanent == true, "\(String(describing: rejected))")
         #expect(rejected?.reason.contains("550") == true, "\(String(describing: rejected))")
         #expect(rejected?.reason.contains("inconnu@") == false, "\(String(describing: rejected))")
 
         let deferred = #expect(throws: DeliveryFailure.self) {
-            try sender.send(sender.compose(outboxId: "2", to: "plein@example.fr", subject: "S", text: "T\n", date: Date()), over: session)
+            try sender.send(sender.compose(outboxId: "2", to: "plein@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date()), over: session)
         }
         #expect(deferred?.permanent == false, "\(String(describing: deferred))")
 
         // The session still works after the rejections.
-        try sender.send(sender.compose(outboxId: "3", to: "ok@example.fr", subject: "S", text: "T\n", date: Date()), over: session)
+        try sender.send(sender.compose(outboxId: "3", to: "ok@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date()), over: session)
         #expect(sink.waitForMessages(1).map(\.recipients) == [["ok@example.fr"]])
     }
 
@@ -157,7 +157,7 @@ import Testing
         let sink = try SmtpSink(auth: Self.credentials, certificate: certificate)
         defer { sink.stop() }
         let sender = try sender(sink.url(credentials: Self.credentials), requireTLS: true, caFile: certificate.certificatePath)
-        try sender.send(sender.compose(outboxId: "9", to: "client@example.fr", subject: "Sécurisé", text: "Chiffré\n", date: Date()),
+        try sender.send(sender.compose(outboxId: "9", to: "client@example.fr", subject: "Sécurisé", text: "Chiffré\n", html: "<p>Texte</p>", date: Date()),
                         over: try CurlSession())
         let mails = sink.waitForMessages(1)
         try #require(mails.count == 1)
@@ -172,7 +172,7 @@ import Testing
         defer { sink.stop() }
         let sender = try sender(sink.url())  // STARTTLS is tried; no CA file, so the certificate cannot verify
         let failure = #expect(throws: DeliveryFailure.self) {
-            try sender.send(sender.compose(outboxId: "1", to: "c@example.fr", subject: "S", text: "T\n", date: Date()), over: try CurlSession())
+            try sender.send(sender.compose(outboxId: "1", to: "c@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date()), over: try CurlSession())
         }
         #expect(failure?.permanent == false)
         #expect(failure?.reason.contains("certificate") == true, "\(String(describing: failure))")
@@ -184,7 +184,7 @@ import Testing
         defer { sink.stop() }
         let sender = try sender(sink.url(), requireTLS: true)
         let failure = #expect(throws: DeliveryFailure.self) {
-            try sender.send(sender.compose(outboxId: "1", to: "c@example.fr", subject: "S", text: "T\n", date: Date()), over: try CurlSession())
+            try sender.send(sender.compose(outboxId: "1", to: "c@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date()), over: try CurlSession())
         }
         #expect(failure?.permanent == false)
         #expect(failure?.reason.contains("STARTTLS") == true, "\(String(describing: failure))")
@@ -196,7 +196,7 @@ import Testing
         let sink = try SmtpSink(certificate: certificate, implicitTLS: true)
         defer { sink.stop() }
         let sender = try sender(sink.url(scheme: "smtps"), caFile: certificate.certificatePath)
-        try sender.send(sender.compose(outboxId: "1", to: "c@example.fr", subject: "S", text: "T\n", date: Date()), over: try CurlSession())
+        try sender.send(sender.compose(outboxId: "1", to: "c@example.fr", subject: "S", text: "T\n", html: "<p>Texte</p>", date: Date()), over: try CurlSession())
         let mails = sink.waitForMessages(1)
         try #require(mails.count == 1)
         #expect(mails[0].tls)

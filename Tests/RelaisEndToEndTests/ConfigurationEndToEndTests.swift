@@ -48,9 +48,11 @@ struct ConfigurationEndToEndTests {
         try refused(["RELAIS_SMS_URL": "http://127.0.0.1:9/sms", "RELAIS_SMS_TOKEN": ""], key: "RELAIS_SMS_TOKEN", hidden: [])
     }
 
-    /// The sender must be an address plain SMTP can carry: one with accents, a comma or
-    /// angle brackets, or without a dot in its domain, is refused at start naming the key.
-    @Test(arguments: ["commandes@crèmerie.fr", "commandes,x@example.fr", "Relais <commandes@example.fr>", "commandes@localhost"])
+    /// The sender must be an address plain SMTP can carry, alone or after a name: one with
+    /// accents or a comma, unclosed angle brackets, or without a dot in its domain, is
+    /// refused at start naming the key.
+    @Test(arguments: ["commandes@crèmerie.fr", "commandes,x@example.fr", "Relais <commandes@example.fr", "commandes@localhost",
+                      "Mes commerçants <commandes@crèmerie.fr>"])
     func aSenderSMTPCannotCarryIsRefusedNamingTheSenderKey(from: String) throws {
         try refused(["RELAIS_SMTP_URL": "smtp://127.0.0.1:9", "RELAIS_SMTP_FROM": from], key: "RELAIS_SMTP_FROM", hidden: ["commandes"])
     }

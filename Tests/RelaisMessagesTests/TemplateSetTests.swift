@@ -17,7 +17,8 @@ import RelaisDomain
     @Test func shippedFolderHasExactlyTheSet() throws {
         let files = try #require(FileManager.default.enumerator(atPath: Fixtures.shippedFolder)?.allObjects as? [String])
         #expect(Set(files.filter { $0.hasSuffix(".mustache") }) == TemplateSet.requiredPaths)
-        #expect(TemplateSet.requiredPaths.count == 3 * 2 + 8 * 2 * 2, "shop messages in French, customer ones in both")
+        #expect(TemplateSet.requiredPaths.count == 3 * 3 + 8 * 3 * 2 + 2,
+                "e-mail, HTML and SMS: shop messages in French, customer ones in both; a layout per language")
     }
 
     @Test func everyMessageTemplateHasItsShippedFilesAndNoFileLacksACase() throws {
@@ -25,13 +26,13 @@ import RelaisDomain
         let shipped = Set(files.filter { $0.hasSuffix(".mustache") })
         for template in MessageTemplate.allCases {
             for language in template.languages {
-                for channel in ["email", "sms"] {
+                for channel in ["email", "html", "sms"] {
                     let path = "\(language.rawValue)/\(template.rawValue).\(channel).mustache"
                     #expect(shipped.contains(path), "\(template) has no \(path) in templates/")
                 }
             }
         }
-        for path in shipped {
+        for path in shipped where !path.hasSuffix("/layout.html.mustache") {
             let name = path.split(separator: "/").last!.split(separator: ".").first.map(String.init) ?? ""
             #expect(MessageTemplate(rawValue: name) != nil, "templates/\(path) is not a MessageTemplate case")
         }
@@ -46,7 +47,9 @@ import RelaisDomain
         #expect(templates.overridden == ["fr/order-ready-customer.email.mustache"])
         let renderer = MessageRenderer(templates: templates)
         let ready = try renderer.render("order-ready-customer", channel: .email, recipient: .customer, facts: Fixtures.facts())
-        #expect(ready == RenderedMessage(subject: "Prête ! CMD-2026-0042", text: "C'est prêt, Marie Dupont.\n", smsSegments: nil))
+        #expect(ready.subject == "Prête ! CMD-2026-0042")
+        #expect(ready.text == "C'est prêt, Marie Dupont.\n")
+        #expect(ready.html?.contains("<strong>CMD-2026-0042</strong>") == true, "the HTML part stays the shipped one")
         let shippedSMS = try renderer.render("order-ready-customer", channel: .sms, recipient: .customer, facts: Fixtures.facts())
         #expect(shippedSMS.text.contains("disponible au retrait"), "the other templates stay the shipped ones")
     }
@@ -108,7 +111,28 @@ import RelaisDomain
         let renderer = MessageRenderer(templates: try TemplateSet(shipped: Fixtures.shippedFolder, overrides: folder))
         let message = try renderer.render("order-confirmed-customer", channel: .email, recipient: .customer,
                                           facts: Fixtures.facts(language: .en))
-        #expect(message == RenderedMessage(subject: "Hello CMD-2026-0042", text: "Line one\nLine two\n", smsSegments: nil))
+        #expect(message.subject == "Hello CMD-2026-0042")
+        #expect(message.text == "Line one\nLine two\n")
+    }
+
+    @Test func anHTMLOverrideEscapesValuesAndItsLayoutWrapsIt() throws {
+        let folder = Fixtures.temporaryFolder()
+        Fixtures.write("<p>Pour {{customer_name}} chez {{shop_name}}</p>\n", to: "fr/order-ready-customer.html.mustache", in: folder)
+        Fixtures.write("<html><title>{{subject}}</title><body>{{{content}}}</body></html>\n", to: "fr/layout.html.mustache", in: folder)
+        let renderer = MessageRenderer(templates: try TemplateSet(shipped: Fixtures.shippedFolder, overrides: folder))
+        let message = try renderer.render("order-ready-customer", channel: .email, recipient: .customer,
+                                          facts: Fixtures.facts(shopName: "Martin & <Fils>"))
+        #expect(message.html == "<html><title>Votre commande CMD-2026-0042 vous attend chez Martin &amp; &lt;Fils&gt;</title>"
+                + "<body><p>Pour Marie Dupont chez Martin &amp; &lt;Fils&gt;</p>\n</body></html>\n")
+        #expect(message.text.contains("Martin & <Fils>"), "the text part is not escaped")
+    }
+
+    @Test func aBrokenHTMLOverrideNamesItsFileAndLine() throws {
+        let folder = Fixtures.temporaryFolder()
+        Fixtures.write("<p>\n{{#items}}\n<li>{{name}}</li>\n", to: "en/order-placed-customer.html.mustache", in: folder)
+        let error = #expect(throws: TemplateError.self) { try TemplateSet(shipped: Fixtures.shippedFolder, overrides: folder) }
+        #expect(error?.file == "\(folder)/en/order-placed-customer.html.mustache")
+        #expect(error?.description.contains("never closed") == true, "\(error?.description ?? "")")
     }
 
     @Test func locateShippedPrefersTheInstalledShareFolder() throws {

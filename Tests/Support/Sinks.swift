@@ -105,13 +105,27 @@ public struct ReceivedMail: Decodable, Sendable {
     public let headers: [String: String]
     /// The decoded subject.
     public let subject: String?
-    /// The body's declared charset.
+    /// The message's type: `multipart/alternative`.
+    public let contentType: String
+    /// The type, charset and transfer encoding of each part (empty for a one-part message).
+    public let parts: [Part]
+    /// The text part's declared charset.
     public let charset: String?
-    /// The text body, transfer encoding and charset decoded, line endings as `\n`.
+    /// The text part, transfer encoding and charset decoded, line endings as `\n`.
     public let body: String?
+    /// The HTML part, decoded likewise.
+    public let html: String?
+
+    /// One part of a multipart message, as Python's `email` package read it.
+    public struct Part: Decodable, Sendable, Equatable {
+        public let type: String
+        public let charset: String?
+        public let encoding: String?
+    }
 
     enum CodingKeys: String, CodingKey {
-        case mailFrom = "mail_from", recipients = "rcpt_tos", peer, tls, authenticated, raw, headers, subject, charset, body
+        case mailFrom = "mail_from", recipients = "rcpt_tos", peer, tls, authenticated, raw, headers, subject, charset, body, html
+        case contentType = "content_type", parts
     }
 }
 
