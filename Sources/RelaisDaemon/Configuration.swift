@@ -67,6 +67,12 @@ struct RelaisConfiguration: Sendable {
         case deliveryRetryBase = "RELAIS_DELIVERY_RETRY_BASE"
         case deliveryRetryMax = "RELAIS_DELIVERY_RETRY_MAX"
         case deliveryTimeout = "RELAIS_DELIVERY_TIMEOUT"
+        case emailConnections = "RELAIS_EMAIL_CONNECTIONS"
+        case smsConnections = "RELAIS_SMS_CONNECTIONS"
+        case emailRate = "RELAIS_EMAIL_RATE"
+        case smsRate = "RELAIS_SMS_RATE"
+        case emailShopRate = "RELAIS_EMAIL_SHOP_RATE"
+        case smsShopRate = "RELAIS_SMS_SHOP_RATE"
         case quietHours = "RELAIS_QUIET_HOURS"
         case reminderDelay = "RELAIS_REMINDER_DELAY"
         case reminderBeforeSlot = "RELAIS_REMINDER_BEFORE_SLOT"
@@ -102,6 +108,8 @@ struct RelaisConfiguration: Sendable {
             case .deliveryRetryBase: "30s"
             case .deliveryRetryMax: "1h"
             case .deliveryTimeout: "15s"
+            case .emailConnections, .smsConnections: "4"
+            case .emailRate, .smsRate, .emailShopRate, .smsShopRate: ""
             case .quietHours: "20:00-08:00"
             case .reminderDelay: "24h"
             case .reminderBeforeSlot: "1h"
@@ -250,6 +258,17 @@ struct RelaisConfiguration: Sendable {
         guard delivery.retry.baseDelay <= delivery.retry.maxDelay else {
             throw ConfigurationError(.deliveryRetryBase, "must not be longer than \(Setting.deliveryRetryMax.rawValue)")
         }
+        func rate(_ setting: Setting) throws(ConfigurationError) -> Double? {
+            let text = value(setting)
+            guard !text.isEmpty else { return nil }
+            guard let perSecond = parseRate(text) else {
+                throw ConfigurationError(setting, "must be a number of messages per second, minute or hour, such as 20/s, 300/min or 1000/h (empty for no limit), got \"\(text)\"")
+            }
+            return perSecond
+        }
+        delivery.connections = [.email: try integer(.emailConnections, 1...64), .sms: try integer(.smsConnections, 1...64)]
+        delivery.rates = [.email: try rate(.emailRate), .sms: try rate(.smsRate)].compactMapValues { $0 }
+        delivery.shopRates = [.email: try rate(.emailShopRate), .sms: try rate(.smsShopRate)].compactMapValues { $0 }
         let smtpURL = value(.smtpURL)
         if !smtpURL.isEmpty {
             let from = value(.smtpFrom)
@@ -323,6 +342,22 @@ struct RelaisConfiguration: Sendable {
         guard !host.isEmpty else { throw ConfigurationError(.httpAddress, "must name a host, such as 127.0.0.1:9464") }
         return (host, port)
     }
+}
+
+/// Messages per second from `20/s`, `300/min`, `1000/h` or a bare number (per second);
+/// nil unless it is above zero and at most a million a second.
+func parseRate(_ text: String) -> Double? {
+    let parts = text.split(separator: "/", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+    guard let count = Double(parts[0]), count.isFinite, parts[0].allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }
+    let seconds: Double
+    switch parts.count == 2 ? parts[1] : "s" {
+    case "s": seconds = 1
+    case "min": seconds = 60
+    case "h": seconds = 3600
+    default: return nil
+    }
+    let perSecond = count / seconds
+    return perSecond > 0 && perSecond <= 1_000_000 ? perSecond : nil
 }
 
 /// `500ms`, `30s`, `10m`, `2h`; a bare number is seconds. Nil for anything else,

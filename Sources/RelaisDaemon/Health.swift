@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import PostgresClient
 import RedisClient
+import RelaisDelivery
 import RelaisDomain
 import RelaisQueue
 import RelaisStore
@@ -34,14 +35,25 @@ struct HealthReport: Sendable, Codable {
     var outbox: [String: OutboxBacklog] = [:]
 }
 
-/// One channel's messages waiting in the outbox.
+/// One channel's messages waiting in the outbox, and in this instance's hands.
 struct OutboxBacklog: Sendable, Codable, Equatable {
     /// Waiting to be sent, now or after a retry delay.
     var pending: Int
-    /// Of those, due now.
+    /// Of those, due now and waiting for their turn.
     var due: Int
     /// Given up on.
     var failed: Int
+    /// The shops whose messages are due now.
+    var shopsWaiting = 0
+    /// How long the oldest message due now has waited for its turn, in seconds.
+    var oldestDueSeconds = 0.0
+    /// Claimed by this instance and waiting for a connection or for their slot under a rate.
+    var held = 0
+
+    enum CodingKeys: String, CodingKey {
+        case pending, due, failed, held
+        case shopsWaiting = "shops_waiting", oldestDueSeconds = "oldest_due_seconds"
+    }
 }
 
 /// Checks Redis, PostgreSQL, the schema and the consumers on a thread of its own,
@@ -68,9 +80,12 @@ final class HealthMonitor: Sendable {
     /// The longest a PostgreSQL check may wait for the server.
     static let postgresDeadline: Duration = .seconds(3)
 
-    init(configuration: RelaisConfiguration, engine: QueueEngine, logger: Logger) {
+    private let delivery: DeliveryFigures
+
+    init(configuration: RelaisConfiguration, engine: QueueEngine, delivery: DeliveryFigures, logger: Logger) {
         self.configuration = configuration
         self.engine = engine
+        self.delivery = delivery
         self.logger = logger
     }
 
@@ -204,16 +219,24 @@ final class HealthMonitor: Sendable {
         }
     }
 
-    /// The outbox per channel, also published as `relais_outbox_messages{channel,state}`.
+    /// The outbox per channel, also published as `relais_outbox_messages{channel,state}`
+    /// (`pending`, `due`, `failed`, and `held` by this instance), `relais_outbox_shops_waiting`
+    /// and `relais_outbox_oldest_due_seconds`.
     private func outboxBacklog(_ db: PgConnection) throws -> [String: OutboxBacklog] {
+        let stored = try Outbox.backlog(db)
+        let held = delivery.waiting
         var out: [String: OutboxBacklog] = [:]
-        for (channel, counts) in try Outbox.backlog(db) {
-            out[channel] = OutboxBacklog(pending: counts.pending, due: counts.due, failed: counts.failed)
-        }
-        for channel in Channel.allCases.map(\.rawValue) {
-            let backlog = out[channel] ?? OutboxBacklog(pending: 0, due: 0, failed: 0)
-            Gauge(label: "relais_outbox_messages", dimensions: [("channel", channel), ("state", "pending")]).record(backlog.pending)
-            Gauge(label: "relais_outbox_messages", dimensions: [("channel", channel), ("state", "failed")]).record(backlog.failed)
+        for channel in Channel.allCases {
+            let counts = stored[channel.rawValue] ?? Outbox.Backlog()
+            let backlog = OutboxBacklog(pending: counts.pending, due: counts.due, failed: counts.failed, shopsWaiting: counts.shopsWaiting,
+                                        oldestDueSeconds: counts.oldestDueSeconds, held: held[channel] ?? 0)
+            if stored[channel.rawValue] != nil || backlog.held > 0 { out[channel.rawValue] = backlog }
+            let dimension = ("channel", channel.rawValue)
+            for (state, value) in [("pending", backlog.pending), ("due", backlog.due), ("failed", backlog.failed), ("held", backlog.held)] {
+                Gauge(label: "relais_outbox_messages", dimensions: [dimension, ("state", state)]).record(value)
+            }
+            Gauge(label: "relais_outbox_shops_waiting", dimensions: [dimension]).record(backlog.shopsWaiting)
+            Gauge(label: "relais_outbox_oldest_due_seconds", dimensions: [dimension]).record(backlog.oldestDueSeconds)
         }
         return out
     }

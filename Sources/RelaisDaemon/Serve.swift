@@ -63,15 +63,16 @@ struct Serve: AsyncParsableCommand {
                                                                  reminders: configuration.reminders))
                                  },
                                  logger: logger)
+        let deliveryFigures = DeliveryFigures()
         let senders = delivery.channels.sorted { $0.rawValue < $1.rawValue }.map { channel in
             let worker = DeliveryWorker(channel: channel, outbox: Outbox.connector(databaseURL: databaseURL), settings: delivery,
-                                        renderer: renderer, logger: logger)
+                                        renderer: renderer, logger: logger, figures: deliveryFigures)
             return ServiceGroupConfiguration.ServiceConfiguration(
                 service: ThreadService(name: "delivery-\(channel.rawValue)", niceness: deliveryNiceness) { stop in
                     worker.run(until: stop)
                 })
         }
-        let health = HealthMonitor(configuration: configuration, engine: engine, logger: logger)
+        let health = HealthMonitor(configuration: configuration, engine: engine, delivery: deliveryFigures, logger: logger)
         let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
                                             registry: registry, logger: logger)
         let consumers = ConsumerService(engine: engine)

@@ -27,6 +27,13 @@ public struct DeliverySettings: Sendable {
     public var retry = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(30), maxDelay: .seconds(3600))
     /// Messages claimed at once per channel.
     public var batchSize = 50
+    /// Connections (SMTP sessions, HTTP connections to the gateway) sending e-mail and SMS
+    /// at once, each reused from message to message.
+    public var connections: [Channel: Int] = [.email: 4, .sms: 4]
+    /// The most messages a second per channel (an SMS gateway's limit); none when absent.
+    public var rates: [Channel: Double] = [:]
+    /// The most messages a second each shop may send per channel; none when absent.
+    public var shopRates: [Channel: Double] = [:]
     /// How often an idle worker looks for due messages.
     public var pollInterval: Duration = .milliseconds(250)
 
@@ -56,10 +63,12 @@ public struct DeliverySettings: Sendable {
 /// Sends the outbox's messages of one channel, on a thread the daemon owns.
 ///
 /// One worker per channel, so that a slow or failing SMTP server never holds back
-/// webhooks or SMS. E-mail and SMS go to one operator-run server each: a round claims
-/// due messages and sends them one by one, each outcome written as soon as its send
-/// ends (by an `OutcomeRecorder`, while the next goes out). Webhooks go to as many servers as there are shops, some slow or dead: they are
-/// sent concurrently (`WebhookPipeline`), each recorded as it ends.
+/// webhooks or SMS. Every channel claims due messages shop by shop in turn
+/// (`OutboxPort.claim`). E-mail and SMS go to one operator-run server each, over a few
+/// connections of their own, under the channel's and each shop's rate
+/// (`runWithConnections`), each outcome written as soon as its send ends (by an
+/// `OutcomeRecorder`). Webhooks go to as many servers as there are shops, some slow or
+/// dead: they are sent concurrently (`WebhookPipeline`), each recorded as it ends.
 ///
 /// The outbox is reached through the `OutboxPort`s its connector opens, one per thread:
 /// delivery knows nothing of the store behind it.
@@ -74,6 +83,8 @@ public final class DeliveryWorker: Sendable {
     let senders: Senders
     /// `relais_notifications_total{channel,outcome}`, one counter per outcome, made once.
     private let counters: [String: Counter]
+    /// Where the worker says how many messages it holds, for `/status`.
+    let figures: DeliveryFigures?
 
     /// The configured senders; settings were validated when the configuration was read.
     struct Senders: Sendable {
@@ -85,7 +96,8 @@ public final class DeliveryWorker: Sendable {
     /// Creates the worker of `channel`, reaching the outbox through connections that
     /// `outbox` opens.
     public init(channel: Channel, outbox: @escaping OutboxConnector, settings: DeliverySettings, renderer: MessageRenderer,
-                logger: Logger) {
+                logger: Logger, figures: DeliveryFigures? = nil) {
+        self.figures = figures
         self.channel = channel
         connect = outbox
         self.settings = settings
@@ -111,13 +123,12 @@ public final class DeliveryWorker: Sendable {
     /// for `pollInterval`; after a failure it drops its connection and waits out a
     /// `Backoff` (100 ms growing to 5 s).
     public func run(until stop: StopSignal) {
+        if channel == .email || channel == .sms {
+            runWithConnections(until: stop, connections: max(1, settings.connections[channel] ?? 1))
+            return
+        }
         var outbox: (any OutboxPort)?
-        var session: CurlSession?
         var webhooks: WebhookPipeline?
-        // E-mail and SMS go one by one: their outcomes are written by a recorder thread
-        // while the next message goes out.
-        let recorder = channel == .email || channel == .sms
-            ? OutcomeRecorder(outbox: connect, name: "record-\(channel.rawValue)", logger: logger) : nil
         var backoff = Backoff()
         while !stop.isSet {
             do {
@@ -131,8 +142,7 @@ public final class DeliveryWorker: Sendable {
                     if webhooks == nil { webhooks = try WebhookPipeline(worker: self) }
                     busy = try webhooks!.step(outbox!)
                 } else {
-                    if session == nil, channel != .log { session = try CurlSession() }
-                    busy = try round(outbox!, session, recorder) > 0
+                    busy = try round(outbox!) > 0
                 }
                 backoff.reset()
                 if !busy { stop.sleep(settings.pollInterval) }
@@ -149,7 +159,6 @@ public final class DeliveryWorker: Sendable {
         if let webhooks, let open = outbox, open.isOpen {
             webhooks.drain(open, grace: .seconds(2))
         }
-        recorder?.finish(timeout: .seconds(5))
         outbox?.close()
     }
 
@@ -157,27 +166,17 @@ public final class DeliveryWorker: Sendable {
     /// the lease ends. It covers two slow sends.
     var lease: Duration { .seconds(max(30, settings.timeout.seconds * 2)) }
 
-    /// Sends one batch of due messages one by one; returns how many it took. Each outcome
-    /// goes to `recorder` as its send ends, or, without one, is written with the others at
-    /// the end (log lines cost nothing to repeat).
-    func round(_ outbox: any OutboxPort, _ session: CurlSession?, _ recorder: OutcomeRecorder?) throws -> Int {
+    /// Writes one batch of due messages to the log (the channel of messages whose channel
+    /// is not configured); returns how many it took. Log lines cost nothing to repeat, so
+    /// the outcomes are written together at the end.
+    func round(_ outbox: any OutboxPort) throws -> Int {
         let messages = try outbox.claim(channel: channel, limit: settings.batchSize, lease: lease)
         guard !messages.isEmpty else { return 0 }
         var logged: [DeliveryRecord] = []
-        var leased = ContinuousClock.now
-        for (index, message) in messages.enumerated() {
-            if ContinuousClock.now - leased > lease / 2 {
-                try outbox.extend(messages[index...].map(\.id), lease: lease)
-                leased = .now
-            }
+        for message in messages {
             let started = ContinuousClock.now
-            let result = deliver(message, session)
-            let record = DeliveryRecord(id: message.id, attempt: message.attempt, result: result)
-            if let recorder {
-                recorder.submit(record)
-            } else {
-                logged.append(record)
-            }
+            let result = deliver(message, nil)
+            logged.append(DeliveryRecord(id: message.id, attempt: message.attempt, result: result))
             log(message, result, ContinuousClock.now - started)
         }
         try self.record(outbox, logged)
@@ -195,7 +194,7 @@ public final class DeliveryWorker: Sendable {
         }
     }
 
-    private func deliver(_ message: OutboxMessage, _ session: CurlSession?) -> DeliveryResult {
+    func deliver(_ message: OutboxMessage, _ session: CurlSession?) -> DeliveryResult {
         do {
             try send(message, session)
             return .sent

@@ -80,8 +80,13 @@ public protocol OutboxPort: AnyObject {
     /// Whether the connection can still be used; false after it was lost.
     var isOpen: Bool { get }
 
-    /// Claims up to `limit` due messages of `channel`, oldest due first, leased for `lease`.
-    func claim(channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage]
+    /// Claims up to `limit` due messages of `channel`, leased for `lease`, shop by shop in
+    /// turn: each shop with due messages gets its share (its oldest first), at most
+    /// `quota(shopId)` of them (what its rate allows now; 0 skips it), and the messages
+    /// come back interleaved, one per shop per turn. Successive claims on one connection
+    /// go round the shops, so a shop with a thousand messages due never holds back
+    /// another's one.
+    func claim(channel: Channel, limit: Int, lease: Duration, quota: (_ shopId: String) -> Int) throws -> [OutboxMessage]
 
     /// Renews the lease of claimed messages not sent yet.
     func extend(_ ids: [Int64], lease: Duration) throws
@@ -93,6 +98,14 @@ public protocol OutboxPort: AnyObject {
 
     /// Closes the connection; the port is not used afterwards.
     func close()
+}
+
+extension OutboxPort {
+    /// Claims up to `limit` due messages of `channel` in turns across shops, with no
+    /// limit per shop.
+    public func claim(channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage] {
+        try claim(channel: channel, limit: limit, lease: lease, quota: { _ in Int.max })
+    }
 }
 
 /// Opens a connection to the outbox: the delivery worker's only way to the store.

@@ -146,6 +146,16 @@ public enum Schema {
             ALTER TABLE relais.orders ALTER COLUMN details TYPE json USING details::json;
             ALTER TABLE relais.outbox ALTER COLUMN facts TYPE json USING facts::json;
             """),
+        // Only pending rows need their shop: the claim is the one reader. Sent and failed
+        // ones keep the default, so the migration writes no more than the backlog.
+        Migration(version: 5, name: "messages' shop, for delivery in turns across shops", sql: """
+            ALTER TABLE relais.outbox ADD COLUMN shop_id text NOT NULL DEFAULT '';
+            UPDATE relais.outbox SET shop_id = coalesce(facts->>'shop_id', '') WHERE status = 'pending';
+            CREATE INDEX outbox_due_by_shop ON relais.outbox (channel, shop_id, next_attempt_at) WHERE status = 'pending';
+            DROP INDEX relais.outbox_due;
+            COMMENT ON COLUMN relais.outbox.shop_id IS
+                'The shop the message is about: delivery takes due messages shop by shop in turn.';
+            """),
     ]
 
     /// The schema version this build of Relais expects.

@@ -267,8 +267,8 @@ enum OrderSQL {
     /// $7 JSON array of the distinct facts (`PgArray.json`). Messages get their ids in
     /// the order given.
     static let outbox = PgStatement("orders.outbox", """
-        INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts)
-        SELECT m.id, m.recipient, m.channel, m.destination, m.template, f.facts
+        INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts, shop_id)
+        SELECT m.id, m.recipient, m.channel, m.destination, m.template, f.facts, coalesce(f.facts->>'shop_id', '')
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
                 WITH ORDINALITY AS m(id, recipient, channel, destination, template, facts_at, position)
             JOIN json_array_elements($7::json) WITH ORDINALITY AS f(facts, at) ON f.at = m.facts_at

@@ -25,6 +25,8 @@ import Testing
         defer { gateway.stop() }
         var settings = DeliverySettings()
         settings.sms = .init(url: "http://127.0.0.1:\(gateway.port)/sms", token: "tok")
+        // One connection: the sends go one after another, the second held by the gateway.
+        settings.connections[.sms] = 1
         let ids = try TestServers.withDatabase(database) { db in
             try [3.0, 2.0, 1.0].map { ago in try Self.insert(db, channel: "sms", destination: "+33612345678", secondsAgo: ago) }
         }

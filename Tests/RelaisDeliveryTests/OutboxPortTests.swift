@@ -110,7 +110,7 @@ final class MemoryOutbox: Sendable {
 
         var isOpen: Bool { !lost && !closed }
 
-        func claim(channel: Channel, limit: Int, lease: Duration) throws -> [OutboxMessage] {
+        func claim(channel: Channel, limit: Int, lease: Duration, quota: (String) -> Int) throws -> [OutboxMessage] {
             guard isOpen else { throw MemoryOutboxError.lost }
             if let left = claimsLeft {
                 if left == 0 {
@@ -120,7 +120,12 @@ final class MemoryOutbox: Sendable {
                 claimsLeft = left - 1
             }
             return outbox.state.withLock { state in
-                let taken = Array(state.due.filter { $0.channel == channel }.prefix(limit))
+                var perShop: [String: Int] = [:]
+                let taken = Array(state.due.filter { message in
+                    guard message.channel == channel else { return false }
+                    perShop[message.facts.shopId, default: 0] += 1
+                    return perShop[message.facts.shopId]! <= quota(message.facts.shopId)
+                }.prefix(limit))
                 state.due.removeAll { message in taken.contains { $0.id == message.id } }
                 return taken
             }

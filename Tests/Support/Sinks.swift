@@ -162,6 +162,9 @@ public final class SmtpSink {
         "\(scheme)://\(credentials.map { $0 + "@" } ?? "")127.0.0.1:\(port)"
     }
 
+    /// The JSON-lines file the sink records each message in (for `scripts/sinks/mail-facts`).
+    public var recordsPath: String { outPath }
+
     /// Every message accepted so far, oldest first (kept across restarts).
     public func messages() -> [ReceivedMail] { readLines(outPath, as: ReceivedMail.self) }
 
@@ -192,6 +195,8 @@ public struct ReceivedRequest: Decodable, Sendable {
     public let verified: Bool?
     /// For `/webhook`: why verification failed.
     public let error: String?
+    /// When the request arrived, in seconds since 1970 (the sink's clock).
+    public let at: Double
 }
 
 /// An HTTP server (`scripts/sinks/http-sink`) recording webhooks (verified with the

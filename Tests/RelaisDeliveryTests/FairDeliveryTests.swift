@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import PostgresClient
+import RelaisDomain
+import RelaisStore
+import RelaisTestSupport
+import Testing
+@testable import RelaisDelivery
+
+/// Turns across shops and rates, against the real PostgreSQL and a real HTTP gateway:
+/// a shop's burst never holds back another shop, and no configured rate is exceeded.
+@Suite struct FairDeliveryTests {
+    /// Inserts `count` SMS of `shop` to `phone`, due from `secondsAgo` ago on, oldest first.
+    static func insert(_ db: PgConnection, shop: String, phone: String, count: Int, secondsAgo: Double) throws {
+        var facts = DeliveryWorkerTests.facts()
+        facts.shopId = shop
+        let json = String(decoding: try JSONEncoder().encode(facts), as: UTF8.self)
+        try db.query("""
+            INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts, shop_id, next_attempt_at)
+            SELECT 'o-' || $1 || '-' || n, 'customer', 'sms', $2, 'order-ready-customer', $3::json, $1,
+                   now() - make_interval(secs => $4::float8) + n * interval '1 microsecond'
+            FROM generate_series(1, $5::int) AS n
+            """, [shop, phone, json, String(secondsAgo), String(count)], name: "insert burst")
+    }
+
+    @Test func aClaimTakesShopsInTurnAndGoesRoundThemFromClaimToClaim() throws {
+        let database = try TestServers.makeDatabase()
+        try TestServers.withDatabase(database) { db in
+            try Self.insert(db, shop: "a", phone: "+33600000001", count: 100, secondsAgo: 60)
+            try Self.insert(db, shop: "b", phone: "+33600000002", count: 1, secondsAgo: 1)
+            try Self.insert(db, shop: "c", phone: "+33600000003", count: 2, secondsAgo: 1)
+        }
+        let outbox = try Outbox(databaseURL: database)
+        defer { outbox.close() }
+        let first = try outbox.claim(channel: .sms, limit: 6, lease: .seconds(60))
+        #expect(first.map(\.facts.shopId) == ["a", "b", "c", "a", "c", "a"], "one message per shop per turn")
+        // The next claim starts after the last shop served: a, then c, whose second is gone.
+        let second = try outbox.claim(channel: .sms, limit: 4, lease: .seconds(60))
+        #expect(second.map(\.facts.shopId) == ["a", "a", "a", "a"])
+        let limited = try outbox.claim(channel: .sms, limit: 10, lease: .seconds(60)) { $0 == "a" ? 2 : .max }
+        #expect(limited.map(\.facts.shopId) == ["a", "a"], "a shop gets no more than its quota")
+        let none = try outbox.claim(channel: .sms, limit: 10, lease: .seconds(60)) { _ in 0 }
+        #expect(none.isEmpty)
+    }
+
+    @Test func aThousandSMSOfOneShopDoNotHoldBackAnotherShopsOne() throws {
+        let database = try TestServers.makeDatabase()
+        let gateway = try HttpSink()
+        defer { gateway.stop() }
+        try TestServers.withDatabase(database) { db in
+            try Self.insert(db, shop: "shop-a", phone: "+33600000001", count: 1000, secondsAgo: 10)
+            try Self.insert(db, shop: "shop-b", phone: "+33600000002", count: 1, secondsAgo: 1)
+        }
+        var settings = DeliverySettings()
+        settings.sms = .init(url: gateway.url("/sms"), token: "tok")
+        let worker = try DeliveryWorkerTests.worker(.sms, database, settings)
+        defer { worker.stop() }
+        let sent = eventually(timeout: .seconds(60), every: .milliseconds(50)) {
+            gateway.requests(path: "/sms").contains { $0.body.contains("+33600000002") }
+        }
+        try #require(sent, "shop B's SMS never reached the gateway")
+        let order = gateway.requests(path: "/sms").sorted { $0.at < $1.at }
+        let position = try #require(order.firstIndex { $0.body.contains("+33600000002") })
+        #expect(position < 5, "shop B's SMS went out after \(position) of shop A's")
+    }
+
+    @Test func aChannelRateIsNeverExceededOverSeveralConnections() throws {
+        let database = try TestServers.makeDatabase()
+        let gateway = try HttpSink()
+        defer { gateway.stop() }
+        try TestServers.withDatabase(database) { db in
+            for (index, shop) in ["a", "b", "c"].enumerated() {
+                try Self.insert(db, shop: shop, phone: "+3360000000\(index)", count: 20, secondsAgo: 5)
+            }
+        }
+        var settings = DeliverySettings()
+        settings.sms = .init(url: gateway.url("/sms"), token: "tok")
+        settings.connections[.sms] = 4
+        settings.rates[.sms] = 20
+        let worker = try DeliveryWorkerTests.worker(.sms, database, settings)
+        defer { worker.stop() }
+        try #require(eventually(timeout: .seconds(30), every: .milliseconds(50)) { gateway.requests(path: "/sms").count == 60 },
+                     "\(gateway.requests(path: "/sms").count) of 60 sent")
+        let times = gateway.requests(path: "/sms").map(\.at).sorted()
+        #expect(Self.busiestSecond(times) <= 21, "a second held \(Self.busiestSecond(times)) sends at 20/s")
+        // 60 sends spaced 50 ms apart take 2.95 s: far faster would mean the rate was not applied.
+        #expect(times.last! - times.first! >= 2.8, "60 sends in \(times.last! - times.first!) s")
+    }
+
+    @Test func aShopRateHoldsBackOnlyThatShop() throws {
+        let database = try TestServers.makeDatabase()
+        let gateway = try HttpSink()
+        defer { gateway.stop() }
+        try TestServers.withDatabase(database) { db in
+            try Self.insert(db, shop: "busy", phone: "+33600000001", count: 15, secondsAgo: 5)
+            try Self.insert(db, shop: "calm", phone: "+33600000002", count: 3, secondsAgo: 1)
+        }
+        var settings = DeliverySettings()
+        settings.sms = .init(url: gateway.url("/sms"), token: "tok")
+        settings.shopRates[.sms] = 5
+        let worker = try DeliveryWorkerTests.worker(.sms, database, settings)
+        defer { worker.stop() }
+        try #require(eventually(timeout: .seconds(30), every: .milliseconds(50)) { gateway.requests(path: "/sms").count == 18 },
+                     "\(gateway.requests(path: "/sms").count) of 18 sent")
+        let requests = gateway.requests(path: "/sms")
+        let busy = requests.filter { $0.body.contains("+33600000001") }.map(\.at).sorted()
+        let calm = requests.filter { $0.body.contains("+33600000002") }.map(\.at).sorted()
+        #expect(Self.busiestSecond(busy) <= 6, "the busy shop sent \(Self.busiestSecond(busy)) in one second at 5/s")
+        #expect(busy.last! - busy.first! >= 2.6, "15 sends at 5/s take 2.8 s, not \(busy.last! - busy.first!)")
+        // The calm shop's three go out at its own pace (0.4 s), not after the busy shop's fifteen.
+        #expect(calm.last! < busy.first! + 1.5, "the calm shop waited behind the busy one")
+    }
+
+    /// The most timestamps in any one-second window starting at one of them.
+    static func busiestSecond(_ times: [Double]) -> Int {
+        var most = 0
+        var end = 0
+        for start in times.indices {
+            while end < times.count && times[end] < times[start] + 1.0 { end += 1 }
+            most = max(most, end - start)
+        }
+        return most
+    }
+}
