@@ -128,9 +128,13 @@ struct RelaisBench {
         daemonEnv["RELAIS_LOG_LEVEL"] = "info"
         // The reminders figure measures firing, not waiting for the morning: no quiet hours.
         daemonEnv["RELAIS_QUIET_HOURS"] = "00:00-00:00"
-        if let smtp = ProcessInfo.processInfo.environment["BENCH_SMTP_URL"], !smtp.isEmpty {
-            daemonEnv["RELAIS_SMTP_URL"] = smtp
-            daemonEnv["RELAIS_SMTP_FROM"] = "bench@relais.test"
+        let smtpURL = ProcessInfo.processInfo.environment["BENCH_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let smtpURL {
+            daemonEnv["RELAIS_SMTP_URL"] = smtpURL
+            daemonEnv["RELAIS_SMTP_FROM"] = "Mes commerçants <bench@relais.test>"
+            if let connections = ProcessInfo.processInfo.environment["BENCH_EMAIL_CONNECTIONS"] {
+                daemonEnv["RELAIS_EMAIL_CONNECTIONS"] = connections
+            }
         }
         _ = try run(relaisBin, ["migrate"], environment: daemonEnv)
 
@@ -310,6 +314,29 @@ struct RelaisBench {
         }
         let deliveryRate = Double(messageCount - unsent) / seconds(now() - t0)
         let channels = try db.query("SELECT string_agg(DISTINCT channel, ',') FROM relais.outbox", name: "channels").scalar ?? "?"
+
+        // 4b. E-mail alone: a backlog of e-mails due at once (80 shops, as after an outage
+        // or a big day), from the outbox to the SMTP sink over the configured connections.
+        var mailRate: Double?
+        let mailCount = Int(20_000 * scale)
+        if smtpURL != nil, unsent == 0 {
+            try db.query("""
+                INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts, shop_id)
+                SELECT 'mail-' || g, 'customer', 'email', 'client' || g || '@example.fr', 'order-confirmed-customer',
+                       (SELECT facts FROM relais.outbox WHERE template = 'order-placed-customer' LIMIT 1), 'shop-' || (g % 80)
+                FROM generate_series(1, $1::int) AS g
+                """, [String(mailCount)], name: "mail backlog")
+            cpu = CPUTimes.now()
+            t0 = now()
+            var left = mailCount
+            while left > 0 && now() < t0 + .seconds(300) {
+                left = Int(try db.query("SELECT count(*) FROM relais.outbox WHERE status = 'pending' AND order_id LIKE 'mail-%'",
+                                        name: "mail pending").scalar ?? "0") ?? 0
+                if left > 0 { Thread.sleep(forTimeInterval: 0.02) }
+            }
+            mailRate = Double(mailCount - left) / seconds(now() - t0)
+            phaseEnded("e-mail")
+        }
         db.close()
 
         let (peakRSS, currentRSS) = rss(daemon.processIdentifier)
@@ -434,6 +461,9 @@ struct RelaisBench {
         row("order.placed (3 items) into PostgreSQL", String(format: "%.0f orders/s", orderRate), ">= 5000 orders/s", orderRate >= 5000)
         row("messages delivered (\(channels)), from enqueue", String(format: "%.0f msgs/s", deliveryRate), "", nil)
         if unsent > 0 { print("  \(unsent) of \(messageCount) messages were still pending after 600 s") }
+        if let mailRate {
+            row("e-mails to the SMTP sink (\(mailCount) due at once)", String(format: "%.0f e-mails/s", mailRate), ">= 2000 /s", mailRate >= 2000)
+        }
         row("due reminders into the outbox (100k at once)", String(format: "%.0f reminders/s", reminderRate), ">= 5000 /s", reminderRate >= 5000)
         row("  RSS before / peak while firing them", String(format: "%.1f / %.1f MB", rssBeforeReminders, reminderPeak), "", nil)
         row("relais serve peak RSS before reminders", String(format: "%.1f MB", peakRSS), "< 100 MB", peakRSS < 100)

@@ -122,3 +122,30 @@ import Testing
         return most
     }
 }
+
+/// The pace under a rate, without servers.
+@Suite struct PaceTests {
+    @Test func slotsAreSpacedOneOverTheRateApartAndNeverBeforeNow() throws {
+        var pace = try #require(Pace(perSecond: 4))
+        let start = ContinuousClock.now
+        let slots = (0..<4).map { _ in pace.reserve(now: start) }
+        #expect(slots.map { $0 - start } == [.zero, .milliseconds(250), .milliseconds(500), .milliseconds(750)])
+        // After a quiet while, the next slot is now, not a backlog of missed ones.
+        let later = start + .seconds(10)
+        #expect(pace.reserve(now: later) == later)
+        #expect(pace.reserve(now: later) == later + .milliseconds(250))
+    }
+
+    @Test func freeSlotsCountUpToTheHorizon() throws {
+        var pace = try #require(Pace(perSecond: 5))
+        let now = ContinuousClock.now
+        #expect(pace.free(now: now, horizon: now + .seconds(1)) == 6, "now, then every 200 ms up to 1 s included")
+        for _ in 0..<6 { _ = pace.reserve(now: now) }
+        #expect(pace.free(now: now, horizon: now + .seconds(1)) == 0)
+    }
+
+    @Test(arguments: [0, -1, Double.nan, Double.infinity])
+    func noPaceWithoutAPositiveRate(rate: Double) {
+        #expect(Pace(perSecond: rate) == nil)
+    }
+}

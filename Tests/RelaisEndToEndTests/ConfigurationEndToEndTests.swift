@@ -57,6 +57,13 @@ struct ConfigurationEndToEndTests {
         try refused(["RELAIS_SMTP_URL": "smtp://127.0.0.1:9", "RELAIS_SMTP_FROM": from], key: "RELAIS_SMTP_FROM", hidden: ["commandes"])
     }
 
+    @Test(arguments: [("RELAIS_SMS_RATE", "fast"), ("RELAIS_SMS_RATE", "0/s"), ("RELAIS_EMAIL_RATE", "-3/s"),
+                      ("RELAIS_EMAIL_SHOP_RATE", "10/day"), ("RELAIS_SMS_SHOP_RATE", "1e9"), ("RELAIS_EMAIL_CONNECTIONS", "0"),
+                      ("RELAIS_SMS_CONNECTIONS", "1000")])
+    func aRateOrConnectionCountThatCannotWorkIsRefusedNamingIt(key: String, value: String) throws {
+        try refused([key: value], key: key, hidden: [])
+    }
+
     @Test(arguments: ["99999999999999999999s", "1e300h", "9223372036854775807ms"])
     func aHugeDurationIsRefusedInsteadOfTrapping(value: String) throws {
         try refused(["RELAIS_SHUTDOWN_TIMEOUT": value], key: "RELAIS_SHUTDOWN_TIMEOUT", hidden: [])
