@@ -66,6 +66,8 @@ final class SendQueue: @unchecked Sendable {
     private let condition = NSCondition()
     private var entries: [Entry] = []
     private var closed = false
+    /// While the worker waits for room: the count below which to wake it.
+    private var roomBelow: Int?
 
     /// How many messages wait.
     var count: Int { condition.withLock { entries.count } }
@@ -75,7 +77,7 @@ final class SendQueue: @unchecked Sendable {
         guard !new.isEmpty else { return }
         condition.withLock {
             entries += new
-            condition.broadcast()
+            if new.count == 1 { condition.signal() } else { condition.broadcast() }
         }
     }
 
@@ -88,7 +90,7 @@ final class SendQueue: @unchecked Sendable {
             let now = ContinuousClock.now
             if let index = entries.firstIndex(where: { $0.notBefore <= now }) {
                 let entry = entries.remove(at: index)
-                condition.broadcast()
+                if let roomBelow, entries.count < roomBelow { condition.broadcast() }
                 return entry.message
             }
             let wake = entries.map(\.notBefore).min().map { min($0 - now, .milliseconds(250)) } ?? .milliseconds(250)
@@ -101,7 +103,11 @@ final class SendQueue: @unchecked Sendable {
     func waitForRoom(below count: Int, timeout: Duration) {
         let deadline = Date().addingTimeInterval(timeout.seconds)
         condition.lock()
-        defer { condition.unlock() }
+        defer {
+            roomBelow = nil
+            condition.unlock()
+        }
+        roomBelow = count
         while entries.count >= count && !closed {
             if !condition.wait(until: deadline) { return }
         }

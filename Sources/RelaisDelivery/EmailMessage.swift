@@ -126,7 +126,10 @@ public struct Mailbox: Sendable, Equatable, CustomStringConvertible {
     /// space in the name become one space, and it is cut to `nameLimit` characters.
     public init(name: String?, address: String) {
         let cleaned = name.map { value in
-            String(value.split(whereSeparator: { $0.isWhitespace || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
+            // Printable ASCII without doubled or edge spaces is already clean.
+            if value.utf8.count <= Self.nameLimit, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }),
+               !value.hasPrefix(" "), !value.hasSuffix(" "), !value.contains("  ") { return value }
+            return String(value.split(whereSeparator: { $0.isWhitespace || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
                 .joined(separator: " ").prefix(Self.nameLimit))
         }
         self.name = cleaned?.isEmpty == false ? cleaned : nil
@@ -222,7 +225,9 @@ public enum MailHeader {
     /// A value with its control characters removed (addresses and ids are checked
     /// before sending; this only guarantees the header block stays well formed).
     static func clean(_ value: String) -> String {
-        String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.properties.generalCategory != .control }))
+        // Printable ASCII (nearly every address and id) needs no Unicode property look-up.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return value }
+        return String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.properties.generalCategory != .control }))
     }
 }
 

@@ -33,11 +33,16 @@ final class OutcomeRecorder: @unchecked Sendable {
         thread = WorkerThread.start(name: name) { [self] _ in run() }
     }
 
+    /// Outcomes enough to write without waiting for more.
+    static let batch = 32
+    /// How long the recorder waits for more outcomes before writing fewer than `batch`, in seconds.
+    static let gather = 0.002
+
     /// Hands `record` over to be written; returns at once.
     func submit(_ record: DeliveryRecord) {
         condition.withLock {
             queue.append(record)
-            condition.signal()
+            if queue.count == 1 || queue.count >= Self.batch { condition.signal() }
         }
     }
 
@@ -59,6 +64,9 @@ final class OutcomeRecorder: @unchecked Sendable {
         while true {
             condition.lock()
             while queue.isEmpty && !finished { condition.wait() }
+            // A moment for more outcomes to arrive: one commit for several sends, where
+            // several connections send at once.
+            if !finished && queue.count < Self.batch { _ = condition.wait(until: Date().addingTimeInterval(Self.gather)) }
             if finished {
                 let left = queue.count
                 condition.unlock()
