@@ -198,4 +198,49 @@ struct MessagesEndToEndTests {
 
         #expect(try deployment.deadLetters().isEmpty)
     }
+
+    /// A shop's burst of SMS under the gateway's rate: what waits for its turn shows in
+    /// `/status` and the metrics, and the gateway never gets more than the rate.
+    @Test func smsWaitingForTheirTurnShowInStatusAndTheRateHolds() throws {
+        let deployment = try Deployment()
+        let channels = try Channels()
+        defer { channels.stop() }
+        let daemon = try deployment.start(channels.settings.merging(["RELAIS_SMS_RATE": "4/s"]) { $1 })
+        defer { daemon.stop() }
+        for n in 1...16 {
+            try deployment.producer.xadd(queue: "orders", payload: placed(
+                "sms-\(n)", items: [("baguette", "Baguette tradition", 1, 120)], email: nil, phone: "+336123456\(10 + n)"))
+        }
+        try deployment.producer.xadd(queue: "orders", payload: placed(
+            "sms-other", shop: "autre", items: [("pain", "Pain", 1, 100)], email: nil, phone: "+33698765432"))
+        #expect(try deployment.waitUntilDrained())
+
+        // While they go out at 4 a second, /status says how many wait and for how many shops.
+        var seen: [String: Any] = [:]
+        let shown = eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+            guard let status = try? JSONSerialization.jsonObject(with: Data(daemon.get("/status").body.utf8)) as? [String: Any],
+                  let sms = (status["outbox"] as? [String: Any])?["sms"] as? [String: Any] else { return false }
+            seen = sms
+            return (sms["due"] as? Int ?? 0) + (sms["held"] as? Int ?? 0) > 0 && (sms["held"] as? Int ?? 0) > 0
+        }
+        #expect(shown, "/status never showed SMS waiting for their turn: \(seen)")
+        for key in ["pending", "due", "failed", "held", "shops_waiting", "oldest_due_seconds"] {
+            #expect(seen[key] != nil, "/status outbox.sms has \(key): \(seen)")
+        }
+        let metrics = daemon.get("/metrics").body
+        for line in [#"relais_outbox_messages{channel="sms",state="held"}"#, #"relais_outbox_shops_waiting{channel="sms"}"#,
+                     #"relais_outbox_oldest_due_seconds{channel="sms"}"#] {
+            #expect(metrics.contains(line), "the metrics have \(line)")
+        }
+
+        #expect(try deployment.waitUntilDelivered(timeout: .seconds(30)))
+        let times = channels.http.requests(path: "/sms").map(\.at).sorted()
+        #expect(times.count == 17, "\(times.count) SMS of 17")
+        var busiest = 0
+        for (index, start) in times.enumerated() {
+            busiest = max(busiest, times[index...].prefix { $0 < start + 1.0 }.count)
+        }
+        #expect(busiest <= 5, "the gateway got \(busiest) SMS in one second at 4/s")
+        #expect(times.count < 2 || times.last! - times.first! >= 3.5, "17 SMS at 4/s take 4 s, not \(times.last! - times.first!)")
+    }
 }
