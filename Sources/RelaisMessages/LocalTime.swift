@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import RelaisDomain
 
 /// Dates and times in the shop's time zone, as a message says them.
@@ -27,19 +28,35 @@ public enum LocalTime {
     /// The zone messages use when the shop's is unknown (docs/producers.md: `shop.timezone`'s default).
     public static let fallbackZone = "Europe/Paris"
 
+    static let french = Locale(identifier: "fr_FR")
+    static let english = Locale(identifier: "en_GB")
+
+    /// Each zone's `TimeZone` and Gregorian calendar, made once: every message formats
+    /// a time or two, and making them costs more than formatting.
+    private static let zones = Mutex<[String: (TimeZone, Calendar)]>([:])
+
+    /// The zone named `identifier` (Europe/Paris when unknown) and its calendar.
+    static func zone(_ identifier: String) -> (TimeZone, Calendar) {
+        if let known = zones.withLock({ $0[identifier] }) { return known }
+        let zone = TimeZone(identifier: identifier) ?? TimeZone(identifier: fallbackZone)!
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        // Zone names come from producers: keep a bounded number.
+        zones.withLock { if $0.count < 1000 { $0[identifier] = (zone, calendar) } }
+        return (zone, calendar)
+    }
+
     /// The day and time of an instant, formatted in a zone and a language.
     private struct Parts {
         let day: String
         let time: String
 
         init(_ t: Timestamp, timeZone: String, language: Language) {
-            let zone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: LocalTime.fallbackZone)!
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = zone
+            let (zone, calendar) = LocalTime.zone(timeZone)
             let date = t.date
             switch language {
             case .fr:
-                let locale = Locale(identifier: "fr_FR")
+                let locale = LocalTime.french
                 // French writes the first of the month as an ordinal: « 1er novembre ».
                 let first = calendar.component(.day, from: date) == 1
                 day = date.formatted(Date.VerbatimFormatStyle(
@@ -50,7 +67,7 @@ public enum LocalTime {
                     format: "\(hour: .defaultDigits(clock: .twentyFourHour, hourCycle: .zeroBased))h\(minute: .twoDigits)",
                     locale: locale, timeZone: zone, calendar: calendar))
             case .en:
-                let locale = Locale(identifier: "en_GB")
+                let locale = LocalTime.english
                 day = date.formatted(Date.VerbatimFormatStyle(
                     format: "\(weekday: .wide) \(day: .defaultDigits) \(month: .wide)",
                     locale: locale, timeZone: zone, calendar: calendar))
