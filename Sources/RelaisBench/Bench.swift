@@ -55,20 +55,33 @@ func rss(_ pid: Int32) -> (peak: Double, current: Double) {
 /// hypervisor gave to other guests while this one wanted to run (steal), which no code
 /// here controls and which shows when the host was busy during a phase.
 struct CPUTimes {
-    var total = 0.0, steal = 0.0
+    var total = 0.0, steal = 0.0, idle = 0.0
+
+    /// Ticks spent on anything but waiting (idle and iowait excluded).
+    var busy: Double { total - idle }
 
     static func now() -> CPUTimes {
         let stat = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) ?? ""
         // cpu user nice system idle iowait irq softirq steal (guest time is counted in user)
         let ticks = (stat.split(separator: "\n").first ?? "").split(separator: " ").dropFirst().prefix(8).compactMap { Double($0) }
         guard ticks.count == 8 else { return CPUTimes() }
-        return CPUTimes(total: ticks.reduce(0, +), steal: ticks[7])
+        return CPUTimes(total: ticks.reduce(0, +), steal: ticks[7], idle: ticks[3] + ticks[4])
     }
 
     /// The share of the CPU time since `earlier` that was stolen, in percent.
     func stolen(since earlier: CPUTimes) -> Double {
         total > earlier.total ? 100 * (steal - earlier.steal) / (total - earlier.total) : .nan
     }
+}
+
+/// A process's CPU time so far (user and system, `/proc/PID/stat`), in seconds; 0 when unknown.
+func processCPU(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    // After the command's closing parenthesis: state is field 3, utime and stime 14 and 15.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// The value below which a fraction `p` of `sorted` lies; NaN for none.
@@ -318,6 +331,7 @@ struct RelaisBench {
         // 4b. E-mail alone: a backlog of e-mails due at once (80 shops, as after an outage
         // or a big day), from the outbox to the SMTP sink over the configured connections.
         var mailRate: Double?
+        var mailCPU: (relais: Double, sink: Double, machine: Double, idle: Double)?
         let mailCount = Int(20_000 * scale)
         if smtpURL != nil, unsent == 0 {
             try db.query("""
@@ -327,6 +341,8 @@ struct RelaisBench {
                 FROM generate_series(1, $1::int) AS g
                 """, [String(mailCount)], name: "mail backlog")
             cpu = CPUTimes.now()
+            let sinkPID = Int32(ProcessInfo.processInfo.environment["BENCH_SMTP_SINK_PID"] ?? "") ?? 0
+            let cpuBefore = (machine: CPUTimes.now(), relais: processCPU(daemon.processIdentifier), sink: processCPU(sinkPID))
             t0 = now()
             var left = mailCount
             while left > 0 && now() < t0 + .seconds(300) {
@@ -335,6 +351,13 @@ struct RelaisBench {
                 if left > 0 { Thread.sleep(forTimeInterval: 0.02) }
             }
             mailRate = Double(mailCount - left) / seconds(now() - t0)
+            let sent = Double(max(1, mailCount - left))
+            let machine = CPUTimes.now()
+            let idleShare = 1 - (machine.busy - cpuBefore.machine.busy) / max(1, machine.total - cpuBefore.machine.total)
+            mailCPU = (relais: (processCPU(daemon.processIdentifier) - cpuBefore.relais) / sent * 1e6,
+                       sink: sinkPID > 0 ? (processCPU(sinkPID) - cpuBefore.sink) / sent * 1e6 : .nan,
+                       machine: (machine.busy - cpuBefore.machine.busy) / Double(sysconf(Int32(_SC_CLK_TCK))) / sent * 1e6,
+                       idle: idleShare * 100)
             phaseEnded("e-mail")
         }
         db.close()
@@ -463,6 +486,14 @@ struct RelaisBench {
         if unsent > 0 { print("  \(unsent) of \(messageCount) messages were still pending after 600 s") }
         if let mailRate {
             row("e-mails to the SMTP sink (\(mailCount) due at once)", String(format: "%.0f e-mails/s", mailRate), ">= 2000 /s", mailRate >= 2000)
+        }
+        if let mailCPU {
+            row("  CPU per e-mail: relais / sink / machine", String(format: "%.0f / %.0f / %.0f µs", mailCPU.relais, mailCPU.sink, mailCPU.machine), "", nil)
+            row("  cores idle while sending", String(format: "%.0f%%", mailCPU.idle), "", nil)
+            // What the cores could send at that CPU per e-mail, everything busy: the limit
+            // the sink, PostgreSQL and Relais share on this machine.
+            let ceiling = Double(ProcessInfo.processInfo.activeProcessorCount) * 1e6 / mailCPU.machine
+            row("  the cores' ceiling at that CPU per e-mail", String(format: "%.0f e-mails/s", ceiling), "", nil)
         }
         row("due reminders into the outbox (100k at once)", String(format: "%.0f reminders/s", reminderRate), ">= 5000 /s", reminderRate >= 5000)
         row("  RSS before / peak while firing them", String(format: "%.1f / %.1f MB", rssBeforeReminders, reminderPeak), "", nil)

@@ -83,6 +83,8 @@ import Testing
                      "\(gateway.requests(path: "/sms").count) of 60 sent")
         let times = gateway.requests(path: "/sms").map(\.at).sorted()
         #expect(Self.busiestSecond(times) <= 21, "a second held \(Self.busiestSecond(times)) sends at 20/s")
+        let peers = Set(gateway.requests(path: "/sms").map(\.peer))
+        #expect(peers.count <= 4, "60 sends over \(peers.count) connections: each of the 4 is reused")
         // 60 sends spaced 50 ms apart take 2.95 s: far faster would mean the rate was not applied.
         #expect(times.last! - times.first! >= 2.8, "60 sends in \(times.last! - times.first!) s")
     }
