@@ -2,11 +2,14 @@ import Logging
 import RelaisLogging
 import RelaisQueue
 import ServiceLifecycle
+import SystemdClient
 import UnixSignals
 
-/// Reloads the configuration on SIGHUP and applies what can change safely while
-/// running: the log level and the batch size. Anything else that changed is reported
-/// as needing a restart; an invalid new configuration is reported and ignored.
+/// Reloads the configuration on SIGHUP (`systemctl reload relais`) and applies what can
+/// change safely while running: the log level and the batch size. Anything else that
+/// changed is reported as needing a restart; an invalid new configuration is reported
+/// and ignored. systemd hears `RELOADING=1` first and `READY=1` once the reload is done,
+/// so that `systemctl reload` returns when it has taken effect.
 struct ReloadService: Service {
     let initial: RelaisConfiguration
     let engine: QueueEngine
@@ -14,7 +17,10 @@ struct ReloadService: Service {
 
     func run() async throws {
         var current = initial
+        let notifier = SystemdNotifier()
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            notifier.reloading()
+            defer { notifier.ready() }
             let next: RelaisConfiguration
             do {
                 next = try await RelaisConfiguration.load()
@@ -59,6 +65,10 @@ extension RelaisConfiguration {
         if shutdownTimeout != other.shutdownTimeout { keys.append("shutdown_timeout") }
         if ledgerRetention != other.ledgerRetention { keys.append("ledger_retention") }
         if delivery.webhookAddresses != other.delivery.webhookAddresses { keys.append("webhook_allow_networks") }
+        if delivery.connections != other.delivery.connections { keys.append("email_connections/sms_connections") }
+        if delivery.rates != other.delivery.rates || delivery.shopRates != other.delivery.shopRates {
+            keys.append("email/sms rates")
+        }
         return keys
     }
 }

@@ -210,8 +210,10 @@ struct OperatingEndToEndTests {
         // One consumer per queue: it logs its jobs in their order, and what it holds is one batch.
         try "log_level: info\nbatch_size: 200\nworkers: 1\n".write(to: file, atomically: true, encoding: .utf8)
         // Empty in the environment: the file decides (the environment would win over it).
-        let daemon = try deployment.start(["RELAIS_CONFIG": file.path, "RELAIS_LOG_LEVEL": ""])
+        let notify = try NotifySocket()
+        let daemon = try deployment.start(["RELAIS_CONFIG": file.path, "RELAIS_LOG_LEVEL": "", "NOTIFY_SOCKET": notify.path])
         defer { daemon.stop() }
+        #expect(eventually(timeout: .seconds(20)) { notify.saw("READY=1") }, "ready before the reload")
         try deployment.producer.xadd(queue: "stock", payload: adjust("before-reload", shop: "h", sku: "a", delta: 1))
         #expect(eventually(timeout: .seconds(20)) { daemon.log.contains("job.id=before-reload ") }, "info lines are on before")
 
@@ -221,6 +223,11 @@ struct OperatingEndToEndTests {
         let line = daemon.log.split(separator: "\n").first { $0.contains("configuration reloaded") } ?? ""
         #expect(line.contains("log_level=warning") && line.contains("batch_size=7"), "\(line)")
         #expect(line.contains("needs_restart=\"queue settings\""), "\(line)")
+        // systemd heard the reload begin, then end: RELOADING=1 with the monotonic time, then READY=1 again.
+        #expect(eventually(timeout: .seconds(10)) { notify.times(of: "READY=1").count >= 2 }, "\(notify.messages.map(\.lines))")
+        let reloading = try #require(notify.messages.first { $0.lines.contains("RELOADING=1") }, "\(notify.messages.map(\.lines))")
+        #expect(reloading.lines.contains { $0.hasPrefix("MONOTONIC_USEC=") && UInt64($0.dropFirst("MONOTONIC_USEC=".count)) != nil })
+        #expect(notify.times(of: "READY=1").last! > notify.times(of: "RELOADING=1").first!, "READY=1 after RELOADING=1")
 
         // The log level took effect: a job done (info), then one dead-lettered (warning),
         // by the one consumer; once the second's line is there, the first's would be.
