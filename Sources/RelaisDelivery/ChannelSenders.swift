@@ -182,11 +182,7 @@ extension DeliveryWorker {
         var backoff = Backoff()
         while !stop.isSet {
             do {
-                if outbox == nil || !outbox!.isOpen {
-                    outbox?.close()
-                    outbox = nil
-                    outbox = try connect()
-                }
+                try reopen(&outbox)
                 let now = ContinuousClock.now
                 let stale = queue.renewLeases(before: now - lease / 2, now: now)
                 if !stale.isEmpty { try outbox!.extend(stale, lease: lease) }
@@ -218,13 +214,7 @@ extension DeliveryWorker {
                 queue.push(entries)
                 if shopPaces.count > 10_000 { shopPaces = shopPaces.filter { ($0.value.next ?? now) > now } }
             } catch {
-                let pause = backoff.next()
-                if backoff.isWorthLogging {
-                    logger.warning("delivery paused", metadata: ["error": "\(error)"])
-                }
-                outbox?.close()
-                outbox = nil
-                stop.sleep(pause)
+                pause(after: error, dropping: &outbox, backoff: &backoff, stop: stop)
             }
         }
         // Stopping: the connections end the send in hand; what no connection took goes

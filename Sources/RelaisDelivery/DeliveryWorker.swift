@@ -132,11 +132,7 @@ public final class DeliveryWorker: Sendable {
         var backoff = Backoff()
         while !stop.isSet {
             do {
-                if outbox == nil || !outbox!.isOpen {
-                    outbox?.close()
-                    outbox = nil
-                    outbox = try connect()
-                }
+                try reopen(&outbox)
                 let busy: Bool
                 if channel == .webhook {
                     if webhooks == nil { webhooks = try WebhookPipeline(worker: self) }
@@ -147,19 +143,33 @@ public final class DeliveryWorker: Sendable {
                 backoff.reset()
                 if !busy { stop.sleep(settings.pollInterval) }
             } catch {
-                let pause = backoff.next()
-                if backoff.isWorthLogging {
-                    logger.warning("delivery paused", metadata: ["error": "\(error)"])
-                }
-                outbox?.close()
-                outbox = nil
-                stop.sleep(pause)
+                pause(after: error, dropping: &outbox, backoff: &backoff, stop: stop)
             }
         }
         if let webhooks, let open = outbox, open.isOpen {
             webhooks.drain(open, grace: .seconds(2))
         }
         outbox?.close()
+    }
+
+    /// Makes sure `outbox` holds an open connection: a lost one is closed and replaced.
+    func reopen(_ outbox: inout (any OutboxPort)?) throws {
+        guard outbox == nil || !outbox!.isOpen else { return }
+        outbox?.close()
+        outbox = nil
+        outbox = try connect()
+    }
+
+    /// After a failure: logs it (the first time and every 60th), drops the connection and
+    /// waits out the backoff, or less if stopping.
+    func pause(after error: any Error, dropping outbox: inout (any OutboxPort)?, backoff: inout Backoff, stop: StopSignal) {
+        let delay = backoff.next()
+        if backoff.isWorthLogging {
+            logger.warning("delivery paused", metadata: ["error": "\(error)"])
+        }
+        outbox?.close()
+        outbox = nil
+        stop.sleep(delay)
     }
 
     /// How long a claimed message is leased: if this process dies, it is sent again when
