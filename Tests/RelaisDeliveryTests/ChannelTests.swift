@@ -52,6 +52,7 @@ import Testing
         #expect(lines.contains("In-Reply-To: <relais-order-A-1@commerces.example>"))
         #expect(lines.contains("References: <relais-order-A-1@commerces.example>"))
         #expect(lines.contains("Auto-Submitted: auto-generated"))
+        #expect(lines.contains("X-Auto-Response-Suppress: All"))
         #expect(!lines.contains { $0.hasPrefix("Content-Type") }, "libcurl writes Content-Type with its boundary")
     }
 

@@ -137,6 +137,32 @@ import Testing
                 "\(row)")
     }
 
+    @Test func stoppingPutsTheSMSNoConnectionTookBackDueAtOnce() throws {
+        let database = try TestServers.makeDatabase()
+        let gateway = try GatedHTTPServer(holding: 1)
+        defer { gateway.stop() }
+        var settings = DeliverySettings()
+        settings.sms = .init(url: "http://127.0.0.1:\(gateway.port)/sms", token: "tok")
+        settings.connections[.sms] = 1
+        settings.timeout = .seconds(2)
+        let ids = try TestServers.withDatabase(database) { db in
+            try [3.0, 2.0, 1.0].map { ago in try Self.insert(db, channel: "sms", destination: "+33612345678", secondsAgo: ago) }
+        }
+        let worker = try Self.worker(.sms, database, settings)
+        // The one connection's first send is held by the gateway; the other two wait in the queue.
+        try #require(gateway.waitForRequests(1), "the gateway got \(gateway.requestCount) requests")
+        worker.stop()
+        #expect(gateway.requestCount == 1, "a queued message was sent while stopping")
+        let held = try Self.row(database, ids[0])
+        #expect(held.status == "pending" && held.attempts == 1 && held.error?.contains("SMS gateway") == true,
+                "the send in hand ended (timed out) and was recorded for a retry: \(held)")
+        for id in ids.dropFirst() {
+            let row = try Self.row(database, id)
+            #expect(row.status == "pending" && row.attempts == 0 && row.error == "relais stopped before sending it" && row.dueInSeconds <= 0,
+                    "put back due at once, its attempt not counted: \(row)")
+        }
+    }
+
     // MARK: - Helpers
 
     /// Inserts a message due `secondsAgo` ago; returns its id.

@@ -53,6 +53,24 @@ struct MigratorTests {
         }
     }
 
+    /// Version 5 gives messages their shop, for the claim's turns: pending messages get
+    /// the shop of their facts; sent ones, which no claim reads, keep the empty default.
+    @Test func pendingMessagesWrittenAtVersionFourGetTheirShop() throws {
+        let url = try TestServers.makeDatabase(migrated: false)
+        try TestServers.withDatabase(url) { db throws in
+            #expect(try Migrator().migrate(db, upTo: 4) == [1, 2, 3, 4])
+            for (order, status, shop) in [("o1", "pending", "boulangerie-17"), ("o2", "sent", "primeur-3")] {
+                try db.query("""
+                    INSERT INTO relais.outbox (order_id, recipient, channel, template, facts, status)
+                    VALUES ($1, 'customer', 'sms', 'order-ready-customer', json_build_object('order_id', $1::text, 'shop_id', $3::text), $2)
+                    """, [order, status, shop], name: "message")
+            }
+            #expect(try Migrator().migrate(db) == Schema.migrations.map(\.version).filter { $0 > 4 })
+            let shops = try db.query("SELECT order_id || ':' || shop_id FROM relais.outbox ORDER BY order_id", name: "shops").rows.map { $0[0] ?? "" }
+            #expect(shops == ["o1:boulangerie-17", "o2:"])
+        }
+    }
+
     @Test func schemaAheadOfThisBuildIsRefused() throws {
         let url = try TestServers.makeDatabase()
         try TestServers.withDatabase(url) { db throws in
