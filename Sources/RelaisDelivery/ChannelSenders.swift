@@ -51,11 +51,13 @@ final class SharedPace: Sendable {
     }
 }
 
-/// The messages a channel's worker has claimed and not yet handed to a connection, in
-/// the order they go out, each with the earliest time its shop's rate lets it go.
+/// The messages a channel's worker has claimed and not yet handed to a connection, shop
+/// by shop: each shop's in the order claimed, the shops in turn, each message with the
+/// earliest time its shop's rate lets it go.
 ///
-/// A connection takes the first message whose time has come, so a shop that reached
-/// its rate waits without holding back the others queued behind it.
+/// A connection takes the next shop's first message whose time has come, so a shop
+/// claimed a moment ago does not wait behind the messages already queued for another,
+/// and a shop that reached its rate waits without holding back the others.
 final class SendQueue: @unchecked Sendable {
     struct Entry {
         let message: OutboxMessage
@@ -64,36 +66,65 @@ final class SendQueue: @unchecked Sendable {
     }
 
     private let condition = NSCondition()
-    private var entries: [Entry] = []
+    /// Each shop's messages, oldest first.
+    private var byShop: [String: [Entry]] = [:]
+    /// The shops with messages, in turn; `turn` is the next one's place.
+    private var shops: [String] = []
+    private var turn = 0
+    private var total = 0
     private var closed = false
     /// While the worker waits for room: the count below which to wake it.
     private var roomBelow: Int?
 
     /// How many messages wait.
-    var count: Int { condition.withLock { entries.count } }
+    var count: Int { condition.withLock { total } }
 
-    /// Adds messages at the end.
+    /// Adds messages, each after its shop's.
     func push(_ new: [Entry]) {
         guard !new.isEmpty else { return }
         condition.withLock {
-            entries += new
+            for entry in new {
+                let shop = entry.message.facts.shopId
+                if byShop[shop] == nil {
+                    // A shop new to the queue takes its turn before the one whose turn it is.
+                    shops.insert(shop, at: turn)
+                }
+                byShop[shop, default: []].append(entry)
+            }
+            total += new.count
             if new.count == 1 { condition.signal() } else { condition.broadcast() }
         }
     }
 
-    /// The first message whose time has come, waiting for one; nil once the queue is
-    /// closed (what it still holds is the worker's to put back).
+    /// The next shop's first message whose time has come, waiting for one; nil once the
+    /// queue is closed (what it still holds is the worker's to put back).
     func take() -> OutboxMessage? {
         condition.lock()
         defer { condition.unlock() }
         while !closed {
             let now = ContinuousClock.now
-            if let index = entries.firstIndex(where: { $0.notBefore <= now }) {
-                let entry = entries.remove(at: index)
-                if let roomBelow, entries.count < roomBelow { condition.broadcast() }
-                return entry.message
+            var earliest: ContinuousClock.Instant?
+            for step in 0..<shops.count {
+                let place = (turn + step) % shops.count
+                let shop = shops[place]
+                guard let first = byShop[shop]?.first else { continue }
+                guard first.notBefore <= now else {
+                    earliest = min(earliest ?? first.notBefore, first.notBefore)
+                    continue
+                }
+                byShop[shop]!.removeFirst()
+                total -= 1
+                if byShop[shop]!.isEmpty {
+                    byShop[shop] = nil
+                    shops.remove(at: place)
+                    turn = shops.isEmpty ? 0 : place % shops.count
+                } else {
+                    turn = (place + 1) % shops.count
+                }
+                if let roomBelow, total < roomBelow { condition.broadcast() }
+                return first.message
             }
-            let wake = entries.map(\.notBefore).min().map { min($0 - now, .milliseconds(250)) } ?? .milliseconds(250)
+            let wake = earliest.map { min($0 - now, .milliseconds(250)) } ?? .milliseconds(250)
             _ = condition.wait(until: Date().addingTimeInterval(max(wake.seconds, 0.001)))
         }
         return nil
@@ -108,7 +139,7 @@ final class SendQueue: @unchecked Sendable {
             condition.unlock()
         }
         roomBelow = count
-        while entries.count >= count && !closed {
+        while total >= count && !closed {
             if !condition.wait(until: deadline) { return }
         }
     }
@@ -117,9 +148,11 @@ final class SendQueue: @unchecked Sendable {
     func renewLeases(before: ContinuousClock.Instant, now: ContinuousClock.Instant) -> [Int64] {
         condition.withLock {
             var ids: [Int64] = []
-            for index in entries.indices where entries[index].leased < before {
-                ids.append(entries[index].message.id)
-                entries[index].leased = now
+            for shop in shops {
+                for index in byShop[shop]!.indices where byShop[shop]![index].leased < before {
+                    ids.append(byShop[shop]![index].message.id)
+                    byShop[shop]![index].leased = now
+                }
             }
             return ids
         }
@@ -130,8 +163,11 @@ final class SendQueue: @unchecked Sendable {
         condition.withLock {
             closed = true
             condition.broadcast()
-            defer { entries = [] }
-            return entries.map(\.message)
+            let left = shops.flatMap { byShop[$0]!.map(\.message) }
+            byShop = [:]
+            shops = []
+            total = 0
+            return left
         }
     }
 }

@@ -151,3 +151,33 @@ import Testing
         #expect(Pace(perSecond: rate) == nil)
     }
 }
+
+/// The queue between a channel's worker and its connections, without servers.
+@Suite struct SendQueueTests {
+    static func entry(_ id: Int64, shop: String, notBefore: ContinuousClock.Instant = .now) -> SendQueue.Entry {
+        var facts = DeliveryWorkerTests.facts()
+        facts.shopId = shop
+        return SendQueue.Entry(message: OutboxMessage(id: id, orderId: "o-\(id)", recipient: .customer, channel: .sms,
+                                                      destination: "+33600000000", template: "order-ready-customer",
+                                                      facts: facts, attempt: 1),
+                               notBefore: notBefore, leased: .now)
+    }
+
+    @Test func aShopQueuedLaterTakesTheNextTurnNotTheEndOfTheLine() {
+        let queue = SendQueue()
+        queue.push((1...50).map { Self.entry($0, shop: "a") })
+        #expect(queue.take()?.id == 1)
+        queue.push([Self.entry(100, shop: "b"), Self.entry(101, shop: "b")])
+        #expect((0..<4).compactMap { _ in queue.take()?.id } == [100, 2, 101, 3], "b's first goes next, then turns")
+        #expect(queue.count == 47)
+        #expect(queue.close().map(\.id) == Array(4...50))
+        #expect(queue.take() == nil, "a closed queue hands out nothing")
+    }
+
+    @Test func aShopWaitingForItsSlotDoesNotHoldBackTheNext() {
+        let queue = SendQueue()
+        queue.push([Self.entry(1, shop: "slow", notBefore: .now + .seconds(60)), Self.entry(2, shop: "quick")])
+        #expect(queue.take()?.id == 2)
+        #expect(queue.count == 1)
+    }
+}

@@ -243,4 +243,30 @@ struct MessagesEndToEndTests {
         #expect(busiest <= 5, "the gateway got \(busiest) SMS in one second at 4/s")
         #expect(times.count < 2 || times.last! - times.first! >= 3.5, "17 SMS at 4/s take 4 s, not \(times.last! - times.first!)")
     }
+
+    /// Shop A's customers get a thousand SMS, then shop B's customer one: B's waits for
+    /// no more than a few of A's, however many are due.
+    @Test func aThousandSMSOfOneShopDoNotHoldBackAnotherShopsOne() throws {
+        let deployment = try Deployment()
+        let channels = try Channels()
+        defer { channels.stop() }
+        let daemon = try deployment.start(channels.settings)
+        defer { daemon.stop() }
+        try deployment.producer.xaddMany(queue: "orders", payloads: (1...1000).map { n in
+            placed("a-\(n)", shop: "shop-a", items: [("pain", "Pain", 1, 100)], email: nil, phone: "+3361\(String(format: "%07d", n))")
+        })
+        try deployment.producer.xadd(queue: "orders", payload: placed(
+            "b-1", shop: "shop-b", items: [("pain", "Pain", 1, 100)], email: nil, phone: "+33699999999"))
+        #expect(try deployment.waitUntilDrained(), "the orders were taken in")
+        #expect(try deployment.waitUntilDelivered(timeout: .seconds(60)))
+
+        // Counted from when B's message was written: the SMS the gateway got from then on.
+        let written = try #require(Double(try deployment.query("""
+            SELECT extract(epoch FROM created_at) FROM relais.outbox WHERE order_id = 'b-1' AND channel = 'sms'
+            """)[0][0] ?? ""), "shop B's SMS is in the outbox")
+        let after = channels.http.requests(path: "/sms").filter { $0.at >= written }.sorted { $0.at < $1.at }
+        let position = try #require(after.firstIndex { $0.body.contains("+33699999999") }, "shop B's SMS reached the gateway")
+        #expect(position < 5, "shop B's SMS went out after \(position) of shop A's sent since it was written (of \(after.count))")
+        #expect(channels.http.requests(path: "/sms").count == 1001)
+    }
 }
