@@ -210,10 +210,11 @@ extension DeliveryWorker {
         }
         var shopPaces: [String: Pace] = [:]
         let shopRate = settings.shopRates[channel].flatMap { Pace(perSecond: $0) }
-        // Enough queued to keep every connection busy, yet little enough under a rate that
-        // nothing waits near its lease.
+        // Enough queued to keep every connection busy, yet little: a shop's message that
+        // becomes due joins at the next claim, after what is queued (a few sends per
+        // connection), and under a rate nothing waits near its lease.
         let target = settings.rates[channel].map { max(1, min(settings.batchSize, Int($0.rounded(.up)))) }
-            ?? max(settings.batchSize, connections * 2)
+            ?? min(settings.batchSize, connections * 4)
         var outbox: (any OutboxPort)?
         var backoff = Backoff()
         while !stop.isSet {

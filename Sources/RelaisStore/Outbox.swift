@@ -100,7 +100,8 @@ public final class Outbox: OutboxPort {
             let remaining = limit - claimed
             asks = full.enumerated().map { index, shop in
                 let even = remaining / full.count + (index < remaining % full.count ? 1 : 0)
-                let allowed = quota(shop) == Int.max ? Int.max : quota(shop) - byShop[shop, default: []].count
+                let shopQuota = quota(shop)
+                let allowed = shopQuota == Int.max ? Int.max : shopQuota - byShop[shop, default: []].count
                 return (shop, min(even, allowed))
             }
         }

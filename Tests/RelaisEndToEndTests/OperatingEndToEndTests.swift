@@ -228,6 +228,12 @@ struct OperatingEndToEndTests {
         let reloading = try #require(notify.messages.first { $0.lines.contains("RELOADING=1") }, "\(notify.messages.map(\.lines))")
         #expect(reloading.lines.contains { $0.hasPrefix("MONOTONIC_USEC=") && UInt64($0.dropFirst("MONOTONIC_USEC=".count)) != nil })
         #expect(notify.times(of: "READY=1").last! > notify.times(of: "RELOADING=1").first!, "READY=1 after RELOADING=1")
+        // A configuration that cannot work is refused, and systemd still hears the reload end.
+        try "log_level: shouting\n".write(to: file, atomically: true, encoding: .utf8)
+        daemon.send(SIGHUP)
+        #expect(eventually(timeout: .seconds(10)) { daemon.log.contains("configuration reload refused") && notify.times(of: "READY=1").count >= 3 },
+                "a refused reload ends with READY=1: \(notify.messages.map(\.lines))")
+        try "log_level: warning\nbatch_size: 7\nworkers: 3\n".write(to: file, atomically: true, encoding: .utf8)
 
         // The log level took effect: a job done (info), then one dead-lettered (warning),
         // by the one consumer; once the second's line is there, the first's would be.

@@ -129,6 +129,19 @@ public struct ReceivedMail: Decodable, Sendable {
     }
 }
 
+/// The most of `times` (seconds, as `ReceivedRequest.at`) in any one-second window
+/// starting at one of them: what a rate limit allows is checked against it.
+public func busiestSecond(_ times: [Double]) -> Int {
+    let sorted = times.sorted()
+    var most = 0
+    var end = 0
+    for start in sorted.indices {
+        while end < sorted.count && sorted[end] < sorted[start] + 1.0 { end += 1 }
+        most = max(most, end - start)
+    }
+    return most
+}
+
 /// A real SMTP server (`scripts/sinks/smtp-sink`, aiosmtpd) on a free loopback port.
 public final class SmtpSink {
     /// The port it listens on, kept across restarts.
