@@ -15,6 +15,7 @@ struct Relais: AsyncParsableCommand {
             RELAIS_HTTP_ADDRESS, …); see docs/configuration.md. Exit statuses follow sysexits: \
             64 usage, 65 bad data, 69 a dependency is unavailable, 78 bad configuration.
             """,
+        version: RelaisVersion.current,
         subcommands: [Serve.self, Migrate.self, Check.self, Enqueue.self, Validate.self, QueuesCommand.self, Dead.self])
 }
 
