@@ -57,6 +57,19 @@ public enum StreamReplies {
         return parts[1].elements.compactMap(StreamEntry.init(reply:))
     }
 
+    /// A flat `[field, value, …]` reply (an element of XINFO GROUPS or XINFO CONSUMERS)
+    /// as a dictionary; later duplicates win.
+    public static func fields(_ reply: RedisReply) -> [String: RedisReply] {
+        let flat = reply.elements
+        var out: [String: RedisReply] = [:]
+        var i = 0
+        while i + 1 < flat.count {
+            if let key = flat[i].string { out[key] = flat[i + 1] }
+            i += 2
+        }
+        return out
+    }
+
     /// Entries of XRANGE/XREVRANGE.
     public static func range(_ reply: RedisReply) -> [StreamEntry] {
         reply.elements.compactMap(StreamEntry.init(reply:))

@@ -9,7 +9,7 @@ import RelaisQueue
 /// The operator's HTTP endpoint: `/livez`, `/readyz`, `/metrics`, `/status`.
 enum HTTPEndpoint {
     static func application(configuration: RelaisConfiguration, health: HealthMonitor, engine: QueueEngine,
-                            registry: PrometheusCollectorRegistry, logger: Logger) -> some ApplicationProtocol {
+                            registry: PrometheusCollectorRegistry, process: ProcessMetrics, logger: Logger) -> some ApplicationProtocol {
         // HEAD answers as GET without the body; any other method on these paths is a 405.
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: MethodNotAllowedMiddleware(paths: paths))
@@ -21,7 +21,8 @@ enum HTTPEndpoint {
             return json(report.ready ? .ok : .serviceUnavailable, ReadinessBody(report))
         }
         router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            process.update()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         router.get("status") { _, _ in

@@ -178,13 +178,14 @@ final class HealthMonitor: Sendable {
             // Consumers
             let snapshots = engine.consumerSnapshots
             let staleAfter = configuration.queue.blockTimeout.seconds + 30
-            let failing = snapshots.filter { $0.state != .running || Date().timeIntervalSince($0.lastBeat) > staleAfter }
+            let failing = snapshots.filter { ($0.state != .running && $0.state != .paused) || Date().timeIntervalSince($0.lastBeat) > staleAfter }
             next.consumers = failing.isEmpty
                 ? Probe(ok: true)
                 : Probe(ok: false, error: failing.map { "\($0.name): \(describe($0.state))" }.joined(separator: "; "))
             next.http = httpUp.load(ordering: .acquiring) ? Probe(ok: true) : Probe(ok: false, error: "listener not bound yet")
             next.ready = next.redis.ok && next.postgres.ok && next.schema.ok && next.consumers.ok && next.http.ok
             report.withLock { $0 = next }
+            publish(next)
 
             if let previous, previous.ready != next.ready {
                 if next.ready {
@@ -241,6 +242,14 @@ final class HealthMonitor: Sendable {
         return out
     }
 
+    /// `relais_ready` and `relais_check_ok{check}`, for alerts that name the failing check.
+    private func publish(_ report: HealthReport) {
+        Gauge(label: "relais_ready").record(report.ready ? 1 : 0)
+        for (check, probe) in ReadinessBody(report).checks {
+            Gauge(label: "relais_check_ok", dimensions: [("check", check)]).record(probe.ok ? 1 : 0)
+        }
+    }
+
     /// What in Redis's settings could lose jobs; empty when CONFIG is not allowed.
     private func durabilityWarnings(_ redis: RedisConnection) -> [String] {
         guard let replies = try? redis.pipeline([["CONFIG", "GET", "appendonly"], ["CONFIG", "GET", "maxmemory-policy"]]) else { return [] }
@@ -258,6 +267,7 @@ final class HealthMonitor: Sendable {
         switch state {
         case .starting: "starting"
         case .running: "not progressing"
+        case .paused: "paused"
         case .waitingForRedis: "waiting for Redis"
         case .waitingForStore: "waiting for PostgreSQL"
         case .stopped: "stopped"

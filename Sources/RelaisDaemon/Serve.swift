@@ -26,15 +26,19 @@ struct Serve: AsyncParsableCommand {
         let configuration = try await loadConfigurationAsync()
         let logger = bootstrapLogging(level: configuration.logLevel)
         let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
         let jobBuckets: [Duration] = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
         ]
-        factory.durationHistogramBuckets["relais_job_duration_seconds"] = jobBuckets
-        // A job usually waits well under a millisecond for a consumer.
-        factory.durationHistogramBuckets["relais_job_wait_seconds"] = [.microseconds(250), .microseconds(500)] + jobBuckets
-        MetricsSystem.bootstrap(factory)
+        // A job usually waits well under a millisecond for a consumer; behind a backlog or a
+        // paused queue, minutes: the buckets go up to an hour.
+        let waitBuckets: [Duration] = [.microseconds(250), .microseconds(500)] + jobBuckets
+            + [.seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(1800), .seconds(3600)]
+        MetricsSystem.bootstrap(RelaisMetricsFactory(
+            registry: registry,
+            durationBuckets: ["relais_job_duration_seconds": jobBuckets, "relais_job_wait_seconds": waitBuckets]))
+        Gauge(label: "relais_build_info", dimensions: [("version", RelaisVersion.current)]).record(1)
+        let process = ProcessMetrics(registry: registry)
 
         // A schema that is behind or ahead is an operator's error: say what to run and
         // do not start. An unreachable database is not: start and wait for it.
@@ -74,7 +78,7 @@ struct Serve: AsyncParsableCommand {
         }
         let health = HealthMonitor(configuration: configuration, engine: engine, delivery: deliveryFigures, logger: logger)
         let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
-                                            registry: registry, logger: logger)
+                                            registry: registry, process: process, logger: logger)
         let consumers = ConsumerService(engine: engine)
         let schedule = ScheduleLoop(databaseURL: databaseURL, channels: delivery.channels, rules: configuration.reminders, logger: logger)
         // Two scheduler threads: while one waits for PostgreSQL the other renders, so a

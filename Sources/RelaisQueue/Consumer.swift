@@ -15,6 +15,7 @@ public struct ConsumerContext: Sendable {
     let metrics: QueueMetrics
     let tunables: EngineTunables
     let epoch: HandlerEpoch
+    let pauses: PauseBoard
 }
 
 /// A failure of the handler's backing store: the batch stays pending.
@@ -39,6 +40,8 @@ struct Consumer: Sendable {
     private var keys: QueueKeys { context.shared.queue }
     private var name: String { context.shared.name }
     private var logger: Logger { context.logger }
+    /// How often a paused consumer looks whether its queue was resumed.
+    static var pausePoll: Duration { .milliseconds(100) }
     /// The longest wait, in microseconds, that `relais_job_wait_seconds` records.
     static var longestWait: Int64 { 7 * 86_400 * 1_000_000 }
 
@@ -90,6 +93,15 @@ struct Consumer: Sendable {
                     continue
                 }
             }
+            if context.pauses.isPaused(keys.queue) {
+                if context.shared.set(.paused) {
+                    logger.info("consumer paused", metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)"])
+                }
+                // What was read before the pause stays pending: read again from the history after it.
+                readingHistory = true
+                context.stop.sleep(Self.pausePoll)
+                continue
+            }
             if context.shared.set(.running) {
                 logger.info("consumer running", metadata: ["job.queue": "\(keys.queue)", "consumer": "\(name)"])
             }
@@ -111,6 +123,8 @@ struct Consumer: Sendable {
                     backoff.reset()
                     continue
                 }
+                // Paused while the read waited: the batch stays pending, untouched, until the resume.
+                guard !context.pauses.isPaused(keys.queue) else { continue }
                 let bytes = fetched.entries.reduce(0) { $0 + ($1.fields?["job"]?.count ?? 0) }
                 readCount = max(1, min(context.tunables.batchSize, settings.maxBatchBytes / max(1, bytes / fetched.entries.count)))
                 try handle(fetched, redis: redis!, handler: handler!)

@@ -7,6 +7,8 @@ public enum ConsumerState: Sendable, Equatable {
     case starting
     /// Reading and processing.
     case running
+    /// Its queue is paused: it reads nothing until the queue is resumed.
+    case paused
     /// Redis is unreachable; reconnecting with backoff.
     case waitingForRedis(String)
     /// The processor's store is unreachable; reconnecting with backoff.

@@ -18,8 +18,10 @@ public final class QueueEngine: Sendable {
     private let epoch = HandlerEpoch()
     private let metrics = QueueMetrics()
     private let consumers: [ConsumerShared]
-    /// The latest queue figures (length, retries, lag, dead letters).
-    public let figures = LagBoard()
+    /// The latest figures (queues, dead letters, instances, consumers).
+    public let figures = FiguresBoard()
+    /// The paused queues, as last read from Redis.
+    private let pauses = PauseBoard()
     /// What a configuration reload may change while running.
     public let tunables: EngineTunables
 
@@ -56,7 +58,8 @@ public final class QueueEngine: Sendable {
                 for (index, shared) in consumers.enumerated() {
                     let family = families[index / max(1, settings.workersPerQueue)]
                     let context = ConsumerContext(endpoint: endpoint, settings: settings, shared: shared, stop: stopSignal,
-                                                  logger: logger, metrics: metrics, tunables: tunables, epoch: epoch)
+                                                  logger: logger, metrics: metrics, tunables: tunables, epoch: epoch,
+                                                  pauses: pauses)
                     WorkerThread.start(name: "\(family.queue)-\(index % max(1, settings.workersPerQueue) + 1)", stackSize: 1 << 20,
                                        stopSignal: stopSignal) { _ in
                         Consumer(family: family, context: context).run()
@@ -64,7 +67,8 @@ public final class QueueEngine: Sendable {
                     }
                 }
                 let housekeeper = Housekeeper(endpoint: endpoint, settings: settings, queues: families.map { settings.keys($0.queue) },
-                                              consumers: consumers, stop: stopSignal, logger: logger, metrics: metrics, lags: figures)
+                                              consumers: consumers, stop: stopSignal, logger: logger, metrics: metrics, figures: figures,
+                                              pauses: pauses)
                 WorkerThread.start(name: "housekeeper", stackSize: 1 << 20, stopSignal: stopSignal) { _ in
                     housekeeper.run()
                     finished()

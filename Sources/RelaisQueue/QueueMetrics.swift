@@ -8,7 +8,8 @@ final class QueueMetrics: Sendable {
     private let deadLetters = Mutex<[String: Counter]>([:])
     private let durations = Mutex<[String: Metrics.Timer]>([:])
     private let waitTimers = Mutex<[String: Metrics.Timer]>([:])
-    private let lags = Mutex<[String: Gauge]>([:])
+    private let gauges = Mutex<[String: Gauge]>([:])
+    private let storedKinds = Mutex<Set<DeadLetterKind>>([])
 
     /// `relais_jobs_total{queue,type,outcome}`.
     func job(queue: String, type: String, outcome: String, count: Int = 1) {
@@ -58,14 +59,37 @@ final class QueueMetrics: Sendable {
         }
     }
 
-    /// `relais_queue_lag_seconds{queue}`: age of the oldest unfinished job.
-    func lag(queue: String, seconds: Double) {
-        let gauge = lags.withLock { cache in
-            if let g = cache[queue] { return g }
-            let g = Gauge(label: "relais_queue_lag_seconds", dimensions: [("queue", queue)])
-            cache[queue] = g
+    /// The queue's gauges: `relais_queue_length`, `relais_queue_pending`,
+    /// `relais_queue_retrying`, `relais_queue_paused` (1 or 0), `relais_queue_lag_seconds`
+    /// (age of the oldest unfinished job) and `relais_consumers_live`, each `{queue}`.
+    func queue(_ queue: String, _ figures: QueueFigures) {
+        gauge("relais_queue_length", [("queue", queue)]).record(figures.length)
+        gauge("relais_queue_pending", [("queue", queue)]).record(figures.pending)
+        gauge("relais_queue_retrying", [("queue", queue)]).record(figures.retrying)
+        gauge("relais_queue_paused", [("queue", queue)]).record(figures.pausedSince == nil ? 0 : 1)
+        gauge("relais_queue_lag_seconds", [("queue", queue)]).record(figures.lagSeconds)
+        gauge("relais_consumers_live", [("queue", queue)]).record(figures.liveConsumers)
+    }
+
+    /// `relais_dead_letters_stored{queue,code}`: the letters in the dead-letter stream; a
+    /// kind seen before and gone now reads 0 rather than keeping its last count.
+    func deadLettersStored(_ counts: [DeadLetterKind: Int]) {
+        let kinds = storedKinds.withLock { seen in
+            seen.formUnion(counts.keys)
+            return seen
+        }
+        for kind in kinds {
+            gauge("relais_dead_letters_stored", [("queue", kind.queue), ("code", kind.code)]).record(counts[kind] ?? 0)
+        }
+    }
+
+    private func gauge(_ label: String, _ dimensions: [(String, String)]) -> Gauge {
+        let key = ([label] + dimensions.map { "\($0.0)=\($0.1)" }).joined(separator: "|")
+        return gauges.withLock { cache in
+            if let g = cache[key] { return g }
+            let g = Gauge(label: label, dimensions: dimensions)
+            cache[key] = g
             return g
         }
-        gauge.record(seconds)
     }
 }
