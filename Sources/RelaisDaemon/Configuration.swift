@@ -31,6 +31,8 @@ struct RelaisConfiguration: Sendable {
     var templateOverrides: String?
     /// When pickup reminders are due.
     var reminders: ReminderRules
+    /// The secret that lets an operator act from the status page; without it the page is read-only.
+    var operatorToken: String? = nil
 
     /// The settings, their environment variables and defaults (documented in docs/configuration.md).
     enum Setting: String, CaseIterable {
@@ -76,9 +78,10 @@ struct RelaisConfiguration: Sendable {
         case quietHours = "RELAIS_QUIET_HOURS"
         case reminderDelay = "RELAIS_REMINDER_DELAY"
         case reminderBeforeSlot = "RELAIS_REMINDER_BEFORE_SLOT"
+        case operatorToken = "RELAIS_OPERATOR_TOKEN"
 
         /// Settings whose values are secrets: never printed, read from credentials first in docs.
-        static let secrets: Set<Setting> = [.redisURL, .databaseURL, .smtpURL, .smsToken, .webhookSecret]
+        static let secrets: Set<Setting> = [.redisURL, .databaseURL, .smtpURL, .smsToken, .webhookSecret, .operatorToken]
 
         var defaultValue: String {
             switch self {
@@ -101,7 +104,7 @@ struct RelaisConfiguration: Sendable {
             case .shutdownTimeout: "20s"
             case .ledgerRetention: "30 days"
             case .deadLetterMax: "100000"
-            case .smtpURL, .smtpFrom, .smtpCAFile, .smsURL, .smsToken, .webhookSecret, .templateDir: ""
+            case .smtpURL, .smtpFrom, .smtpCAFile, .smsURL, .smsToken, .webhookSecret, .templateDir, .operatorToken: ""
             case .webhookAllowNetworks: ""
             case .smtpRequireTLS, .smtpAllowPlaintextAuth: "false"
             case .deliveryMaxAttempts: "10"
@@ -330,7 +333,17 @@ struct RelaisConfiguration: Sendable {
             httpIdleTimeout: try duration(.httpIdleTimeout, .milliseconds(100)...(.seconds(3600))),
             httpMaxConnections: try integer(.httpMaxConnections, 1...10_000), queue: queue, logLevel: level,
             shutdownTimeout: try duration(.shutdownTimeout, .seconds(1)...(.seconds(3600))), ledgerRetention: retention,
-            delivery: delivery, templateOverrides: templates.isEmpty ? nil : templates, reminders: reminders)
+            delivery: delivery, templateOverrides: templates.isEmpty ? nil : templates, reminders: reminders,
+            operatorToken: try operatorToken(value(.operatorToken)))
+    }
+
+    /// The operator's token: at least 16 printable ASCII characters, or none.
+    private static func operatorToken(_ token: String) throws(ConfigurationError) -> String? {
+        guard !token.isEmpty else { return nil }
+        guard token.count >= 16, token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw ConfigurationError(.operatorToken, "must be at least 16 printable ASCII characters without spaces (try: openssl rand -hex 24)")
+        }
+        return token
     }
 
     private static func parseAddress(_ text: String) throws(ConfigurationError) -> (String, Int) {

@@ -135,7 +135,7 @@ final class HealthMonitor: Sendable {
                 next.redis = Probe(ok: true)
                 if ContinuousClock.now - lastDurabilityCheck >= .seconds(60) {
                     lastDurabilityCheck = .now
-                    let warnings = durabilityWarnings(redis!)
+                    let warnings = Self.durabilityWarnings(redis!)
                     if warnings != next.redisWarnings && !warnings.isEmpty {
                         logger.warning("redis not configured for durability", metadata: ["redis.warnings": "\(warnings.joined(separator: "; "))"])
                     }
@@ -251,7 +251,7 @@ final class HealthMonitor: Sendable {
     }
 
     /// What in Redis's settings could lose jobs; empty when CONFIG is not allowed.
-    private func durabilityWarnings(_ redis: RedisConnection) -> [String] {
+    static func durabilityWarnings(_ redis: RedisConnection) -> [String] {
         guard let replies = try? redis.pipeline([["CONFIG", "GET", "appendonly"], ["CONFIG", "GET", "maxmemory-policy"]]) else { return [] }
         var warnings: [String] = []
         let aof = replies[0].elements.last?.string

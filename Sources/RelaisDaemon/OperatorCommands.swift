@@ -42,13 +42,19 @@ func printJSON(_ value: some Encodable) {
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the configuration, Redis, PostgreSQL, the schema version and the templates; non-zero exit on failure.",
-        discussion: "Exit status: 0 all good, 78 bad configuration or schema not at this build's version, 69 Redis or PostgreSQL unreachable.")
+        discussion: """
+            Exit status: 0 all good, 78 bad configuration or schema not at this build's version, 69 Redis or \
+            PostgreSQL unreachable. Redis settings that can lose jobs (appendonly off, an evicting \
+            maxmemory-policy) are printed as warnings and do not change the status.
+            """)
 
     @Flag(help: "Print the result as JSON.") var json = false
 
     struct Result: Encodable {
         var configuration = "ok"
         var redis: String
+        /// Redis settings that put jobs at risk; a warning, not a failure.
+        var redisWarnings: [String]
         var postgres: String
         var schema: String
         var templates: String
@@ -59,12 +65,14 @@ struct Check: ParsableCommand {
     func run() throws {
         let configuration = try loadConfiguration()
         var redisStatus = "ok"
+        var redisWarnings: [String] = []
         var unavailable = false
         var misconfigured = false
         do {
             let redis = try RedisConnection(configuration.redis, connectTimeout: .seconds(2), timeout: .seconds(5))
             defer { redis.close() }
             try redis.command("PING")
+            redisWarnings = HealthMonitor.durabilityWarnings(redis)
         } catch {
             redisStatus = "unreachable: \(error.message)"
             unavailable = true
@@ -90,13 +98,14 @@ struct Check: ParsableCommand {
             misconfigured = true
         }
         let channels = configuration.delivery.channels.map(\.rawValue).sorted()
-        let result = Result(redis: redisStatus, postgres: postgresStatus, schema: schemaStatus, templates: templatesStatus,
+        let result = Result(redis: redisStatus, redisWarnings: redisWarnings, postgres: postgresStatus, schema: schemaStatus, templates: templatesStatus,
                             channels: channels, ok: !unavailable && !misconfigured)
         if json {
             printJSON(result)
         } else {
             print("configuration  ok")
             print("redis          \(redisStatus)  (\(configuration.redis))")
+            for warning in redisWarnings { print("  warning      \(warning)") }
             print("postgres       \(postgresStatus)")
             print("schema         \(schemaStatus)")
             print("templates      \(templatesStatus)")
@@ -155,82 +164,144 @@ struct Enqueue: ParsableCommand {
     }
 }
 
-/// `relais queues`: what is waiting where.
+/// `relais queues`: what is waiting where, and pausing and resuming a queue.
 struct QueuesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queues",
-        abstract: "Show each queue's length, pending entries, lag, oldest pending age, retries, and the dead letters.")
+        abstract: "Show the queues, or pause and resume one on every instance.",
+        subcommands: [Show.self, Pause.self, Resume.self],
+        defaultSubcommand: Show.self)
 
-    @Flag(help: "Print the result as JSON.") var json = false
+    /// `relais queues [show]`.
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each queue's length, pending entries, lag, oldest pending age, retries, whether it is paused, the live instances and the dead letters.")
 
-    /// One queue's figures.
-    struct Row: Encodable {
-        let queue: String
-        let stream: String
-        let length: Int64
-        let pending: Int64
-        let lag: Int64?
-        let oldestPendingSeconds: Double?
-        let retrying: Int64
-        let consumers: Int64
-    }
+        @Flag(help: "Print the result as JSON.") var json = false
 
-    struct Output: Encodable {
-        let queues: [Row]
-        let deadLetters: Int64
-    }
+        /// One queue's figures.
+        struct Row: Encodable {
+            let queue: String
+            let stream: String
+            let length: Int64
+            let pending: Int64
+            let lag: Int64?
+            let oldestPendingSeconds: Double?
+            let retrying: Int64
+            let consumers: Int64
+            let paused: Bool
+            let pausedSince: String?
+        }
 
-    func run() throws {
-        let configuration = try loadConfiguration()
-        let redis = try connectRedis(configuration)
-        defer { redis.close() }
-        var rows: [Row] = []
-        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
-        for name in JobFamilies.queues {
-            let keys = configuration.queue.keys(name)
-            let replies = try redis.pipeline([
-                ["XLEN", keys.stream],
-                ["XINFO", "GROUPS", keys.stream],
-                ["XPENDING", keys.stream, configuration.queue.group],
-                ["ZCARD", keys.retry],
-            ])
-            var pending: Int64 = 0
-            var lag: Int64?
-            var consumers: Int64 = 0
-            for group in replies[1].elements {
-                let fields = group.elements
-                var info: [String: RedisReply] = [:]
-                var i = 0
-                while i + 1 < fields.count {
-                    if let key = fields[i].string { info[key] = fields[i + 1] }
-                    i += 2
+        struct Output: Encodable {
+            let queues: [Row]
+            let deadLetters: Int64
+            let instances: [String]
+        }
+
+        func run() throws {
+            let configuration = try loadConfiguration()
+            let redis = try connectRedis(configuration)
+            defer { redis.close() }
+            var rows: [Row] = []
+            let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+            let paused = try QueueControl.paused(redis, settings: configuration.queue)
+            for name in JobFamilies.queues {
+                let keys = configuration.queue.keys(name)
+                let replies = try redis.pipeline([
+                    ["XLEN", keys.stream],
+                    ["XINFO", "GROUPS", keys.stream],
+                    ["XPENDING", keys.stream, configuration.queue.group],
+                    ["ZCARD", keys.retry],
+                ])
+                var pending: Int64 = 0
+                var lag: Int64?
+                var consumers: Int64 = 0
+                for group in replies[1].elements {
+                    let info = StreamReplies.fields(group)
+                    guard info["name"]?.string == configuration.queue.group else { continue }
+                    pending = info["pending"]?.integer ?? 0
+                    lag = info["lag"]?.integer
+                    consumers = info["consumers"]?.integer ?? 0
                 }
-                guard info["name"]?.string == configuration.queue.group else { continue }
-                pending = info["pending"]?.integer ?? 0
-                lag = info["lag"]?.integer
-                consumers = info["consumers"]?.integer ?? 0
+                let summary = replies[2].elements
+                let oldest = summary.count > 1 ? summary[1].string.flatMap { $0.split(separator: "-").first }.flatMap { Int64($0) } : nil
+                rows.append(Row(queue: name, stream: keys.stream, length: replies[0].integer ?? 0, pending: pending, lag: lag,
+                                oldestPendingSeconds: oldest.map { Double(nowMs - $0) / 1000 },
+                                retrying: replies[3].integer ?? 0, consumers: consumers,
+                                paused: paused[name] != nil, pausedSince: paused[name]))
             }
-            let summary = replies[2].elements
-            let oldest = summary.count > 1 ? summary[1].string.flatMap { $0.split(separator: "-").first }.flatMap { Int64($0) } : nil
-            rows.append(Row(queue: name, stream: keys.stream, length: replies[0].integer ?? 0, pending: pending, lag: lag,
-                            oldestPendingSeconds: oldest.map { Double(nowMs - $0) / 1000 },
-                            retrying: replies[3].integer ?? 0, consumers: consumers))
+            let dead = try redis.command("XLEN", configuration.queue.deadLetterStream).integer ?? 0
+            let instances = try QueueControl.liveInstances(redis, settings: configuration.queue).keys.sorted()
+            if json {
+                printJSON(Output(queues: rows, deadLetters: dead, instances: instances))
+                return
+            }
+            print("QUEUE     STATE    LENGTH   PENDING  LAG      OLDEST PENDING  RETRYING  CONSUMERS")
+            for row in rows {
+                let age = row.oldestPendingSeconds.map { String(format: "%.1fs", $0) } ?? "-"
+                print(pad(row.queue, 10) + pad(row.paused ? "paused" : "running", 9) + pad("\(row.length)", 9) + pad("\(row.pending)", 9)
+                      + pad(row.lag.map(String.init) ?? "-", 9) + pad(age, 16) + pad("\(row.retrying)", 10) + "\(row.consumers)")
+            }
+            print("dead letters: \(dead)")
+            print("live instances: \(instances.isEmpty ? "none" : instances.joined(separator: ", "))")
         }
-        let dead = try redis.command("XLEN", configuration.queue.deadLetterStream).integer ?? 0
-        if json {
-            printJSON(Output(queues: rows, deadLetters: dead))
-            return
+
+        private func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
         }
-        print("QUEUE     LENGTH   PENDING  LAG      OLDEST PENDING  RETRYING  CONSUMERS")
-        for row in rows {
-            let age = row.oldestPendingSeconds.map { String(format: "%.1fs", $0) } ?? "-"
-            print(pad(row.queue, 10) + pad("\(row.length)", 9) + pad("\(row.pending)", 9) + pad(row.lag.map(String.init) ?? "-", 9)
-                  + pad(age, 16) + pad("\(row.retrying)", 10) + "\(row.consumers)")
-        }
-        print("dead letters: \(dead)")
     }
 
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    /// `relais queues pause QUEUE`.
+    struct Pause: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pause a queue on every instance: its consumers take no job until it is resumed.",
+            discussion: """
+                The pause is kept in Redis (<prefix>:paused), so every running instance obeys \
+                within a second and one started later too. Jobs keep arriving on the stream and \
+                wait there; a batch a consumer was reading at that moment stays pending, untouched, \
+                until the resume. Due retries move to the stream and wait there as well.
+                """)
+        @Argument(help: "The queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String
+
+        func validate() throws {
+            guard JobFamilies.queues.contains(queue) else {
+                throw ValidationError("no queue \(queue): the queues are \(JobFamilies.queues.joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            let configuration = try loadConfiguration()
+            let redis = try connectRedis(configuration)
+            defer { redis.close() }
+            if try QueueControl.pause(redis, settings: configuration.queue, queue: queue) {
+                print("paused \(queue) on every instance")
+            } else {
+                print("\(queue) was already paused (since \(try QueueControl.paused(redis, settings: configuration.queue)[queue] ?? "?"))")
+            }
+        }
+    }
+
+    /// `relais queues resume QUEUE`.
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused queue on every instance.")
+        @Argument(help: "The queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String
+
+        func validate() throws {
+            guard JobFamilies.queues.contains(queue) else {
+                throw ValidationError("no queue \(queue): the queues are \(JobFamilies.queues.joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            let configuration = try loadConfiguration()
+            let redis = try connectRedis(configuration)
+            defer { redis.close() }
+            if try QueueControl.resume(redis, settings: configuration.queue, queue: queue) {
+                print("resumed \(queue) on every instance")
+            } else {
+                print("\(queue) was not paused")
+            }
+        }
     }
 }

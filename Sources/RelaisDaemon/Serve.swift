@@ -23,6 +23,7 @@ struct Serve: AsyncParsableCommand {
             """)
 
     func run() async throws {
+        let startedAt = Date()
         let configuration = try await loadConfigurationAsync()
         let logger = bootstrapLogging(level: configuration.logLevel)
         let registry = PrometheusCollectorRegistry()
@@ -77,8 +78,12 @@ struct Serve: AsyncParsableCommand {
                 })
         }
         let health = HealthMonitor(configuration: configuration, engine: engine, delivery: deliveryFigures, logger: logger)
+        let console = Console(token: configuration.operatorToken,
+                              page: ConsolePage(configuration: configuration, health: health, engine: engine, startedAt: startedAt),
+                              actions: ConsoleActing(configuration: configuration), logger: logger)
         let http = HTTPEndpoint.application(configuration: configuration, health: health, engine: engine,
-                                            registry: registry, process: process, logger: logger)
+                                            registry: registry, process: process, console: console,
+                                            startedAt: startedAt, logger: logger)
         let consumers = ConsumerService(engine: engine)
         let schedule = ScheduleLoop(databaseURL: databaseURL, channels: delivery.channels, rules: configuration.reminders, logger: logger)
         // Two scheduler threads: while one waits for PostgreSQL the other renders, so a
