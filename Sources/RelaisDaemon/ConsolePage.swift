@@ -79,7 +79,11 @@ final class ConsolePage: Sendable {
                 "name": name, "state": q.pausedSince == nil ? "running" : "paused", "length": q.length, "pending": q.pending,
                 "lag": Self.seconds(q.lagSeconds), "retrying": q.retrying, "consumers": q.liveConsumers,
             ]
-            if let since = q.pausedSince { row["paused"] = true; row["pausedSince"] = since }
+            if let since = q.pausedSince {
+                row["paused"] = true
+                // To the second: `2026-12-04T22:40:00Z`.
+                row["pausedSince"] = since.count > 19 ? since.prefix(19) + "Z" : since
+            }
             if q.retrying > 0 { row["hasRetries"] = true }
             return row
         }

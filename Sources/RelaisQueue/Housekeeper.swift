@@ -45,7 +45,7 @@ struct Housekeeper: Sendable {
         var lastSweep = ContinuousClock.now
         var tally = DeadLetterTally()
         var latest: [DeadLetterSummary] = []
-        var seenPaused: [String: String]?
+        var seenPaused: [String: String]? = nil
         let leaseInterval = settings.claimIdle / 3
         defer { redis?.close() }
 
@@ -55,7 +55,7 @@ struct Housekeeper: Sendable {
                 let connection = redis!
                 let paused = try QueueControl.paused(connection, settings: settings)
                 pauses.update(paused)
-                if let seen = seenPaused, seen != paused { logPauses(from: seen, to: paused) }
+                if seenPaused != paused { logPauses(from: seenPaused ?? [:], to: paused) }
                 seenPaused = paused
                 for queue in queues { try moveDue(connection, queue) }
                 if ContinuousClock.now - lastLease >= leaseInterval / 2 {

@@ -46,6 +46,7 @@ public final class QueueEngine: Sendable {
     /// in a call to a server that hangs: the threads are told to stop and left behind, and
     /// the batches they hold stay pending in Redis for the next start.
     public func run() async {
+        metrics.prepareDeadLetters(queues: families.map(\.queue))
         let threadCount = consumers.count + 1
         let waiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
         let remaining = Mutex(threadCount)

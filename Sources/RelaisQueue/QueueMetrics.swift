@@ -1,4 +1,5 @@
 import Metrics
+import RelaisDomain
 import Synchronization
 
 /// The engine's metrics, with the handles cached so a busy consumer does not look
@@ -23,8 +24,16 @@ final class QueueMetrics: Sendable {
         counter.increment(by: count)
     }
 
+    /// Makes `relais_dead_letters_total{queue,reason}` of every queue and code, at 0, so
+    /// that the first dead letter of a kind is an increase Prometheus can see.
+    func prepareDeadLetters(queues: [String]) {
+        for queue in queues {
+            for code in ReasonCode.allCases { deadLetter(queue: queue, reason: code.rawValue, count: 0) }
+        }
+    }
+
     /// `relais_dead_letters_total{queue,reason}`.
-    func deadLetter(queue: String, reason: String) {
+    func deadLetter(queue: String, reason: String, count: Int = 1) {
         let key = "\(queue)|\(reason)"
         let counter = deadLetters.withLock { cache in
             if let c = cache[key] { return c }
@@ -32,7 +41,7 @@ final class QueueMetrics: Sendable {
             cache[key] = c
             return c
         }
-        counter.increment()
+        counter.increment(by: count)
     }
 
     /// `relais_job_duration_seconds{queue}`: from fetch to acknowledgement, per job.

@@ -145,6 +145,21 @@ struct OperatingEndToEndTests {
         #expect(json.output.contains(#""ok" : false"#), "\(json.output)")
     }
 
+    /// A Redis that may evict or lose streams is a warning, named, not a failure.
+    @Test func checkWarnsAboutRedisSettingsThatCanLoseJobs() throws {
+        let deployment = try Deployment()
+        let env = try deployment.environment()
+        let clean = try Daemon.command(["check"], environment: env)
+        #expect(clean.status == 0 && !clean.output.contains("warning"), "the test Redis is durable: \(clean.output)")
+        _ = try TestServers.withRedis { try $0.command("CONFIG", "SET", "maxmemory-policy", "allkeys-lru") }
+        defer { _ = try? TestServers.withRedis { try $0.command("CONFIG", "SET", "maxmemory-policy", "noeviction") } }
+        let warned = try Daemon.command(["check"], environment: env)
+        #expect(warned.status == 0, "a warning does not fail the check")
+        #expect(warned.output.contains("warning      maxmemory-policy is allkeys-lru"), "\(warned.output)")
+        let json = try Daemon.command(["check", "--json"], environment: env)
+        #expect(json.output.contains(#""redis_warnings" : ["#) && json.output.contains("allkeys-lru"), "\(json.output)")
+    }
+
     @Test func queuesAndStatusGiveTheSamePicture() throws {
         let deployment = try Deployment()
         let daemon = try deployment.start()
