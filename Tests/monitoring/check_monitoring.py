@@ -9,18 +9,25 @@
   as docs/operations.md lists them), a histogram's _bucket/_sum/_count counting as the
   histogram; a misspelt metric would otherwise only show as an empty panel or an alert
   that never fires;
+- every dashboard query is valid PromQL: with Grafana's variables replaced by values
+  (`$__rate_interval` 5m, `$instance` .*), they are written as recording rules to a
+  temporary file that `promtool check rules` must accept (skipped, saying so, without
+  promtool);
 - every alert has severity page or ticket, a summary, a description naming its queue or
   channel when it has one, and a runbook_url docs/runbook.md#<anchor> whose anchor is a
   section of docs/runbook.md; and every alert section of the runbook is an alert.
 
 Usage: python3 Tests/monitoring/check_monitoring.py
 Needs: python3 with PyYAML (Debian: python3-yaml). Prints one line per check, ends with
-`N passed, M failed`; exits 1 if anything failed.
+`N passed, M failed, K skipped`; exits 1 if anything failed.
 """
 
 import json
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -46,7 +53,9 @@ KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_lef
             "offset", "inf", "nan"}
 SEVERITIES = {"page", "ticket"}
 
-passed = failed = 0
+GRAFANA_VALUES = {"$__rate_interval": "5m", "${instance}": ".*", "$instance": ".*"}
+
+passed = failed = skipped = 0
 
 
 def report(ok, name, detail=""):
@@ -54,6 +63,12 @@ def report(ok, name, detail=""):
     passed += bool(ok)
     failed += not ok
     print(f"{'ok  ' if ok else 'FAIL'} {name}{'' if ok or not detail else ': ' + detail}")
+
+
+def skip(name, why):
+    global skipped
+    skipped += 1
+    print(f"skip {name}: {why}")
 
 
 def metric_names(expr):
@@ -140,7 +155,26 @@ def check_dashboard():
     used = set().union(*(metric_names(e) for e in queries)) if queries else set()
     missing = {m for m in METRICS if m not in used and not m.endswith(("_sum", "_count"))} - {"up"}
     report(not missing, "the dashboard shows every metric Relais exposes", "not shown: " + ", ".join(sorted(missing)))
+    check_promql(queries)
     return dashboard
+
+
+def check_promql(queries):
+    """Every query parses as PromQL, as promtool parses a recording rule's expression."""
+    if not shutil.which("promtool"):
+        skip("the dashboard's queries are valid PromQL", "promtool not found (Debian package prometheus)")
+        return
+    rules = []
+    for number, expr in enumerate(queries):
+        for variable, value in GRAFANA_VALUES.items():
+            expr = expr.replace(variable, value)
+        rules.append({"record": f"dashboard:query_{number}", "expr": expr})
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as file:
+        json.dump({"groups": [{"name": "dashboard", "rules": rules}]}, file)  # JSON is YAML
+        file.flush()
+        done = subprocess.run(["promtool", "check", "rules", file.name], capture_output=True, text=True)
+    report(done.returncode == 0, f"the dashboard's {len(rules)} queries are valid PromQL (promtool check rules)",
+           (done.stdout + done.stderr).strip()[-600:])
 
 
 def check_rules(runbook_anchors):
@@ -191,5 +225,5 @@ def main():
 
 if __name__ == "__main__":
     main()
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     sys.exit(1 if failed else 0)
