@@ -5,7 +5,7 @@
 // Usage:  node examples/node/enqueue_orders.js SHOP_ID
 // Needs:  npm install redis@4, or Debian's node-redis package; with a Node.js that
 //         does not look in /usr/share/nodejs, run it with NODE_PATH=/usr/share/nodejs
-// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 // Prints: one line per job: <type> <job id> <stream entry id>
 'use strict';
 
@@ -18,7 +18,7 @@ async function main() {
     process.exit(2);
   }
   const client = createClient({
-    url: process.env.RELAIS_REDIS_URL || 'redis://127.0.0.1:6379/0',
+    url: process.env.RELAIS_REDIS_URL || 'redis://127.0.0.1:16379/0',
     // A one-shot producer gives up after a few tries instead of retrying forever.
     socket: { reconnectStrategy: (retries) => (retries >= 3 ? new Error('Redis unreachable') : 200) },
   });

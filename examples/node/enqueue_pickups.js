@@ -2,10 +2,12 @@
 // Book a pickup slot for an order with node-redis 4, then move it (a second booking).
 //
 // Usage:  node examples/node/enqueue_pickups.js ORDER_ID
-//         (an order Relais has and that is still open: placed, confirmed or ready)
+//         (an order Relais has and that is still open: placed, confirmed or ready; a booking
+//         for a collected or cancelled order changes nothing. The orders example's orders are
+//         both over by then: examples/README.md shows how to place one that stays open)
 // Needs:  npm install redis@4, or Debian's node-redis package; with a Node.js that
 //         does not look in /usr/share/nodejs, run it with NODE_PATH=/usr/share/nodejs
-// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 // Prints: one line per job: <type> <job id> <stream entry id>
 'use strict';
 
@@ -27,7 +29,7 @@ async function main() {
     process.exit(2);
   }
   const client = createClient({
-    url: process.env.RELAIS_REDIS_URL || 'redis://127.0.0.1:6379/0',
+    url: process.env.RELAIS_REDIS_URL || 'redis://127.0.0.1:16379/0',
     // A one-shot producer gives up after a few tries instead of retrying forever.
     socket: { reconnectStrategy: (retries) => (retries >= 3 ? new Error('Redis unreachable') : 200) },
   });

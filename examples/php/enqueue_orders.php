@@ -4,7 +4,7 @@
 //
 // Usage:  php examples/php/enqueue_orders.php SHOP_ID
 // Needs:  Debian packages php-cli php-redis (elsewhere: pecl install redis)
-// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 // Prints: one line per job: <type> <job id> <stream entry id>
 declare(strict_types=1);
 
@@ -13,7 +13,7 @@ if ($argc !== 2) {
     exit(2);
 }
 $shopId = $argv[1];
-$url = parse_url(getenv('RELAIS_REDIS_URL') ?: 'redis://127.0.0.1:6379/0');
+$url = parse_url(getenv('RELAIS_REDIS_URL') ?: 'redis://127.0.0.1:16379/0');
 $stream = (getenv('RELAIS_PREFIX') ?: 'relais') . ':orders';
 
 $redis = new Redis();  // throws RedisException when Redis cannot be reached

@@ -2,9 +2,11 @@
 // Book a pickup slot for an order with phpredis, then move it (a second booking).
 //
 // Usage:  php examples/php/enqueue_pickups.php ORDER_ID
-//         (an order Relais has and that is still open: placed, confirmed or ready)
+//         (an order Relais has and that is still open: placed, confirmed or ready; a booking
+//         for a collected or cancelled order changes nothing. The orders example's orders are
+//         both over by then: examples/README.md shows how to place one that stays open)
 // Needs:  Debian packages php-cli php-redis (elsewhere: pecl install redis)
-// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+// Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 // Prints: one line per job: <type> <job id> <stream entry id>
 declare(strict_types=1);
 
@@ -13,7 +15,7 @@ if ($argc !== 2) {
     exit(2);
 }
 $order = $argv[1];
-$url = parse_url(getenv('RELAIS_REDIS_URL') ?: 'redis://127.0.0.1:6379/0');
+$url = parse_url(getenv('RELAIS_REDIS_URL') ?: 'redis://127.0.0.1:16379/0');
 $stream = (getenv('RELAIS_PREFIX') ?: 'relais') . ':pickups';
 
 $redis = new Redis();  // throws RedisException when Redis cannot be reached

@@ -2,9 +2,11 @@
 """Book a pickup slot for an order with redis-py, then move it (a second booking).
 
 Usage:  python3 examples/python/enqueue_pickups.py ORDER_ID
-        (an order Relais has and that is still open: placed, confirmed or ready)
+        (an order Relais has and that is still open: placed, confirmed or ready; a booking
+        for a collected or cancelled order changes nothing. The orders example's orders are
+        both over by then: examples/README.md shows how to place one that stays open)
 Needs:  python3 -m pip install redis
-Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 Prints: one line per job: <type> <job id> <stream entry id>
 """
 
@@ -31,7 +33,7 @@ def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: enqueue_pickups.py ORDER_ID")
     order = sys.argv[1]
-    r = redis.Redis.from_url(os.environ.get("RELAIS_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    r = redis.Redis.from_url(os.environ.get("RELAIS_REDIS_URL", "redis://127.0.0.1:16379/0"))
     stream = os.environ.get("RELAIS_PREFIX", "relais") + ":pickups"
     now = rfc3339(datetime.now(timezone.utc))
     # One id per booking of the order, numbered by the booking system: a retried XADD of a

@@ -3,7 +3,7 @@
 
 Usage:  python3 examples/python/enqueue_stock.py SHOP_ID
 Needs:  python3 -m pip install redis
-Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+Env:    RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 Prints: one line per job: <type> <job id> <stream entry id>
 """
 
@@ -24,7 +24,7 @@ def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: enqueue_stock.py SHOP_ID")
     shop = sys.argv[1]
-    r = redis.Redis.from_url(os.environ.get("RELAIS_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    r = redis.Redis.from_url(os.environ.get("RELAIS_REDIS_URL", "redis://127.0.0.1:16379/0"))
     stream = os.environ.get("RELAIS_PREFIX", "relais") + ":stock"
     observed = "2026-11-01T07:00:00Z"  # when the till counted
 

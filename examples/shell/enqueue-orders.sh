@@ -4,12 +4,12 @@
 #
 # Usage:   examples/shell/enqueue-orders.sh SHOP_ID
 # Needs:   redis-cli (Debian package redis-tools), GNU date
-# Env:     RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+# Env:     RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 # Prints:  one line per job: <type> <job id> <stream entry id>
 set -eu
 
 shop=${1:?usage: enqueue-orders.sh SHOP_ID}
-url=${RELAIS_REDIS_URL:-redis://127.0.0.1:6379/0}
+url=${RELAIS_REDIS_URL:-redis://127.0.0.1:16379/0}
 stream=${RELAIS_PREFIX:-relais}:orders
 
 # The shop id is pasted into the JSON, the order ids and the job ids below, so keep it

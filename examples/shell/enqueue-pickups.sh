@@ -2,14 +2,16 @@
 # Book a pickup slot for an order with redis-cli, then move it (a second booking).
 #
 # Usage:   examples/shell/enqueue-pickups.sh ORDER_ID
-#          (an order Relais has and that is still open: placed, confirmed or ready)
+#          (an order Relais has and that is still open: placed, confirmed or ready; a booking
+#          for a collected or cancelled order changes nothing. The orders example's orders are
+#          both over by then: examples/README.md shows how to place one that stays open)
 # Needs:   redis-cli (Debian package redis-tools), GNU date
-# Env:     RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+# Env:     RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 # Prints:  one line per job: <type> <job id> <stream entry id>
 set -eu
 
 order=${1:?usage: enqueue-pickups.sh ORDER_ID}
-url=${RELAIS_REDIS_URL:-redis://127.0.0.1:6379/0}
+url=${RELAIS_REDIS_URL:-redis://127.0.0.1:16379/0}
 stream=${RELAIS_PREFIX:-relais}:pickups
 
 # The order id is pasted into the JSON and into the job ids, so keep it to the job id

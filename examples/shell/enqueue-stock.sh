@@ -3,12 +3,12 @@
 #
 # Usage:   examples/shell/enqueue-stock.sh SHOP_ID
 # Needs:   redis-cli (Debian package redis-tools)
-# Env:     RELAIS_REDIS_URL (default redis://127.0.0.1:6379/0), RELAIS_PREFIX (default relais)
+# Env:     RELAIS_REDIS_URL (default redis://127.0.0.1:16379/0, scripts/dev's Redis), RELAIS_PREFIX (default relais)
 # Prints:  one line per job: <type> <job id> <stream entry id>
 set -eu
 
 shop=${1:?usage: enqueue-stock.sh SHOP_ID}
-url=${RELAIS_REDIS_URL:-redis://127.0.0.1:6379/0}
+url=${RELAIS_REDIS_URL:-redis://127.0.0.1:16379/0}
 stream=${RELAIS_PREFIX:-relais}:stock
 
 # The shop id is pasted into the JSON and into the job ids below, so keep it to
