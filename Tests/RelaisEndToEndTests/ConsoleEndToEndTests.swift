@@ -203,6 +203,13 @@ struct ConsoleEndToEndTests {
         let resident = metrics.split(separator: "\n").first { $0.hasPrefix("process_resident_memory_bytes ") }
         #expect((resident.flatMap { Double($0.split(separator: " ")[1]) } ?? 0) > 1_000_000, "\(resident ?? "none")")
         #expect(metrics.contains("\nprocess_open_fds ") && metrics.contains("\nprocess_cpu_seconds_total "))
+        // Every metric the shipped alert rules read is one this daemon exposes.
+        let rulesPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/prometheus/relais-rules.yml").path
+        let rules = try String(contentsOfFile: rulesPath, encoding: .utf8)
+        let read = Set(rules.matches(of: /\b(?:relais|process)_[a-z_]+/).map { String($0.output) })
+        #expect(read.count >= 10 && read.subtracting(families.map(String.init)).isEmpty,
+                "read by the rules, not exposed: \(read.subtracting(families.map(String.init)).sorted())")
 
         #expect(try Daemon.command(["queues", "resume", "stock"], environment: cli).status == 0)
         #expect(try eventually(timeout: .seconds(20)) { try deployment.onHand(shop: "boul")["pain"] == 7 })
