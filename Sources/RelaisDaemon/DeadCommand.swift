@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelaisDomain
 import RelaisJobs
 import RelaisLogging
 import RedisClient
@@ -16,8 +17,9 @@ struct Dead: ParsableCommand {
             abstract: "List dead letters, newest first.",
             discussion: "--queue and --code filter while reading the stream, so --limit counts the letters that match.")
         @Option(help: "How many to list.") var limit = 50
-        @Option(help: "Only the letters of this queue.") var queue: String?
-        @Option(help: "Only the letters with this reason code, such as invalid_field.") var code: String?
+        @Option(help: "Only the letters of this queue.", completion: .list(JobFamilies.queues)) var queue: String?
+        @Option(help: "Only the letters with this reason code, such as invalid_field.", completion: .list(ReasonCode.allCases.map(\.rawValue)))
+        var code: String?
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() throws {

@@ -60,7 +60,8 @@ struct Messages: ParsableCommand {
                 recipient) or after delivery_max_attempts. The recipient's address is never shown: \
                 RECIPIENT says whether it was for the shop or the customer.
                 """)
-        @Option(help: "Only this channel: email, sms, webhook, log.") var channel: String?
+        @Option(help: "Only this channel: email, sms, webhook, log.", completion: .list(Channel.allCases.map(\.rawValue)))
+        var channel: String?
         @Option(help: "How many to list.") var limit = 50
         @Flag(help: "Print the result as JSON.") var json = false
 
@@ -96,7 +97,8 @@ struct Messages: ParsableCommand {
                 """)
         @Argument(help: "The message id (from `relais messages failed`).") var id: Int64?
         @Flag(help: "Resend every failed message (of --channel, if given).") var all = false
-        @Option(help: "Only this channel: email, sms, webhook, log.") var channel: String?
+        @Option(help: "Only this channel: email, sms, webhook, log.", completion: .list(Channel.allCases.map(\.rawValue)))
+        var channel: String?
 
         func validate() throws {
             guard (id != nil) != all else { throw ValidationError("give one message id or --all") }

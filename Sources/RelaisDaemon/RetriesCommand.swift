@@ -35,7 +35,8 @@ struct Retries: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the jobs waiting for a retry, soonest due first.",
             discussion: "The type is read from the job's payload; `-` when the payload is not JSON. ATTEMPT is the attempt the job will make.")
-        @Option(help: "Only this queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String?
+        @Option(help: ArgumentHelp("Only this queue: \(JobFamilies.queues.joined(separator: ", ")).", valueName: "queue"),
+                completion: .list(JobFamilies.queues)) var queue: String?
         @Option(help: "How many to list.") var limit = 50
         @Flag(help: "Print the result as JSON.") var json = false
 
@@ -76,7 +77,8 @@ struct Retries: ParsableCommand {
                 """)
         @Argument(help: "The job id (the envelope's id) or the original entry id.") var jobId: String?
         @Flag(help: "Run every waiting retry.") var all = false
-        @Option(help: "Only this queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String?
+        @Option(help: ArgumentHelp("Only this queue: \(JobFamilies.queues.joined(separator: ", ")).", valueName: "queue"),
+                completion: .list(JobFamilies.queues)) var queue: String?
 
         func validate() throws {
             guard (jobId != nil) != all else { throw ValidationError("give one job id or --all") }
