@@ -41,11 +41,6 @@ public enum FailedMessages {
         try db.run(FailedMessagesSQL.list, [channel, String(max(0, limit))]).rows.compactMap(message)
     }
 
-    /// The failed message `id`, or nil when there is none (unknown, or not failed).
-    public static func find(_ db: PgConnection, id: Int64) throws -> Message? {
-        try db.run(FailedMessagesSQL.one, [String(id)]).rows.compactMap(message).first
-    }
-
     /// Puts failed messages back as pending, due now, with their attempts counted from
     /// zero again: the delivery worker sends them on its next claim. Returns how many.
     ///
@@ -80,11 +75,6 @@ enum FailedMessagesSQL {
         WHERE status = 'failed' AND ($1::text IS NULL OR channel = $1)
         ORDER BY failed_at DESC NULLS LAST, id DESC
         LIMIT $2::int
-        """)
-
-    /// $1 the message id.
-    static let one = PgStatement("failed-messages.one", """
-        SELECT \(columns) FROM relais.outbox WHERE id = $1::int8 AND status = 'failed'
         """)
 
     /// $1 the message id or NULL for all; $2 channel or NULL for all. The shop is filled

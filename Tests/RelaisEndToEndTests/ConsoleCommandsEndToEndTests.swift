@@ -85,6 +85,37 @@ struct ConsoleCommandsEndToEndTests {
         #expect(none.output == "no job is waiting for a retry\n", "\(none.output)")
     }
 
+    /// A real retry: the stock table is locked, the daemon's transaction times out
+    /// (a transient failure) and the job waits an hour (`RELAIS_RETRY_BASE`); `run` makes
+    /// it take effect now.
+    @Test func aJobRetriedAfterALockTimeoutRunsNowWhenAsked() throws {
+        let deployment = try Deployment()
+        let daemon = try deployment.start(["RELAIS_RETRY_BASE": "1h", "RELAIS_RETRY_MAX": "1h"])
+        defer { daemon.stop() }
+        let env = try deployment.environment()
+        try TestServers.withDatabase(deployment.databaseURL) { holder in
+            try holder.execute("BEGIN; LOCK TABLE relais.stock_items IN ACCESS EXCLUSIVE MODE", name: "hold")
+            try deployment.producer.xadd(queue: "stock", payload:
+                #"{"id":"locked-1","type":"stock.adjust","data":{"shop_id":"lk","sku":"a","delta":5,"at":"2026-11-28T12:00:00Z"}}"#)
+            #expect(try eventually(timeout: .seconds(30)) { try deployment.producer.run(["ZCARD", "\(deployment.prefix):stock:retry"]) == "1" },
+                    "the lock timeout made the job wait for a retry")
+            try holder.execute("ROLLBACK", name: "release")
+        }
+        let list = try Daemon.command(["retries", "list", "--json"], environment: env, timeout: .seconds(30))
+        let rows = try #require(try parsed(list) as? [[String: Any]])
+        #expect(rows.count == 1 && rows.first?["job_id"] as? String == "locked-1" && rows.first?["attempt"] as? Int == 2, "\(list.output)")
+        #expect((rows.first?["due_in_seconds"] as? Double ?? 0) > 1700, "due in an hour, less up to half at random: \(list.output)")
+        #expect(try deployment.onHand(shop: "lk").isEmpty, "not taken effect yet")
+
+        let run = try Daemon.command(["retries", "run", "locked-1"], environment: env, timeout: .seconds(30))
+        #expect(run.status == 0 && run.output.hasSuffix("ran 1 retry now\n"), "\(run.output)\(run.errors)")
+        #expect(try eventually { try deployment.onHand(shop: "lk") == ["a": 5] }, "the job ran now, not in an hour")
+        #expect(try deployment.waitUntilDrained())
+        let trace = try Daemon.command(["job", "locked-1"], environment: env, timeout: .seconds(30))
+        #expect(trace.output.contains("ledger: took effect on queue stock as stock.adjust") && !trace.output.contains("retry:"),
+                "\(trace.output)")
+    }
+
     // MARK: failed messages and the job's trace
 
     /// Failed messages are made by the real delivery path: the shop's webhook answers 404,
