@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelaisDomain
 import RelaisJobs
 import RelaisLogging
 import RedisClient
@@ -11,55 +12,35 @@ struct Dead: ParsableCommand {
         abstract: "Inspect, replay and purge the dead-letter stream (<prefix>:dead).",
         subcommands: [List.self, Show.self, Replay.self, Purge.self])
 
-    /// A dead letter as read from the stream.
-    struct Letter: Encodable {
-        let entryId: String
-        let queue: String
-        let code: String
-        let reason: String
-        let attempts: String
-        let failedAt: String
-        let jobId: String?
-        let jobType: String?
-        let job: String?
-
-        init(_ entry: StreamEntry, withJob: Bool) {
-            let f = entry.fields ?? [:]
-            func text(_ key: String) -> String? { f[key].map { String(decoding: $0, as: UTF8.self) } }
-            entryId = entry.id
-            queue = text("queue") ?? "?"
-            code = text("code") ?? "?"
-            reason = text("reason") ?? ""
-            attempts = text("attempts") ?? "?"
-            failedAt = text("failed_at") ?? "?"
-            jobId = text("job_id")
-            jobType = text("job_type")
-            job = withJob ? text("job") : nil
-        }
-    }
-
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List dead letters, newest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "List dead letters, newest first.",
+            discussion: "--queue and --code filter while reading the stream, so --limit counts the letters that match.")
         @Option(help: "How many to list.") var limit = 50
+        @Option(help: "Only the letters of this queue.", completion: .list(JobFamilies.queues)) var queue: String?
+        @Option(help: "Only the letters with this reason code, such as invalid_field.", completion: .list(ReasonCode.allCases.map(\.rawValue)))
+        var code: String?
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() throws {
             let configuration = try loadConfiguration()
             let redis = try connectRedis(configuration)
             defer { redis.close() }
-            let dead = configuration.queue.deadLetterStream
-            let entries = StreamReplies.range(try redis.command("XREVRANGE", dead, "+", "-", "COUNT", String(limit)))
-            let letters = entries.map { Letter($0, withJob: false) }
+            let letters = try ConsoleActions.deadLetters(redis: redis, settings: configuration.queue, queue: queue, code: code,
+                                                         limit: max(0, limit))
             if json {
-                printJSON(letters)
+                ConsoleOutput.json(letters)
                 return
             }
-            if letters.isEmpty { print("no dead letters in \(dead)") }
-            for l in letters {
-                // Escaped: the letter holds what a producer wrote, which must not drive the terminal.
-                print(ControlCharacters.escaped("\(l.entryId)  \(l.queue)  \(l.code)  \(l.jobType ?? "-")  \(l.jobId ?? "-")  \(l.failedAt)"))
-                print(ControlCharacters.escaped("    \(l.reason)"))
+            if letters.isEmpty {
+                print("no dead letters in \(configuration.queue.deadLetterStream)" + (queue != nil || code != nil ? " that match" : ""))
+                return
             }
+            let rows = letters.map { (l: DeadLetter) -> [String] in
+                let attempts = l.attempts.map { String($0) } ?? "?"
+                return [l.entryId, l.queue, l.code, l.jobType ?? "-", l.jobId ?? "-", attempts, l.failedAt, l.reason]
+            }
+            ConsoleOutput.table(["ENTRY", "QUEUE", "CODE", "TYPE", "JOB ID", "ATTEMPTS", "FAILED AT", "REASON"], rows)
         }
     }
 
@@ -72,12 +53,11 @@ struct Dead: ParsableCommand {
             let configuration = try loadConfiguration()
             let redis = try connectRedis(configuration)
             defer { redis.close() }
-            guard let entry = StreamReplies.range(try redis.command("XRANGE", configuration.queue.deadLetterStream, id, id)).first else {
+            guard let letter = try ConsoleActions.deadLetter(redis: redis, settings: configuration.queue, entryId: id) else {
                 throw fail("no dead letter \(id)", ExitStatus.dataError)
             }
-            let letter = Letter(entry, withJob: true)
             if json {
-                printJSON(letter)
+                ConsoleOutput.json(letter)
                 return
             }
             // Escaped: the letter holds what a producer wrote, which must not drive the terminal.
@@ -85,7 +65,7 @@ struct Dead: ParsableCommand {
             print(ControlCharacters.escaped("queue     \(letter.queue)"))
             print(ControlCharacters.escaped("code      \(letter.code)"))
             print(ControlCharacters.escaped("reason    \(letter.reason)"))
-            print(ControlCharacters.escaped("attempts  \(letter.attempts)"))
+            print(ControlCharacters.escaped("attempts  \(letter.attempts.map(String.init) ?? "?")"))
             print(ControlCharacters.escaped("failed at \(letter.failedAt)"))
             print(ControlCharacters.escaped("job id    \(letter.jobId ?? "-")"))
             print(ControlCharacters.escaped("job type  \(letter.jobType ?? "-")"))
@@ -112,19 +92,6 @@ struct Dead: ParsableCommand {
             if job != nil && all { throw ValidationError("--job replaces one job: give an id, not --all") }
         }
 
-        /// Re-adds a letter's job to its queue and deletes the letter, in one step.
-        ///
-        /// KEYS[1] the dead-letter stream, KEYS[2] the queue's stream; ARGV[1] the letter's
-        /// entry id, ARGV[2] the job. Returns the new entry's id, or nil when the letter is
-        /// gone (replayed or purged meanwhile). A failing XADD (a key of the wrong type, no
-        /// memory) raises before the XDEL runs, so the letter stays.
-        static let replayScript = """
-            if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
-            local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
-            redis.call('XDEL', KEYS[1], ARGV[1])
-            return id
-            """
-
         func run() throws {
             let configuration = try loadConfiguration()
             let replacement = try job.map(readPayload)
@@ -148,35 +115,23 @@ struct Dead: ParsableCommand {
                 let entries = StreamReplies.range(try redis.command("XRANGE", dead, cursor, end, "COUNT", "500"))
                 if let id, entries.isEmpty { throw fail("no dead letter \(id)", ExitStatus.dataError) }
                 for entry in entries {
-                    let fields = entry.fields ?? [:]
-                    guard let queue = fields["queue"].map({ String(decoding: $0, as: UTF8.self) }),
-                          JobFamilies.queues.contains(queue) else {
-                        StandardError.write("relais: skipping \(entry.id): its queue is not one of this relais\n")
-                        continue
-                    }
-                    var payload = fields["job"] ?? []
-                    if let replacement {
-                        if let rejection = JobFamilies.validate(queue: queue, payload: replacement) {
-                            throw fail("the replacement job is refused (\(rejection.code.rawValue)): \(rejection.message); nothing was replayed",
-                                       ExitStatus.dataError)
+                    let outcome: ConsoleActions.Replay
+                    do {
+                        outcome = try ConsoleActions.replay(entry, redis: redis, settings: configuration.queue, replacement: replacement)
+                    } catch let error as ConsoleActionError {
+                        switch error.kind {
+                        case .notFound, .refused: throw fail(error.message, ExitStatus.dataError)
+                        case .redis: throw fail(error.message + (all ? " (\(replayed) replayed before it)" : ""), ExitStatus.software)
                         }
-                        payload = replacement
                     }
-                    let stream = configuration.queue.keys(queue).stream
-                    let reply = try redis.pipeline(binary: [
-                        ["EVAL", Self.replayScript, "2", dead, stream, entry.id].map { Array($0.utf8) } + [payload],
-                    ]).first
-                    switch reply {
-                    case .bulk?:
+                    switch outcome {
+                    case .replayed(let stream, _):
                         replayed += 1
                         print("replayed \(entry.id) to \(stream)")
-                    case .null?:
+                    case .gone:
                         StandardError.write("relais: skipping \(entry.id): it left the dead letters meanwhile\n")
-                    case .error(let message)?:
-                        throw fail("replay of \(entry.id) to \(stream) failed, the dead letter is kept: \(message)"
-                                   + (all ? " (\(replayed) replayed before it)" : ""), ExitStatus.software)
-                    default:
-                        throw fail("replay of \(entry.id) to \(stream): unexpected reply, the dead letter is kept", ExitStatus.software)
+                    case .notOurQueue:
+                        StandardError.write("relais: skipping \(entry.id): its queue is not one of this relais\n")
                     }
                 }
                 guard id == nil, let last = entries.last, last.id != end else { break }

@@ -16,7 +16,8 @@ struct Relais: AsyncParsableCommand {
             64 usage, 65 bad data, 69 a dependency is unavailable, 78 bad configuration.
             """,
         version: RelaisVersion.current,
-        subcommands: [Serve.self, Migrate.self, Check.self, Enqueue.self, Validate.self, QueuesCommand.self, Dead.self])
+        subcommands: [Serve.self, Migrate.self, Check.self, Enqueue.self, Validate.self, QueuesCommand.self, Dead.self,
+                      Retries.self, Messages.self, JobCommand.self])
 }
 
 /// The exit statuses of sysexits.h that `relais` uses.

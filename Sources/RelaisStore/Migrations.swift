@@ -156,6 +156,12 @@ public enum Schema {
             COMMENT ON COLUMN relais.outbox.shop_id IS
                 'The shop the message is about: delivery takes due messages shop by shop in turn.';
             """),
+        // Nullable, no default: adding it rewrites nothing.
+        Migration(version: 6, name: "when a message failed", sql: """
+            ALTER TABLE relais.outbox ADD COLUMN failed_at timestamptz;
+            COMMENT ON COLUMN relais.outbox.failed_at IS
+                'When delivery gave the message up (status failed); NULL for one marked failed by hand or failed before version 6.';
+            """),
     ]
 
     /// The schema version this build of Relais expects.

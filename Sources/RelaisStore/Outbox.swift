@@ -272,6 +272,7 @@ enum OutboxSQL {
         SET status = CASE WHEN r.status = 'deferred' THEN 'pending' ELSE r.status END,
             attempts = CASE WHEN r.status = 'deferred' THEN o.attempts - 1 ELSE o.attempts END,
             sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE o.sent_at END,
+            failed_at = CASE WHEN r.status = 'failed' THEN now() ELSE o.failed_at END,
             next_attempt_at = coalesce(\(timestamp(fromMicros: "r.next_us")), o.next_attempt_at),
             last_error = r.error
         FROM unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[]) AS r(id, attempt, status, next_us, error)
