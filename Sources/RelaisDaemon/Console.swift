@@ -2,10 +2,12 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import PostgresClient
 import RedisClient
 import NIOCore
 import RelaisJobs
 import RelaisQueue
+import RelaisStore
 import Synchronization
 
 /// The operator's page: `GET /` shows the queues, dead letters, outbox, instances and
@@ -91,6 +93,8 @@ final class Console: Sendable {
             let outcome: ConsoleOutcome
             do {
                 outcome = try await self.actions.perform(action, form)
+            } catch let error as ConsoleActionError {
+                outcome = ConsoleOutcome(done: false, message: error.message)
             } catch {
                 outcome = ConsoleOutcome(done: false, message: "\(action) failed: \(error)")
             }
@@ -183,9 +187,7 @@ struct ConsoleActing: Sendable {
             guard let queue = form["queue"], JobFamilies.queues.contains(queue) else {
                 return ConsoleOutcome(done: false, message: "no such queue", badRequest: true)
             }
-            return try await onOwnThread {
-                let redis = try RedisConnection(configuration.redis, connectTimeout: .seconds(2), timeout: .seconds(10))
-                defer { redis.close() }
+            return try await withRedis { redis in
                 if action == "pause" {
                     let changed = try QueueControl.pause(redis, settings: configuration.queue, queue: queue)
                     return ConsoleOutcome(done: true, message: changed ? "paused \(queue) on every instance" : "\(queue) was already paused")
@@ -193,8 +195,58 @@ struct ConsoleActing: Sendable {
                 let changed = try QueueControl.resume(redis, settings: configuration.queue, queue: queue)
                 return ConsoleOutcome(done: true, message: changed ? "resumed \(queue) on every instance" : "\(queue) was not paused")
             }
+        case "replay":
+            guard let entry = form["entry"], !entry.isEmpty, entry.count <= 64 else {
+                return ConsoleOutcome(done: false, message: "no dead letter named", badRequest: true)
+            }
+            return try await withRedis { redis in
+                switch try ConsoleActions.replayDeadLetter(redis: redis, settings: configuration.queue, entryId: entry) {
+                case .replayed(let stream, let entryId):
+                    ConsoleOutcome(done: true, message: "replayed dead letter \(entry) to \(stream) as \(entryId)")
+                case .gone:
+                    ConsoleOutcome(done: false, message: "dead letter \(entry) left the dead letters meanwhile")
+                case .notOurQueue:
+                    ConsoleOutcome(done: false, message: "dead letter \(entry) is not from a queue of this relais")
+                }
+            }
+        case "retry":
+            guard let queue = form["queue"], JobFamilies.queues.contains(queue) else {
+                return ConsoleOutcome(done: false, message: "no such queue", badRequest: true)
+            }
+            let job = form["job"].flatMap { $0.isEmpty ? nil : $0 }
+            return try await withRedis { redis in
+                let runs = try ConsoleActions.runRetries(redis: redis, settings: configuration.queue, queue: queue, jobId: job)
+                let moved = runs.filter { if case .moved = $0 { true } else { false } }.count
+                return ConsoleOutcome(done: true, message: "ran \(moved) retr\(moved == 1 ? "y" : "ies") of \(queue) now")
+            }
+        case "resend":
+            let channel = form["channel"].flatMap { $0.isEmpty ? nil : $0 }
+            let id = form["id"].flatMap { Int64($0) }
+            guard id != nil || form["all"] == "1" else {
+                return ConsoleOutcome(done: false, message: "name a message or all of them", badRequest: true)
+            }
+            let databaseURL = configuration.databaseURL
+            return try await onOwnThread {
+                let db = try PgConnection(databaseURL, callTimeout: .seconds(10))
+                defer { db.close() }
+                let count = try FailedMessages.resend(db, id: id, channel: channel)
+                let what = id.map { "message \($0)" } ?? "\(count) failed message\(count == 1 ? "" : "s")" + (channel.map { " of \($0)" } ?? "")
+                return count == 0 && id != nil
+                    ? ConsoleOutcome(done: false, message: "message \(id!) is not a failed message")
+                    : ConsoleOutcome(done: true, message: "put \(what) back to be sent now")
+            }
         default:
             return ConsoleOutcome(done: false, message: "no such action", badRequest: true)
+        }
+    }
+
+    /// Runs `body` with a Redis connection of its own, on a thread of its own.
+    private func withRedis(_ body: @escaping @Sendable (RedisConnection) throws -> ConsoleOutcome) async throws -> ConsoleOutcome {
+        let endpoint = configuration.redis
+        return try await onOwnThread {
+            let redis = try RedisConnection(endpoint, connectTimeout: .seconds(2), timeout: .seconds(10))
+            defer { redis.close() }
+            return try body(redis)
         }
     }
 }

@@ -276,4 +276,58 @@ struct ConsoleEndToEndTests {
         #expect(try http.post("/logout", ["csrf": csrfToken]).status == 303)
         #expect(try http.post("/actions/pause", ["queue": "orders", "csrf": csrfToken]).status == 403, "signed out")
     }
+
+    /// A signed-in operator replays a dead letter, runs a queue's retries and resends a
+    /// channel's failed messages from the page's forms; each takes effect and is logged.
+    @Test func aSignedInOperatorReplaysRetriesAndResendsFromThePage() throws {
+        let token = "console-token-\(TestServers.randomSuffix())-0123456789"
+        let deployment = try Deployment()
+        let channels = try Channels()
+        defer { channels.stop() }
+        try channels.http.setStatus(path: "/webhook", status: 404)
+        let daemon = try deployment.start(channels.settings.merging(["RELAIS_OPERATOR_TOKEN": token]) { $1 })
+        defer { daemon.stop() }
+        try deployment.producer.xadd(queue: "orders", payload: placed("page-1", items: [("a", "A", 1, 100)],
+                                                                      webhook: channels.http.url("/webhook")))
+        try deployment.producer.xadd(queue: "orders", payload: #"{"id":"page-bad","type":"order.placed","data":{}}"#)
+        // A retry as a consumer writes it, due in an hour.
+        let due = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+        _ = try TestServers.withRedis { redis in
+            try redis.command("ZADD", "\(deployment.prefix):stock:retry", String(due), "2|1-1|" + adjust("page-retry", shop: "boul", sku: "pain", delta: 5))
+        }
+        #expect(try eventually(timeout: .seconds(30)) { try deployment.messages("page-1").contains("order-placed-shop:webhook:failed") })
+
+        let http = Browsing(port: daemon.httpPort)
+        #expect(try http.post("/login", ["token": token]).status == 303)
+        var page = try PageFacts.read(try http.get("/").body)
+        #expect(try eventually(timeout: .seconds(10)) {
+            page = try PageFacts.read(try http.get("/").body)
+            return Set(page.actions).isSuperset(of: ["/actions/replay", "/actions/retry", "/actions/resend"])
+        }, "\(page.forms)")
+        let html = try http.get("/").body
+        let csrfToken = try #require(csrf(in: html))
+        let letter = try #require(page.latestDead.first { $0.job == "page-bad" }).entry
+
+        #expect(try http.post("/actions/replay", ["entry": letter, "csrf": csrfToken]).status == 303)
+        #expect(try PageFacts.read(try http.get("/").body).notice?.hasPrefix("replayed dead letter \(letter) to \(deployment.prefix):orders") == true)
+        // The job went back on its queue and, still bad, was dead-lettered again as a new letter.
+        #expect(try eventually(timeout: .seconds(10)) {
+            let letters = try deployment.deadLetters()
+            return letters.count == 1 && letters[0]["job_id"] == "page-bad" && letters[0]["entry_id"] != nil
+        })
+        #expect(try TestServers.withRedis { try $0.command("XRANGE", "\(deployment.prefix):dead", letter, letter).elements.isEmpty })
+
+        #expect(try http.post("/actions/retry", ["queue": "stock", "all": "1", "csrf": csrfToken]).status == 303)
+        #expect(try PageFacts.read(try http.get("/").body).notice == "ran 1 retry of stock now")
+        #expect(try eventually(timeout: .seconds(10)) { try deployment.onHand(shop: "boul")["pain"] == 5 })
+
+        try channels.http.setStatus(path: "/webhook", status: 200)
+        #expect(try http.post("/actions/resend", ["channel": "webhook", "all": "1", "csrf": csrfToken]).status == 303)
+        #expect(try PageFacts.read(try http.get("/").body).notice == "put 1 failed message of webhook back to be sent now")
+        #expect(try eventually(timeout: .seconds(15)) { try deployment.messages("page-1").contains("order-placed-shop:webhook:sent") })
+        #expect(try http.post("/actions/resend", ["id": "999999", "csrf": csrfToken]).status == 303)
+        #expect(try PageFacts.read(try http.get("/").body).notice == "message 999999 is not a failed message")
+
+        for action in ["replay", "retry", "resend"] { #expect(daemon.log.contains("action=\(action)"), "\(daemon.log)") }
+    }
 }
