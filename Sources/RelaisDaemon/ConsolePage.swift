@@ -135,8 +135,8 @@ final class ConsolePage: Sendable {
     static let style = """
         body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2327;background:#f6f7f7}
         header{display:flex;flex-wrap:wrap;gap:.5em 1.5em;align-items:center;padding:.6em 1.2em;background:#1d2327;color:#fff}
-        header h1{font-size:1.2em;margin:0}header form{margin-left:auto}
-        main{padding:0 1.2em 1.2em;display:grid;gap:1em;grid-template-columns:repeat(auto-fit,minmax(28em,1fr))}
+        header h1{font-size:1.2em;margin:0}header form{margin-left:auto}header .ok{color:#68de7c}header .failing{color:#ff8085}
+        main{padding:1em 1.2em;display:grid;gap:1em;grid-template-columns:repeat(auto-fit,minmax(28em,1fr))}
         section{background:#fff;border:1px solid #dcdcde;border-radius:4px;padding:.4em .9em .8em}
         section.wide{grid-column:1/-1}h2{font-size:1em;margin:.5em 0}
         table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .5em;border-bottom:1px solid #eee}
