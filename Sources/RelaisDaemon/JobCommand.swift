@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelaisJobs
 import RelaisLogging
 import RelaisStore
 
@@ -86,7 +87,7 @@ struct JobCommand: ParsableCommand {
         let found = try ConsoleActions.whereabouts(redis: redis, settings: configuration.queue, jobId: id)
         let db = try connectPostgres(configuration)
         defer { db.close() }
-        let stored = try JobTrace.find(db, jobId: id, orderIds: found.orderIds)
+        let stored = try JobTrace.find(db, jobId: id, queues: JobFamilies.queues, orderIds: found.orderIds)
         guard stored.jobIsKnown || !found.deadLetters.isEmpty || !found.retries.isEmpty || !found.queued.isEmpty else {
             throw fail(ControlCharacters.escaped("no trace of job \(id)"), ExitStatus.dataError)
         }

@@ -124,8 +124,8 @@ public struct JobTrace: Sendable, Equatable {
     /// Reads what PostgreSQL knows of job `jobId`, and the stories of the orders its
     /// history names plus `orderIds` (the order the job's payload names, when the caller
     /// has the payload from a dead letter, a retry or a stream).
-    public static func find(_ db: PgConnection, jobId: String, orderIds: [String] = []) throws -> JobTrace {
-        let ledger = try db.run(JobTraceSQL.ledger, [jobId]).rows.compactMap { row -> LedgerRecord? in
+    public static func find(_ db: PgConnection, jobId: String, queues: [String], orderIds: [String] = []) throws -> JobTrace {
+        let ledger = try db.run(JobTraceSQL.ledger, [jobId, PgArray.text(queues)]).rows.compactMap { row -> LedgerRecord? in
             guard let queue = row[0], let type = row[1], let at = row[2] else { return nil }
             return LedgerRecord(queue: queue, jobType: type, processedAt: at)
         }
@@ -162,9 +162,11 @@ public struct JobTrace: Sendable, Equatable {
 }
 
 enum JobTraceSQL {
-    /// $1 job id.
+    /// $1 job id, $2 text[] the queues: the ledger's key is (queue, job_id), so naming the
+    /// queues makes each lookup one index probe instead of a scan of every job kept.
     static let ledger = PgStatement("trace.ledger", """
-        SELECT queue, job_type, \(utc("processed_at")) FROM relais.processed_jobs WHERE job_id = $1 ORDER BY processed_at
+        SELECT queue, job_type, \(utc("processed_at")) FROM relais.processed_jobs
+        WHERE queue = ANY($2::text[]) AND job_id = $1 ORDER BY processed_at
         """)
 
     /// $1 job id: the orders whose history has an event of the job.
