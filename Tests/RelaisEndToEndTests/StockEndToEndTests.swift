@@ -241,17 +241,22 @@ struct StockEndToEndTests {
         pgProxy.cut()
         #expect(eventually(timeout: .seconds(15)) { daemon.get("/readyz").body.contains("\"postgres\"") && daemon.get("/readyz").status == 503 })
         try deployment.producer.xadd(queue: "stock", payload: adjust("during-pg-outage", shop: "out", sku: "a", delta: 1))
-        Thread.sleep(forTimeInterval: 3)
+        // The outage lasts until a consumer has read the job and failed to commit it.
+        #expect(try eventually(timeout: .seconds(15)) { try deployment.pending("stock") == 1 && daemon.log.contains("store unavailable") },
+                "\(daemon.log)")
         try pgProxy.start()
         #expect(daemon.waitUntilReady())
         #expect(try deployment.waitUntilDrained())
         #expect(try deployment.onHand(shop: "out") == ["a": 1])
 
+        let redisFailures = { daemon.log.split(separator: "\n").filter { $0.contains("Redis failed, reconnecting") }.count }
+        let failuresBefore = redisFailures()
         redisProxy.cut()
         #expect(eventually(timeout: .seconds(15)) { daemon.get("/readyz").status == 503 })
         #expect(daemon.get("/readyz").body.contains("redis"))
         try deployment.producer.xadd(queue: "stock", payload: adjust("during-redis-outage", shop: "out", sku: "a", delta: 1))
-        Thread.sleep(forTimeInterval: 3)
+        // The outage lasts until the consumers have lost their connections.
+        #expect(eventually(timeout: .seconds(15)) { redisFailures() > failuresBefore }, "\(daemon.log)")
         try redisProxy.start()
         #expect(daemon.waitUntilReady())
         #expect(try deployment.waitUntilDrained())
