@@ -31,6 +31,9 @@ public final class RedisProcess: @unchecked Sendable {
     /// Whether the process is still running.
     public var isRunning: Bool { process.isRunning }
 
+    /// Sends `signal` (SIGSTOP freezes it, as a stalled network or host would; SIGCONT thaws it).
+    public func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
     /// Kills it with SIGKILL (no AOF sync, no goodbye to clients) and waits for it.
     public func kill9() {
         guard process.isRunning else { return }
