@@ -170,6 +170,15 @@ struct RedisTopologyEndToEndTests {
         defer { topology.stop() }
         let first = try #require(try topology.masterPort())
         let replica = try #require(topology.servers.first { $0.port != first })
+        // A replica's READONLY, also from inside a script, is a connection error that closes
+        // the connection: its user makes a new one, through the sentinels.
+        for command in [["XADD", "loss", "*", "job", "x"], ["EVAL", "return redis.call('XADD', KEYS[1], '*', 'job', 'x')", "1", "loss"]] {
+            let direct = try topology.admin(replica.port)
+            let error = #expect(throws: RedisError.self) { try direct.command(arguments: command) }
+            #expect(error?.kind == .connection && error?.message.contains("READONLY") == true, "\(String(describing: error))")
+            #expect(!direct.isOpen)
+            direct.close()
+        }
         let producer = try RedisConnection(try topology.endpoint, connectTimeout: .seconds(1), timeout: .seconds(5))
         var acknowledged = 0, confirmed = 0
         let batch = 500, batches = 20
@@ -203,6 +212,7 @@ struct RedisTopologyEndToEndTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = freePort()
         let password = "Acl-pw-\(TestServers.randomSuffix())"
+        let prefix = TestServers.makePrefix()
         let server = try RedisProcess(port: port, directory: directory, config: """
             port \(port)
             bind 127.0.0.1
@@ -211,14 +221,13 @@ struct RedisTopologyEndToEndTests {
             appendonly yes
             maxmemory-policy noeviction
             user default off
-            user relaisuser on >\(password) ~* &* +@all -@admin
+            user relaisuser on >\(password) ~\(prefix):* +@all -@admin -@dangerous
 
             """)
         defer { server.kill9() }
         let endpoint = RedisEndpoint(host: "127.0.0.1", port: port, username: "relaisuser", password: password)
         #expect(eventually(timeout: .seconds(10)) { (try? RedisConnection(endpoint).close()) != nil }, "the ACL user can connect")
         let databaseURL = try TestServers.makeDatabase()
-        let prefix = TestServers.makePrefix()
         let url = "redis://relaisuser:\(password)@127.0.0.1:\(port)/0"
 
         // Without the user name, the password is the default user's, who is disabled.
@@ -357,9 +366,80 @@ private final class StunnelProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// SIGKILL: children of the test process inherit its blocked SIGTERM, which stunnel
+    /// would then never see.
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+}
+
+/// Sentinel settings that cannot work stop `relais` at once with status 78, naming the
+/// key, and never print the sentinels' password.
+@Suite("Sentinel settings, through the binary", .serialized)
+struct SentinelConfigurationEndToEndTests {
+    @Test(arguments: [
+        (["RELAIS_REDIS_SENTINELS": "127.0.0.1:26379"], "RELAIS_REDIS_SENTINEL_MASTER"),
+        (["RELAIS_REDIS_SENTINEL_MASTER": "relais"], "RELAIS_REDIS_SENTINELS"),
+        (["RELAIS_REDIS_SENTINEL_PASSWORD": "Sentinel-S3cret"], "RELAIS_REDIS_SENTINELS"),
+        (["RELAIS_REDIS_SENTINELS": "127.0.0.1:26379,10.0.0.2:notaport", "RELAIS_REDIS_SENTINEL_MASTER": "relais",
+          "RELAIS_REDIS_SENTINEL_PASSWORD": "Sentinel-S3cret"], "RELAIS_REDIS_SENTINELS"),
+        (["RELAIS_REDIS_SENTINELS": "127.0.0.1:26379", "RELAIS_REDIS_SENTINEL_MASTER": "my master"], "RELAIS_REDIS_SENTINEL_MASTER"),
+    ])
+    func aSentinelSettingThatCannotWorkIsRefusedByName(settings: [String: String], key: String) throws {
+        let env = try Daemon.environment(databaseURL: try TestServers.makeDatabase(migrated: false), prefix: TestServers.makePrefix(),
+                                         httpPort: freePort(), extra: settings)
+        let check = try Daemon.command(["check"], environment: env, timeout: .seconds(30))
+        #expect(check.status == 78, "\(check.status): \(check.output)\(check.errors)")
+        #expect(check.errors.contains(key), "names \(key): \(check.errors)")
+        #expect(!(check.output + check.errors).contains("S3cret"))
+        let daemon = try Daemon(environment: env)
+        let status = daemon.waitForExit(timeout: .seconds(15))
+        if status == nil { daemon.stop() }
+        #expect(status == 78, "serve: \(String(describing: status))\n\(daemon.log)")
+        #expect(daemon.log.contains(key) && !daemon.log.contains("S3cret"))
+    }
+
+    /// No sentinel answers: `relais check` says so for each, exit 69, no password.
+    @Test func unreachableSentinelsAreEachNamedWithoutThePassword() throws {
+        let (a, b) = (freePort(), freePort())
+        let env = try Daemon.environment(databaseURL: try TestServers.makeDatabase(), prefix: TestServers.makePrefix(), httpPort: freePort(),
+                                         extra: ["RELAIS_REDIS_SENTINELS": "127.0.0.1:\(a),127.0.0.1:\(b)", "RELAIS_REDIS_SENTINEL_MASTER": "relais",
+                                                 "RELAIS_REDIS_SENTINEL_PASSWORD": "Sentinel-S3cret",
+                                                 "RELAIS_REDIS_URL": "redis://relais:Master-S3cret@relais/0"])
+        let check = try Daemon.command(["check"], environment: env, timeout: .seconds(30))
+        #expect(check.status == 69, "\(check.status): \(check.output)\(check.errors)")
+        let text = check.output + check.errors
+        #expect(text.contains("127.0.0.1:\(a)") && text.contains("127.0.0.1:\(b)") && text.contains("relais"), "\(text)")
+        #expect(!text.contains("S3cret"), "\(text)")
+    }
+}
+
+/// The sentinel list's syntax and which replies mean a failover, without servers.
+@Suite("Redis Sentinel settings and failover replies")
+struct SentinelParsingTests {
+    @Test func sentinelListsAreParsed() throws {
+        let sentinels = try RedisSentinels(list: " 10.0.0.1:26379, sentinel-b ,[fd00::1]:26380", masterName: "relais", password: "")
+        #expect(sentinels.addresses == [.init(host: "10.0.0.1", port: 26379), .init(host: "sentinel-b", port: 26379), .init(host: "fd00::1", port: 26380)])
+        #expect(sentinels.password == nil, "an empty password is none")
+        #expect(sentinels.list == "10.0.0.1:26379,sentinel-b:26379,[fd00::1]:26380")
+        for bad in ["", "10.0.0.1:0", "10.0.0.1:99999", "10.0.0.1:x", "[fd00::1", "a b:1", ",,"] {
+            #expect(throws: RedisURLError.self, "\(bad)") { try RedisSentinels(list: bad, masterName: "relais") }
+        }
+        #expect(throws: RedisURLError.self) { try RedisSentinels(list: "h:1", masterName: "") }
+    }
+
+    @Test func rediss_isRefusedPointingToTheTunnel() {
+        let error = #expect(throws: RedisURLError.self) { try RedisEndpoint(url: "rediss://u:S3cret@host:6380/0") }
+        #expect(error?.reason.contains("relais-redis-tls.service") == true)
+        #expect(error?.description.contains("S3cret") == false)
+    }
+
+    @Test func anEndpointThroughSentinelsIsDescribedWithoutPasswords() throws {
+        var endpoint = try RedisEndpoint(url: "redis://user:Master-S3cret@relais/2")
+        endpoint.sentinels = try RedisSentinels(list: "10.0.0.1:26379", masterName: "relais", password: "Sentinel-S3cret")
+        #expect(endpoint.username == "user" && endpoint.password == "Master-S3cret" && endpoint.database == 2)
+        #expect(!endpoint.description.contains("S3cret") && endpoint.description.contains("10.0.0.1:26379"))
     }
 }
