@@ -430,7 +430,7 @@ struct SentinelParsingTests {
         #expect(throws: RedisURLError.self) { try RedisSentinels(list: "h:1", masterName: "") }
     }
 
-    @Test func rediss_isRefusedPointingToTheTunnel() {
+    @Test func redissIsRefusedPointingToTheTunnel() {
         let error = #expect(throws: RedisURLError.self) { try RedisEndpoint(url: "rediss://u:S3cret@host:6380/0") }
         #expect(error?.reason.contains("relais-redis-tls.service") == true)
         #expect(error?.description.contains("S3cret") == false)
