@@ -84,18 +84,42 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
     public var description: String { "Redis \(command): \(message)" }
 }
 
-/// Where a Redis server is: parsed from `redis://[:password@]host:port[/db]`.
+/// Where a Redis server is: parsed from `redis://[[user]:password@]host:port[/db]`,
+/// optionally found through Redis Sentinel (`sentinels`).
 public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
+    /// The server's host; not used when `sentinels` is set.
     public var host: String
+    /// The server's port; not used when `sentinels` is set.
     public var port: Int
+    /// The password given to `AUTH`, if any.
     public var password: String?
+    /// The ACL user given to `AUTH user password`; nil for the default user.
     public var username: String?
+    /// The database selected after connecting.
     public var database: Int
+    /// When set, every connection asks these sentinels where the master is, instead of
+    /// using `host` and `port`.
+    public var sentinels: RedisSentinels?
+
+    /// An endpoint from its parts, for a server whose address is already known.
+    public init(host: String, port: Int, username: String? = nil, password: String? = nil, database: Int = 0) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+    }
+
+    /// Where to read why `rediss://` is refused and what to run instead.
+    public static let tlsRecipe = "Debian 12's hiredis 0.14 cannot speak TLS: run the TLS tunnel (systemd/relais-redis-tls.service with config/relais-redis-tls.conf, stunnel) and point this at its local end, such as redis://user:password@127.0.0.1:6380/0 (see \"Redis over TLS\" in docs/operations.md)"
 
     /// Parses a `redis://` URL; the error names what is wrong with it.
     public init(url: String) throws(RedisURLError) {
+        if url.lowercased().hasPrefix("rediss:") {
+            throw RedisURLError(reason: "rediss:// (TLS) is not supported: \(Self.tlsRecipe)")
+        }
         guard let components = URLComponents(string: url), components.scheme == "redis" else {
-            throw RedisURLError(reason: "expected redis://[:password@]host:port[/db]")
+            throw RedisURLError(reason: "expected redis://[[user]:password@]host:port[/db]")
         }
         host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         port = components.port ?? 6379
@@ -123,7 +147,10 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The endpoint without its password, for logs.
-    public var description: String { "redis://\(host):\(port)/\(database)" }
+    public var description: String {
+        if let sentinels { return "Redis master \(sentinels.masterName.debugDescription) via sentinels \(sentinels.list), database \(database)" }
+        return "redis://\(host):\(port)/\(database)"
+    }
 }
 
 /// A `redis://` URL that could not be understood.
@@ -136,24 +163,43 @@ public struct RedisURLError: Error, CustomStringConvertible, Sendable {
 ///
 /// Deliberately not `Sendable`: the hiredis context has no locking, so Swift must
 /// refuse to let a connection cross threads.
+///
+/// A connection to a master found through Sentinel asks the sentinels each time one is
+/// made, and checks that the server it reached is the master. A failover shows up to
+/// its user as a connection error (the old master closes its clients, or answers
+/// `READONLY`, which this class turns into a connection error and closes): callers that
+/// drop a connection on `.connection` errors and make a new one follow the failover.
 public final class RedisConnection {
     private var context: UnsafeMutablePointer<redisContext>?
     /// The endpoint this connection talks to.
     public let endpoint: RedisEndpoint
+    /// The `host:port` actually connected to: the master the sentinels named, or the endpoint's.
+    public let address: String
+    /// Where the sentinels say the master is now, for a connection made through them;
+    /// set once the connection is known to reach the master.
+    private var watch: MasterWatch?
 
-    /// Connects, authenticates and selects the database.
+    /// Connects (asking the sentinels for the master first, if the endpoint has any),
+    /// authenticates, selects the database and, through Sentinel, checks the server is
+    /// the master.
     ///
     /// - Parameter timeout: a client-side safety net for every command; after it
     ///   fires the connection is dead. Keep it above any `BLOCK` used.
     public init(_ endpoint: RedisEndpoint, connectTimeout: Duration = .seconds(2), timeout: Duration = .seconds(10)) throws(RedisError) {
         self.endpoint = endpoint
-        guard let ctx = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), timeval(connectTimeout)) else {
+        var host = endpoint.host
+        var port = endpoint.port
+        if let sentinels = endpoint.sentinels {
+            (host, port) = try sentinels.master(connectTimeout: min(connectTimeout, RedisSentinels.connectTimeout))
+        }
+        address = RedisSentinels.Address(host: host, port: port).description
+        guard let ctx = redisConnectWithTimeout(host, Int32(port), timeval(connectTimeout)) else {
             throw RedisError(.connection, command: "CONNECT", message: "cannot allocate a hiredis context")
         }
         if ctx.pointee.err != 0 {
             let message = String(cString: relais_redis_errstr(ctx))
             redisFree(ctx)
-            throw RedisError(.connection, command: "CONNECT", message: "\(endpoint): \(message)")
+            throw RedisError(.connection, command: "CONNECT", message: "\(address): \(message)")
         }
         context = ctx
         redisSetTimeout(ctx, timeval(timeout))
@@ -168,9 +214,35 @@ public final class RedisConnection {
             if endpoint.database != 0 {
                 try expectOK(try command("SELECT", String(endpoint.database)), name: "SELECT")
             }
+            if let sentinels = endpoint.sentinels {
+                try expectMaster()
+                watch = MasterWatch.watching(sentinels)
+                watch?.connected(to: address)
+            }
         } catch {
             close()
             throw error
+        }
+    }
+
+    /// Refuses a server that is not (or no longer) the master: the sentinels' answer can
+    /// be a moment old during a failover.
+    ///
+    /// `ROLE` is in the `@admin` category, which an ACL user for Relais seldom has; then
+    /// `HELLO 2` (any user may call it, Redis 6 and later) says the role too.
+    private func expectMaster() throws(RedisError) {
+        var role: String?
+        do throws(RedisError) {
+            role = try command("ROLE").elements.first?.string
+        } catch where error.kind == .server && error.message.hasPrefix("NOPERM") {
+            let fields = try command("HELLO", "2").elements
+            for i in stride(from: 0, to: fields.count - 1, by: 2) where fields[i].string == "role" {
+                role = fields[i + 1].string
+            }
+        }
+        guard role == "master" else {
+            throw RedisError(.connection, command: "ROLE",
+                             message: "\(address) is \(role.map { "a \($0)" } ?? "of unknown role"), not the master: a failover is under way, asking the sentinels again")
         }
     }
 
@@ -214,6 +286,7 @@ public final class RedisConnection {
     /// not hide the others' results.
     public func pipeline(binary commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
         guard let ctx = context else { throw RedisError(.connection, command: "PIPELINE", message: "connection is closed") }
+        try expectSameMaster(commands.first.map(commandName) ?? "PIPELINE")
         for args in commands {
             let status = withArgv(args) { argc, argv, lens in redisAppendCommandArgv(ctx, argc, argv, lens) }
             if status != REDIS_OK { throw fail(ctx, name: commandName(args)) }
@@ -227,17 +300,45 @@ public final class RedisConnection {
             replies.append(RedisReply(copying: reply))
             freeReplyObject(raw)
         }
+        for case .error(let message) in replies where Self.isFailover(message) {
+            close()
+            throw RedisError(.connection, command: "PIPELINE", message: message)
+        }
         return replies
     }
 
     private func send(_ args: [String], name: String) throws(RedisError) -> RedisReply {
         guard let ctx = context else { throw RedisError(.connection, command: name, message: "connection is closed") }
+        try expectSameMaster(name)
         let raw = withArgv(args.map { Array($0.utf8) }) { argc, argv, lens in redisCommandArgv(ctx, argc, argv, lens) }
         guard let raw else { throw fail(ctx, name: name) }
         let reply = RedisReply(copying: raw.assumingMemoryBound(to: redisReply.self))
         freeReplyObject(raw)
-        if case .error(let message) = reply { throw RedisError(.server, command: name, message: message) }
+        if case .error(let message) = reply {
+            if Self.isFailover(message) {
+                close()
+                throw RedisError(.connection, command: name, message: message)
+            }
+            throw RedisError(.server, command: name, message: message)
+        }
         return reply
+    }
+
+    /// Closes the connection and throws when the sentinels have named another master
+    /// since it was made: what is written to the old one from now on would be lost.
+    private func expectSameMaster(_ name: String) throws(RedisError) {
+        guard let watch, watch.hasMoved(from: address) else { return }
+        close()
+        throw RedisError(.connection, command: name, message: "the sentinels named another master than \(address): reconnecting")
+    }
+
+    /// Whether an error reply means this server is no longer the master (a replica
+    /// refusing a write, also from inside a script; a replica cut from its master):
+    /// the connection is then closed and the error is a connection error, so that its
+    /// user makes a new connection, which asks the sentinels again.
+    static func isFailover(_ message: String) -> Bool {
+        message.hasPrefix("READONLY") || message.hasPrefix("MASTERDOWN") || message.contains("-READONLY ")
+            || message.contains("READONLY You can't write")
     }
 
     /// Marks the context dead after an I/O or protocol failure: hiredis cannot go on with it.

@@ -37,6 +37,9 @@ struct RelaisConfiguration: Sendable {
     /// The settings, their environment variables and defaults (documented in docs/configuration.md).
     enum Setting: String, CaseIterable {
         case redisURL = "RELAIS_REDIS_URL"
+        case redisSentinels = "RELAIS_REDIS_SENTINELS"
+        case redisSentinelMaster = "RELAIS_REDIS_SENTINEL_MASTER"
+        case redisSentinelPassword = "RELAIS_REDIS_SENTINEL_PASSWORD"
         case databaseURL = "RELAIS_DATABASE_URL"
         case httpAddress = "RELAIS_HTTP_ADDRESS"
         case httpIdleTimeout = "RELAIS_HTTP_IDLE_TIMEOUT"
@@ -81,11 +84,12 @@ struct RelaisConfiguration: Sendable {
         case operatorToken = "RELAIS_OPERATOR_TOKEN"
 
         /// Settings whose values are secrets: never printed, read from credentials first in docs.
-        static let secrets: Set<Setting> = [.redisURL, .databaseURL, .smtpURL, .smsToken, .webhookSecret, .operatorToken]
+        static let secrets: Set<Setting> = [.redisURL, .redisSentinelPassword, .databaseURL, .smtpURL, .smsToken, .webhookSecret, .operatorToken]
 
         var defaultValue: String {
             switch self {
             case .redisURL: "redis://127.0.0.1:6379/0"
+            case .redisSentinels, .redisSentinelMaster, .redisSentinelPassword: ""
             case .databaseURL: "postgresql://relais@127.0.0.1:5432/relais"
             case .httpAddress: "127.0.0.1:9464"
             case .httpIdleTimeout: "30s"
@@ -209,10 +213,12 @@ struct RelaisConfiguration: Sendable {
             return d
         }
 
-        let redis: RedisEndpoint
+        var redis: RedisEndpoint
         do { redis = try RedisEndpoint(url: value(.redisURL)) } catch {
             throw ConfigurationError(.redisURL, error.reason)
         }
+        redis.sentinels = try sentinels(list: value(.redisSentinels), master: value(.redisSentinelMaster),
+                                        password: value(.redisSentinelPassword))
         let database = value(.databaseURL)
         if let problem = PgConnectionString.problem(database) {
             throw ConfigurationError(.databaseURL, "is not a valid PostgreSQL connection string (\(problem))")
@@ -335,6 +341,31 @@ struct RelaisConfiguration: Sendable {
             shutdownTimeout: try duration(.shutdownTimeout, .seconds(1)...(.seconds(3600))), ledgerRetention: retention,
             delivery: delivery, templateOverrides: templates.isEmpty ? nil : templates, reminders: reminders,
             operatorToken: try operatorToken(value(.operatorToken)))
+    }
+
+    /// The sentinels to ask for the Redis master, or nil for a Redis at the URL's address.
+    ///
+    /// With sentinels, `RELAIS_REDIS_URL` still gives the master's user, password and
+    /// database; its host and port are not used.
+    private static func sentinels(list: String, master: String, password: String) throws(ConfigurationError) -> RedisSentinels? {
+        guard !list.isEmpty else {
+            if !master.isEmpty {
+                throw ConfigurationError(.redisSentinels, "must list the sentinels (host:port, separated by commas) when \(Setting.redisSentinelMaster.rawValue) is set")
+            }
+            if !password.isEmpty {
+                throw ConfigurationError(.redisSentinels, "must list the sentinels (host:port, separated by commas) when \(Setting.redisSentinelPassword.rawValue) is set")
+            }
+            return nil
+        }
+        guard !master.isEmpty else {
+            throw ConfigurationError(.redisSentinelMaster, "must name the master the sentinels monitor (sentinel monitor <name> …) when \(Setting.redisSentinels.rawValue) is set")
+        }
+        do {
+            return try RedisSentinels(list: list, masterName: master, password: password)
+        } catch {
+            let setting: Setting = error.reason.hasPrefix("the master name") ? .redisSentinelMaster : .redisSentinels
+            throw ConfigurationError(setting, error.reason)
+        }
     }
 
     /// The operator's token: at least 16 printable ASCII characters, or none.
