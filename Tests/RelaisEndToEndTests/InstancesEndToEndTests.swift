@@ -115,17 +115,24 @@ struct InstancesEndToEndTests {
             produced.signal()
         }.start()
 
-        // beta is killed with a quarter of the jobs done, gamma stopped at a half, both
-        // while the producer is still sending.
+        // beta is killed with a quarter of the jobs done and entries in hand, gamma stopped
+        // at a half, both while the producer is still sending.
         let ledger = { try Int(deployment.query("SELECT count(*) FROM relais.processed_jobs")[0][0]!)! }
-        #expect(try eventually(timeout: .seconds(60), every: .milliseconds(5)) { try ledger() >= jobCount / 4 })
-        let heldByBeta = try TestServers.withRedis { redis in
-            try ["orders", "stock", "pickups"].reduce(0) { sum, queue in
-                sum + (try redis.command("XINFO", "CONSUMERS", "\(deployment.prefix):\(queue)", "relais").elements
-                    .filter { $0.elements.count > 3 && $0.elements[1].string?.hasPrefix("beta-") == true }
-                    .reduce(0) { $0 + Int($1.elements[3].integer ?? 0) })
+        let heldBy = { (instance: String) throws -> Int in
+            try TestServers.withRedis { redis in
+                try ["orders", "stock", "pickups"].reduce(0) { sum, queue in
+                    sum + (try redis.command("XINFO", "CONSUMERS", "\(deployment.prefix):\(queue)", "relais").elements
+                        .filter { $0.elements.count > 3 && $0.elements[1].string?.hasPrefix("\(instance)-") == true }
+                        .reduce(0) { $0 + Int($1.elements[3].integer ?? 0) })
+                }
             }
         }
+        #expect(try eventually(timeout: .seconds(60), every: .milliseconds(5)) { try ledger() >= jobCount / 4 })
+        var heldByBeta = 0
+        #expect(try eventually(timeout: .seconds(30), every: .milliseconds(2)) {
+            heldByBeta = try heldBy("beta")
+            return heldByBeta > 0
+        }, "beta took entries")
         beta.send(SIGKILL)
         _ = beta.waitForExit()
         let atKill = try ledger()
