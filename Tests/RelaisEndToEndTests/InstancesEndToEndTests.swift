@@ -37,8 +37,9 @@ private func queueCount() throws -> Int {
 @Suite("Three instances on one Redis and one PostgreSQL", .serialized)
 struct InstancesEndToEndTests {
     /// Three instances share the queues, the reminder scheduler and the outbox while
-    /// orders, stock and pickups flow. One is killed with -9, one stopped with SIGTERM;
-    /// the survivor takes over what they held and finishes everything: every job's effect
+    /// orders, stock and pickups flow. One is killed with -9 while it holds entries and
+    /// e-mails it is sending (its SMTP server hangs), one stopped with SIGTERM; the
+    /// survivor takes over what they held and finishes everything: every job's effect
     /// once in the read model, every message at its sink, none sent twice except one the
     /// killed instance had in hand (sent, its outcome not yet recorded), which goes again
     /// after its lease with the same id; `/status` lists only the survivor at the end and
@@ -54,10 +55,15 @@ struct InstancesEndToEndTests {
         ]) { $1 }
         let alpha = try deployment.start(settings.merging(["RELAIS_INSTANCE": "alpha"]) { $1 })
         defer { alpha.stop() }
+        // beta's SMTP server hangs (a proxy stopped with SIGSTOP): the e-mails it claims stay
+        // in its hands, in flight, until it is killed, and come back after their lease.
+        let hung = try TcpProxy(targetPort: channels.smtp.port)
+        defer { hung.cut() }
+        hung.freeze()
         let others = try ["beta", "gamma"].map { name in
-            try Daemon(environment: try deployment.environment(settings.merging([
-                "RELAIS_INSTANCE": name, "RELAIS_HTTP_ADDRESS": "127.0.0.1:\(freePort())",
-            ]) { $1 }))
+            var extra = ["RELAIS_INSTANCE": name, "RELAIS_HTTP_ADDRESS": "127.0.0.1:\(freePort())"]
+            if name == "beta" { extra["RELAIS_SMTP_URL"] = "smtp://relais:s3cret@127.0.0.1:\(hung.listenPort)" }
+            return try Daemon(environment: try deployment.environment(settings.merging(extra) { $1 }))
         }
         let (beta, gamma) = (others[0], others[1])
         defer { for daemon in others { daemon.stop() } }
@@ -128,6 +134,13 @@ struct InstancesEndToEndTests {
             }
         }
         #expect(try eventually(timeout: .seconds(60), every: .milliseconds(5)) { try ledger() >= jobCount / 4 })
+        // An e-mail claimed over a second ago and neither sent nor given back is beta's.
+        #expect(try eventually(timeout: .seconds(20), every: .milliseconds(20)) {
+            try deployment.query("""
+                SELECT count(*) FROM relais.outbox WHERE channel = 'email' AND status = 'pending' AND attempts > 0
+                  AND next_attempt_at BETWEEN now() AND now() + interval '29 seconds'
+                """)[0][0] != "0"
+        }, "beta holds e-mails it cannot send")
         var heldByBeta = 0
         #expect(try eventually(timeout: .seconds(30), every: .milliseconds(2)) {
             heldByBeta = try heldBy("beta")
@@ -135,6 +148,7 @@ struct InstancesEndToEndTests {
         }, "beta took entries")
         beta.send(SIGKILL)
         _ = beta.waitForExit()
+        hung.cut()
         let atKill = try ledger()
         #expect(try eventually(timeout: .seconds(60), every: .milliseconds(5)) { try ledger() >= jobCount / 2 })
         gamma.send(SIGTERM)
@@ -223,7 +237,8 @@ struct InstancesEndToEndTests {
             }
         }
         let reclaimed = attempts.values.filter { $0 > 1 }.count
-        #expect(reclaimed <= 200, "only what beta had claimed went again: \(reclaimed) messages claimed more than once")
+        #expect(reclaimed > 0 && reclaimed <= 200,
+                "what beta had claimed went again after its lease, and only that: \(reclaimed) messages claimed more than once")
         #expect(channels.http.requests(path: "/webhook").allSatisfy { $0.verified == true })
 
         // Only the survivor is listed, and the others' consumers leave the groups.
