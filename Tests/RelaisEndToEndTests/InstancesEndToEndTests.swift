@@ -34,6 +34,8 @@ private func queueCount() throws -> Int {
     return families.output.split(separator: "\n").filter { $0.hasPrefix("{") }.count
 }
 
+/// Several instances as production runs them (docs/operations.md, "Several instances"):
+/// what they share, what a lost instance leaves, and the connections each holds.
 @Suite("Three instances on one Redis and one PostgreSQL", .serialized)
 struct InstancesEndToEndTests {
     /// Three instances share the queues, the reminder scheduler and the outbox while
