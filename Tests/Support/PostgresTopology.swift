@@ -107,12 +107,18 @@ public final class PostgresNode: @unchecked Sendable {
 
     private func tool(_ name: String, _ arguments: [String]) throws {
         let path = try Self.binaries + "/" + name
-        if getuid() == 0 {
-            try Command.run("runuser", ["-u", "postgres", "--", path] + arguments)
-        } else {
-            try Command.run(path, arguments)
-        }
+        try detached(getuid() == 0 ? ["runuser", "-u", "postgres", "--", path] + arguments : [path] + arguments)
     }
+}
+
+/// Runs `command` to completion with every descriptor above 2 closed.
+///
+/// Foundation's `Process` learns that a child ended when a socket the child inherited
+/// closes; a server the command leaves running (`pg_ctl start`, `pgbouncer -d`) would
+/// inherit it too, and `waitUntilExit` would wait for the server.
+func detached(_ command: [String]) throws {
+    let script = #"( for f in /proc/$BASHPID/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; exec "$@" )"#
+    try Command.run("bash", ["-c", script, "detached"] + command)
 }
 
 /// PgBouncer (Debian's `pgbouncer`) in front of a PostgreSQL server, on a free loopback
@@ -162,9 +168,9 @@ public final class PgBouncer: @unchecked Sendable {
             """.write(toFile: directory + "/pgbouncer.ini", atomically: true, encoding: .utf8)
         if getuid() == 0 {
             try Command.run("chown", ["-R", "postgres:postgres", directory])
-            try Command.run("runuser", ["-u", "postgres", "--", "/usr/sbin/pgbouncer", "-d", directory + "/pgbouncer.ini"])
+            try detached(["runuser", "-u", "postgres", "--", "/usr/sbin/pgbouncer", "-d", directory + "/pgbouncer.ini"])
         } else {
-            try Command.run("/usr/sbin/pgbouncer", ["-d", directory + "/pgbouncer.ini"])
+            try detached(["/usr/sbin/pgbouncer", "-d", directory + "/pgbouncer.ini"])
         }
         let up = eventually(timeout: .seconds(10)) {
             (try? TestServers.withDatabase("postgresql://relais@127.0.0.1:\(port)/postgres") { _ in true }) ?? false
