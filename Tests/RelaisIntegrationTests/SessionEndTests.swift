@@ -21,7 +21,7 @@ struct SessionEndTests {
         let url = try TestServers.makeDatabase()
         let name = String(url.split(separator: "/").last!)
         try TestServers.withDatabase(try TestServers.adminDatabaseURL) {
-            try $0.execute("ALTER DATABASE \(name) SET default_transaction_read_only = on", name: "fence")
+            _ = try $0.execute("ALTER DATABASE \(name) SET default_transaction_read_only = on", name: "fence")
         }
         let processor = try StockProcessor(conninfo: url, queue: "stock")
         defer { processor.close() }

@@ -184,12 +184,15 @@ public final class PgBouncer: @unchecked Sendable {
     /// What PgBouncer has logged.
     public var log: String { (try? String(contentsOfFile: directory + "/pgbouncer.log", encoding: .utf8)) ?? "" }
 
-    /// Stops PgBouncer (SIGINT: at once) and deletes its directory.
+    /// Stops PgBouncer (SIGTERM: at once) and deletes its directory.
     public func stop() {
         if let text = try? String(contentsOfFile: directory + "/pgbouncer.pid", encoding: .utf8),
            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            kill(pid, SIGINT)
-            _ = eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 }
+            kill(pid, SIGTERM)
+            // Daemonized, it may be left a zombie where nothing reaps orphans: gone or dead is enough.
+            _ = eventually(timeout: .seconds(10)) {
+                kill(pid, 0) != 0 || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
+            }
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
