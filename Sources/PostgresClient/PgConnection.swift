@@ -187,15 +187,6 @@ public final class PgConnection {
     /// Whether the connection is open and healthy as far as libpq knows.
     public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
 
-    /// Whether the server last said it takes no writes: a standby (`in_hot_standby`) or a
-    /// primary fenced with `default_transaction_read_only` (both reported by PostgreSQL 14
-    /// and later as they change, and read as libpq saw them at the last call).
-    public var serverIsReadOnly: Bool {
-        guard let conn else { return false }
-        let names: [String] = ["in_hot_standby", "default_transaction_read_only"]
-        return names.contains { name in PQparameterStatus(conn, name).map { String(cString: $0) == "on" } ?? false }
-    }
-
     /// Sets a setting for the rest of the session (`set_config(name, value, false)`).
     ///
     /// On a pooled connection (`isPooled`) a session setting would stay on whichever

@@ -65,6 +65,8 @@ struct PostgresTopologyEndToEndTests {
         // every write fails with 25006; libpq then finds no read-write host until the promotion.
         try primary.execute("ALTER SYSTEM SET default_transaction_read_only = on")
         try primary.execute("SELECT pg_reload_conf()")
+        #expect(eventually(timeout: .seconds(20)) { daemon.get("/readyz").body.contains("takes no writes") },
+                "the health monitor does not call a read-only server healthy")
         #expect(try eventually(timeout: .seconds(30)) { try standby.hasReplayed(everythingOn: primary) })
         try standby.promote()
         primary.stop()

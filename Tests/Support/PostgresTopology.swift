@@ -184,16 +184,31 @@ public final class PgBouncer: @unchecked Sendable {
     /// What PgBouncer has logged.
     public var log: String { (try? String(contentsOfFile: directory + "/pgbouncer.log", encoding: .utf8)) ?? "" }
 
-    /// Stops PgBouncer (SIGTERM: at once) and deletes its directory.
+    /// Stops PgBouncer and deletes its directory.
+    ///
+    /// With SIGKILL: PgBouncer keeps the signal mask it was started with, and a process
+    /// started from the test process has SIGTERM and SIGINT blocked. It holds nothing to save.
     public func stop() {
         if let text = try? String(contentsOfFile: directory + "/pgbouncer.pid", encoding: .utf8),
            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            kill(pid, SIGTERM)
+            kill(pid, SIGKILL)
             // Daemonized, it may be left a zombie where nothing reaps orphans: gone or dead is enough.
             _ = eventually(timeout: .seconds(10)) {
-                kill(pid, 0) != 0 || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
+                kill(pid, 0) != 0 || isZombie(pid)
             }
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// Whether process `pid` has exited and waits to be reaped (state `Z` in `/proc/<pid>/stat`,
+/// read with `read(2)`: Foundation takes the file's size, 0 in procfs, for its length).
+private func isZombie(_ pid: Int32) -> Bool {
+    let fd = open("/proc/\(pid)/stat", O_RDONLY)
+    guard fd >= 0 else { return true }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let count = read(fd, &buffer, buffer.count)
+    guard count > 0 else { return true }
+    return String(decoding: buffer[..<count], as: UTF8.self).contains(") Z ")
 }
