@@ -30,7 +30,8 @@ struct PostgresTopologyEndToEndTests {
     /// `target_session_attrs=read-write`. While stock jobs flow, the primary is fenced
     /// (`default_transaction_read_only`: writes fail with 25006), the standby promoted
     /// once it has replayed everything, and the old primary stopped. Relais moves to the
-    /// new primary and every job takes effect there once: none retried, none dead.
+    /// new primary and every job takes effect there once (stock adjustments, orders with
+    /// their reservations and messages): none retried, none dead.
     @Test func relaisFollowsAPromotedStandbyAndEveryJobTakesEffectOnce() throws {
         let primary = try PostgresNode.primary()
         defer { primary.remove() }
@@ -53,6 +54,9 @@ struct PostgresTopologyEndToEndTests {
             // Paced so that jobs go on arriving through the whole failover.
             for start in stride(from: 0, to: total, by: 40) {
                 try? producer.xaddMany(queue: "stock", payloads: (start..<start + 40).map { plusOne($0, shop: "halles", skus: skus) })
+                // An order with each chunk: its state, reservation and messages go through the failover too.
+                _ = try? producer.xadd(queue: "orders", payload: placed("f-\(start / 40)", shop: "primeurs", items: [("pain", "Pain", 1, 200)],
+                                                                     deadline: deadlineAhead()))
                 produced.withLock { $0 = start + 40 }
                 Thread.sleep(forTimeInterval: 0.1)
             }
@@ -77,6 +81,14 @@ struct PostgresTopologyEndToEndTests {
         let onHand = try deployment.onHand(shop: "halles")
         #expect(onHand.count == skus && onHand.values.allSatisfy { $0 == total / skus }, "each adjustment once: \(onHand)")
         #expect(try deployment.query("SELECT count(*) FROM relais.stock_adjustments")[0][0] == String(total))
+        let orders = total / 40
+        #expect(try deployment.query("SELECT count(*) FROM relais.order_status WHERE status = 'placed'")[0][0] == String(orders))
+        #expect(try deployment.stock(shop: "primeurs")["pain"] == [0, orders, -orders], "each order reserved once")
+        #expect(try deployment.waitUntilDelivered(timeout: .seconds(60)))
+        for order in 0..<orders {
+            #expect(try deployment.messages("f-\(order)") == ["order-placed-shop:log:sent", "order-placed-customer:log:sent"],
+                    "order f-\(order): each message once")
+        }
         #expect(try deployment.deadLetters().isEmpty, "no job dead-lettered for the failover")
         #expect(deployment.jobs(daemon, queue: "stock", type: "stock.adjust", outcome: "retry") == 0, "no retry burnt")
         #expect(deployment.jobs(daemon, queue: "stock", type: "stock.adjust", outcome: "done") == total)
