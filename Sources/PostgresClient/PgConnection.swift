@@ -36,12 +36,31 @@ public struct PgError: Error, CustomStringConvertible, Sendable {
         guard let state = sqlState else { return false }
         return state.hasPrefix("42") || state.hasPrefix("3F") || state.hasPrefix("28") || state.hasPrefix("0A")
             || state == "25006"  // read-only transaction: a replica or a read-only default
+            || state == "26000"  // a prepared statement missing: a pooler that was not recognised
+    }
+
+    /// Whether an error with `sqlState` means this session can do no more useful work and
+    /// the caller must connect again, like a lost connection.
+    ///
+    /// A read-only transaction (`25006`) is what a primary that became a standby or was
+    /// fenced answers to writes: a new connection (with libpq's
+    /// `target_session_attrs=read-write`) finds the new primary. An administrator's or a
+    /// crash's shutdown (`57P01`, `57P02`, `57P03`) and a connection exception (class
+    /// `08`) end the session anyway.
+    public static func endsSession(_ sqlState: String?) -> Bool {
+        guard let state = sqlState else { return false }
+        return state == "25006" || state == "57P01" || state == "57P02" || state == "57P03" || state.hasPrefix("08")
     }
 
     public var description: String {
         var text = "PostgreSQL \(statement)"
         if let sqlState { text += " [\(sqlState)]" }
-        return text + ": " + message
+        text += ": " + message
+        if sqlState == "26000" || sqlState == "42P05" {
+            text += " (prepared statements do not survive a pooler in transaction mode that Relais did not recognise:"
+                + " see \"PostgreSQL topology\" in docs/operations.md)"
+        }
+        return text
     }
 }
 
@@ -72,11 +91,28 @@ public struct PgRows: Sendable {
 /// way, with its first statement. A transaction whose statements all go by `send` is one
 /// round trip, COMMIT included.
 ///
+/// Behind a connection pooler in transaction mode (PgBouncer), consecutive
+/// transactions may run on different server connections: a connection that finds one
+/// between itself and PostgreSQL (`isPooled`) prepares no named statement and keeps its
+/// session settings as settings of each transaction instead.
+///
 /// Deliberately not `Sendable`: a `PGconn` must not be shared between threads,
 /// and Swift then refuses to let one cross threads by mistake.
 public final class PgConnection {
     private var conn: OpaquePointer?
     private var prepared: Set<String> = []
+    /// Whether a connection pooler stands between this connection and PostgreSQL.
+    ///
+    /// Found at connect time: a pooler hands its client a process id and cancel key of its
+    /// own (it must route cancel requests), so the `BackendKeyData` libpq holds names no
+    /// server process, while a direct connection's is the backend's own `pg_backend_pid()`.
+    /// A pooled connection sends each statement unnamed (parsed and planned with its
+    /// parameters each time, as a pooler in transaction mode needs: PgBouncer before 1.21
+    /// keeps no prepared statement across server connections) and applies its session
+    /// settings inside each transaction (see `setSessionSetting`).
+    public private(set) var isPooled = false
+    /// Session settings a pooled connection applies at the start of each transaction.
+    private var localSettings: [(name: String, value: String)] = []
     /// Sent with the next round trip, in order.
     private var queued: [Queued] = []
     /// Round trips to the server so far: each statement run alone, each pipeline of
@@ -86,11 +122,13 @@ public final class PgConnection {
     private enum Queued {
         case statement(PgStatement, [String?])
         case command(String)
+        case query(String, [String?], name: String)
 
         var name: String {
             switch self {
             case .statement(let statement, _): statement.name
             case .command(let sql): sql.lowercased()
+            case .query(_, _, let name): name
             }
         }
     }
@@ -124,6 +162,13 @@ public final class PgConnection {
         }
         relais_pq_silence_notices(conn)
         self.conn = conn
+        do {
+            let pid = try query("SELECT pg_backend_pid()", name: "backend pid").scalar.flatMap { Int32($0) }
+            isPooled = pid != PQbackendPID(conn)
+        } catch {
+            close()
+            throw error
+        }
     }
 
     deinit {
@@ -136,10 +181,27 @@ public final class PgConnection {
         if let conn { PQfinish(conn) }
         conn = nil
         queued.removeAll()
+        prepared.removeAll()
     }
 
     /// Whether the connection is open and healthy as far as libpq knows.
     public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Sets a setting for the rest of the session (`set_config(name, value, false)`).
+    ///
+    /// On a pooled connection (`isPooled`) a session setting would stay on whichever
+    /// server connection ran it, for other clients, and be missing from this one's next
+    /// transaction: the setting is kept here instead and set for its transaction only
+    /// (`set_config(name, value, true)`) at the start of each round trip made outside a
+    /// transaction, in the same pipeline.
+    public func setSessionSetting(_ name: String, _ value: String) throws(PgError) {
+        guard isPooled else {
+            try query("SELECT set_config($1, $2, false)", [name, value], name: "session setting \(name)")
+            return
+        }
+        localSettings.removeAll { $0.name == name }
+        localSettings.append((name, value))
+    }
 
     /// Runs one or more statements without parameters (migrations, BEGIN, COMMIT).
     @discardableResult
@@ -153,6 +215,10 @@ public final class PgConnection {
     /// Runs one statement with text parameters; `nil` is SQL NULL.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = [], name: String) throws(PgError) -> PgRows {
+        if isPooled {
+            queued.append(.query(sql, parameters, name: name))
+            return try flush()
+        }
         try flush()
         let c = try connection(name)
         roundTrips += 1
@@ -166,7 +232,7 @@ public final class PgConnection {
     /// queued with `send`, in the same round trip.
     @discardableResult
     public func run(_ statement: PgStatement, _ parameters: [String?]) throws(PgError) -> PgRows {
-        if !queued.isEmpty {
+        if !queued.isEmpty || isPooled {
             queued.append(.statement(statement, parameters))
             return try flush()
         }
@@ -220,10 +286,18 @@ public final class PgConnection {
     @discardableResult
     private func flush() throws(PgError) -> PgRows {
         guard !queued.isEmpty else { return PgRows(columns: [], rows: [], affected: 0) }
-        let items = queued
+        var items = queued
         queued.removeAll(keepingCapacity: true)
         let c = try connection(items[0].name)
-        for case .statement(let statement, _) in items { try prepare(statement, c) }
+        if !isPooled {
+            for case .statement(let statement, _) in items { try prepare(statement, c) }
+        } else if !localSettings.isEmpty && PQtransactionStatus(c) == PQTRANS_IDLE {
+            // Before everything, BEGIN included: until the pipeline's sync all of it is one
+            // transaction, which a BEGIN only makes explicit.
+            let calls = localSettings.indices.map { "set_config($\(2 * $0 + 1), $\(2 * $0 + 2), true)" }
+            items.insert(.query("SELECT " + calls.joined(separator: ", "), localSettings.flatMap { [$0.name, $0.value] },
+                                name: "transaction settings"), at: 0)
+        }
         guard PQenterPipelineMode(c) == 1 else { throw clientError(items[0].name, c) }
         let token = CallDeadlines.shared.begin(socket: PQsocket(c), timeout: callTimeout)
         let result = Result { () throws(PgError) -> PgRows in try runPipeline(items, c) }
@@ -233,6 +307,7 @@ public final class PgConnection {
                           connectionLost: true)
         }
         leavePipeline(c)
+        if case .failure(let error) = result, error.connectionLost { close() }
         return try result.get()
     }
 
@@ -241,12 +316,16 @@ public final class PgConnection {
         for item in items {
             let sent: Int32
             switch item {
+            case .statement(let statement, let parameters) where isPooled:
+                sent = withParameters(parameters) { count, values in PQsendQueryParams(c, statement.sql, count, nil, values, nil, nil, 0) }
             case .statement(let statement, let parameters):
                 sent = withParameters(parameters) { count, values in
                     PQsendQueryPrepared(c, statement.name, count, values, nil, nil, 0)
                 }
             case .command(let sql):
                 sent = PQsendQueryParams(c, sql, 0, nil, nil, nil, nil, 0)
+            case .query(let sql, let parameters, _):
+                sent = withParameters(parameters) { count, values in PQsendQueryParams(c, sql, count, nil, values, nil, nil, 0) }
             }
             guard sent == 1 else { throw clientError(item.name, c) }
         }
@@ -306,8 +385,11 @@ public final class PgConnection {
                        connectionLost: lost)
     }
 
+    /// The rows of a call's whole result; a failure that ends the session closes the connection.
     private func take(_ result: OpaquePointer?, name: String) throws(PgError) -> PgRows {
-        try outcome(of: result, name: name).get()
+        let outcome = outcome(of: result, name: name)
+        if case .failure(let error) = outcome, error.connectionLost { close() }
+        return try outcome.get()
     }
 
     private func outcome(of result: OpaquePointer?, name: String) -> Result<PgRows, PgError> {
@@ -321,7 +403,7 @@ public final class PgConnection {
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
                 ?? String(cString: PQresultErrorMessage(result)).trimmingTrailingNewlines
-            let lost = PQstatus(conn) != CONNECTION_OK
+            let lost = PQstatus(conn) != CONNECTION_OK || PgError.endsSession(state)
             if lost { prepared.removeAll() }
             return .failure(PgError(sqlState: state, statement: name, message: primary, connectionLost: lost))
         }

@@ -151,6 +151,14 @@ final class HealthMonitor: Sendable {
             do {
                 if db == nil { db = try PgConnection(configuration.databaseURL, callTimeout: Self.postgresDeadline) }
                 let state = try Migrator().state(db!)
+                // A primary that became a standby or was fenced still answers reads: the
+                // monitor moves on (libpq's target_session_attrs=read-write finds the new
+                // primary) instead of reporting a server Relais cannot write to as healthy.
+                // transaction_read_only is on in a standby and where default_transaction_read_only is.
+                if try db!.query("SELECT current_setting('transaction_read_only')", name: "read-only check").scalar == "on" {
+                    throw PgError(sqlState: "25006", statement: "health check", message: "the server takes no writes (a standby or a fenced primary)",
+                                  connectionLost: true)
+                }
                 next.postgres = Probe(ok: true)
                 switch state {
                 case .current(let v):

@@ -44,13 +44,16 @@ struct Serve: AsyncParsableCommand {
         // A schema that is behind or ahead is an operator's error: say what to run and
         // do not start. An unreachable database is not: start and wait for it.
         let databaseURL = configuration.databaseURL
-        let state = try? await onOwnThread { () throws -> SchemaState in
+        let found = try? await onOwnThread { () throws -> (SchemaState, pooled: Bool) in
             let db = try PgConnection(databaseURL, callTimeout: .seconds(10))
             defer { db.close() }
-            return try Migrator().state(db)
+            return (try Migrator().state(db), db.isPooled)
         }
-        if let state {
+        if let (state, pooled) = found {
             guard case .current = state else { throw fail(state.explanation, ExitStatus.config) }
+            if pooled {
+                logger.notice("PostgreSQL is reached through a connection pooler: statements go unnamed and session settings are set per transaction")
+            }
         } else {
             logger.warning("PostgreSQL unreachable at start, waiting for it")
         }

@@ -190,6 +190,10 @@ public enum SchemaState: Sendable, Equatable {
 }
 
 /// Applies migrations under an advisory lock so that two instances never race.
+///
+/// The lock is the transaction's (`pg_advisory_xact_lock`), taken again by each step:
+/// a session's lock would stay behind on whatever server connection a pooler in
+/// transaction mode ran it on, and block the next `relais migrate` for ever.
 public struct Migrator: Sendable {
     /// The advisory lock key: the bytes of "relais" as a number.
     static let lockKey = "7235447962969971"
@@ -221,30 +225,40 @@ public struct Migrator: Sendable {
     /// Refuses a database that is ahead of this build.
     @discardableResult
     public func migrate(_ db: PgConnection, upTo target: Int = Schema.expectedVersion) throws -> [Int] {
-        try db.query("SELECT pg_advisory_lock($1)", [Self.lockKey], name: "migration lock")
-        defer { _ = try? db.query("SELECT pg_advisory_unlock($1)", [Self.lockKey], name: "migration unlock") }
-        try db.execute("""
-            CREATE SCHEMA IF NOT EXISTS relais;
-            CREATE TABLE IF NOT EXISTS relais.schema_migrations (
-                version    integer     PRIMARY KEY,
-                name       text        NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            );
-            """, name: "migration table")
-        let found = try currentVersion(db)
+        let found = try db.transaction { () throws -> Int in
+            try lock(db)
+            try db.execute("""
+                CREATE SCHEMA IF NOT EXISTS relais;
+                CREATE TABLE IF NOT EXISTS relais.schema_migrations (
+                    version    integer     PRIMARY KEY,
+                    name       text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                );
+                """, name: "migration table")
+            return try currentVersion(db)
+        }
         if found > Schema.expectedVersion {
             throw MigrationError(state: .ahead(found: found, expected: Schema.expectedVersion))
         }
         var applied: [Int] = []
         for migration in Schema.migrations where migration.version > found && migration.version <= target {
-            try db.transaction {
+            // Another instance may have applied it since: looked at again under the lock.
+            let done = try db.transaction { () throws -> Bool in
+                try lock(db)
+                guard try currentVersion(db) < migration.version else { return false }
                 try db.execute(migration.sql, name: "migration \(migration.version)")
                 try db.query("INSERT INTO relais.schema_migrations (version, name) VALUES ($1, $2)",
                              [String(migration.version), migration.name], name: "record migration")
+                return true
             }
-            applied.append(migration.version)
+            if done { applied.append(migration.version) }
         }
         return applied
+    }
+
+    /// Takes the migration lock until the end of the transaction.
+    private func lock(_ db: PgConnection) throws {
+        try db.query("SELECT pg_advisory_xact_lock($1)", [Self.lockKey], name: "migration lock")
     }
 }
 

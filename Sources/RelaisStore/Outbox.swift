@@ -46,7 +46,7 @@ public final class Outbox: OutboxPort {
     /// Order and stock writes, on other connections, keep durable commits.
     static func configureSession(_ db: PgConnection) throws {
         try StoreSession.configure(db)
-        try db.query("SELECT set_config('synchronous_commit', 'off', false)", name: "outbox session")
+        try db.setSessionSetting("synchronous_commit", "off")
     }
 
     /// Whether the connection is open and healthy as far as libpq knows.

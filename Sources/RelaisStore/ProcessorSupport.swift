@@ -13,8 +13,12 @@ public enum StoreSession {
     /// The updates that join a batch's `unnest(…)` to a table also say `key = ANY($1)`:
     /// the planner then fetches the batch's rows through the index instead of hashing
     /// the whole table.
+    ///
+    /// Through a pooler (`PgConnection.isPooled`) the setting is made per transaction; the
+    /// statements go unnamed there, and PostgreSQL plans an unnamed statement for its own
+    /// parameters anyway.
     public static func configure(_ db: PgConnection) throws {
-        try db.query("SELECT set_config('plan_cache_mode', 'force_custom_plan', false)", name: "plan cache mode")
+        try db.setSessionSetting("plan_cache_mode", "force_custom_plan")
     }
 }
 
@@ -39,7 +43,7 @@ enum ProcessorSupport {
         do {
             let state = try Migrator().state(db)
             guard case .current = state else { throw MigrationError(state: state) }
-            try db.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout], name: "lock timeout")
+            try db.setSessionSetting("lock_timeout", lockTimeout)
             try StoreSession.configure(db)
         } catch {
             db.close()
