@@ -61,7 +61,10 @@ import Testing
         try #require(sent, "shop B's SMS never reached the gateway")
         let order = gateway.requests(path: "/sms").sorted { $0.at < $1.at }
         let position = try #require(order.firstIndex { $0.body.contains("+33600000002") })
-        #expect(position < 5, "shop B's SMS went out after \(position) of shop A's")
+        // B's message is the second handed out; the four connections send at once, so up
+        // to a round of A's on the other connections (and the next, while B's connection is
+        // being set up) can reach the gateway first: fewer than two rounds, never the burst.
+        #expect(position < 2 * (settings.connections[.sms] ?? 4), "shop B's SMS went out after \(position) of shop A's")
     }
 
     @Test func aChannelRateIsNeverExceededOverSeveralConnections() throws {
