@@ -34,16 +34,7 @@ enum ConsoleOutput {
             return key is JSONValue.Key ? key : JSONValue.Key(snakeCase(key.stringValue))
         }
         guard let data = try? encoder.encode(value) else { return }
-        var text = ""
-        for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
-            if scalar.value >= 0x7F && ControlCharacters.isControl(scalar) {
-                let hex = String(scalar.value, radix: 16)
-                text += #"\u"# + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                text.unicodeScalars.append(scalar)
-            }
-        }
-        print(text)
+        print(escapingControls(data))
     }
 
     /// `entryId` → `entry_id`.

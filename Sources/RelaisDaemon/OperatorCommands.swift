@@ -25,8 +25,14 @@ func printJSON(_ value: some Encodable) {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.keyEncodingStrategy = .convertToSnakeCase
     guard let data = try? encoder.encode(value) else { return }
+    print(escapingControls(data))
+}
+
+/// JSONEncoder's output with the control characters it leaves (DEL, C1, U+2028, U+2029)
+/// escaped as `\uXXXX`. They only occur inside strings, where the escape means the same.
+func escapingControls(_ json: Data) -> String {
     var text = ""
-    for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
+    for scalar in String(decoding: json, as: UTF8.self).unicodeScalars {
         // Not C0: JSONEncoder escaped those in strings, and the layout's line breaks are C0.
         if scalar.value >= 0x7F && ControlCharacters.isControl(scalar) {
             let hex = String(scalar.value, radix: 16)
@@ -35,7 +41,7 @@ func printJSON(_ value: some Encodable) {
             text.unicodeScalars.append(scalar)
         }
     }
-    print(text)
+    return text
 }
 
 /// `relais check`: configuration and connectivity.
@@ -252,6 +258,17 @@ struct QueuesCommand: ParsableCommand {
         }
     }
 
+    /// The queue a command acts on, checked against the queues this relais has.
+    struct QueueName: ParsableArguments {
+        @Argument(help: "The queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String
+
+        func validate() throws {
+            guard JobFamilies.queues.contains(queue) else {
+                throw ValidationError("no queue \(queue): the queues are \(JobFamilies.queues.joined(separator: ", "))")
+            }
+        }
+    }
+
     /// `relais queues pause QUEUE`.
     struct Pause: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -262,13 +279,8 @@ struct QueuesCommand: ParsableCommand {
                 wait there; a batch a consumer was reading at that moment stays pending, untouched, \
                 until the resume. Due retries move to the stream and wait there as well.
                 """)
-        @Argument(help: "The queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String
-
-        func validate() throws {
-            guard JobFamilies.queues.contains(queue) else {
-                throw ValidationError("no queue \(queue): the queues are \(JobFamilies.queues.joined(separator: ", "))")
-            }
-        }
+        @OptionGroup var named: QueueName
+        private var queue: String { named.queue }
 
         func run() throws {
             let configuration = try loadConfiguration()
@@ -285,13 +297,8 @@ struct QueuesCommand: ParsableCommand {
     /// `relais queues resume QUEUE`.
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused queue on every instance.")
-        @Argument(help: "The queue: \(JobFamilies.queues.joined(separator: ", ")).") var queue: String
-
-        func validate() throws {
-            guard JobFamilies.queues.contains(queue) else {
-                throw ValidationError("no queue \(queue): the queues are \(JobFamilies.queues.joined(separator: ", "))")
-            }
-        }
+        @OptionGroup var named: QueueName
+        private var queue: String { named.queue }
 
         func run() throws {
             let configuration = try loadConfiguration()
