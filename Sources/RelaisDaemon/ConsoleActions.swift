@@ -387,14 +387,16 @@ struct DeadLetter: Sendable, Equatable, Encodable {
     init(_ entry: StreamEntry, withJob: Bool) {
         let f = entry.fields ?? [:]
         func text(_ key: String) -> String? { f[key].map { String(decoding: $0, as: UTF8.self) } }
-        entryId = entry.id
-        queue = text("queue") ?? "?"
-        code = text("code") ?? "?"
-        reason = text("reason") ?? ""
+        // The fields the status page shows are read as the page reads them.
+        let summary = DeadLetterSummary(entry)
+        entryId = summary.entryId
+        queue = summary.queue
+        code = summary.code
+        reason = summary.reason
         attempts = text("attempts").flatMap { Int($0) }
-        failedAt = text("failed_at") ?? "?"
-        jobId = text("job_id")
-        jobType = text("job_type")
+        failedAt = summary.failedAt
+        jobId = summary.jobId
+        jobType = summary.jobType
         job = withJob ? text("job") : nil
     }
 

@@ -257,7 +257,8 @@ public struct DeadLetterSummary: Sendable, Equatable {
     /// When it was dead-lettered (ISO-8601).
     public let failedAt: String
 
-    init(_ entry: StreamEntry) {
+    /// Reads a letter's fields; a missing one reads `?` (an empty reason).
+    public init(_ entry: StreamEntry) {
         let f = entry.fields ?? [:]
         func text(_ key: String) -> String? { f[key].map { String(decoding: $0, as: UTF8.self) } }
         entryId = entry.id
