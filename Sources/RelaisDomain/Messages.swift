@@ -1,3 +1,13 @@
+/// What a message is about: the outbox's `subject` and the reminders' too.
+public enum MessageSubject: String, Sendable, Codable, CaseIterable {
+    /// An order (and its pickup or delivery).
+    case order
+    /// An appointment at a shop.
+    case appointment
+    /// A quote asked of a shop.
+    case quote
+}
+
 /// The language of a message: French unless the customer asked for English.
 public enum Language: String, Sendable, Codable, CaseIterable {
     case fr, en
@@ -16,8 +26,18 @@ public enum Channel: String, Sendable, Codable, CaseIterable {
 /// renders it when it sends: the message tells what was true at the event, whatever
 /// happened to the order since.
 public struct MessageFacts: Codable, Sendable, Equatable {
-    /// The order.
+    /// The order the message is about; for an appointment's or a quote's message (see
+    /// `subject`), that appointment's or quote's id.
     public var orderId: String
+    /// What the message is about; nil for an order (the facts of messages written before
+    /// appointments and quotes existed have none).
+    public var subject: MessageSubject?
+    /// The delivery of the order, for the messages of the `deliveries` queue.
+    public var delivery: DeliveryFacts?
+    /// The appointment, for an appointment's messages.
+    public var appointment: AppointmentFacts?
+    /// The quote, for a quote's messages.
+    public var quote: QuoteFacts?
     /// The shop's id.
     public var shopId: String
     /// The shop's name, as customers know it.
@@ -100,7 +120,11 @@ public struct MessageFacts: Codable, Sendable, Equatable {
         case customerName = "customer_name", language, items, totalCents = "total_cents", currency, at
         case pickupDeadline = "pickup_deadline", slotStart = "slot_start", slotEnd = "slot_end"
         case cancelledBy = "cancelled_by", cancelReason = "cancel_reason", shopEmail = "shop_email"
+        case subject, delivery, appointment, quote
     }
+
+    /// What the message is about, an order when `subject` says nothing.
+    public var about: MessageSubject { subject ?? .order }
 }
 
 extension Timestamp: Codable {

@@ -302,16 +302,21 @@ public enum MessageRouting {
     /// recipient with no address at all.
     public static func deliveries(to recipient: Recipient, of order: PlacedOrder, template: MessageTemplate,
                                   channels: Set<Channel>) -> [(Channel, String?)] {
+        deliveries(to: recipient, shop: order.shop, customer: order.customer, template: template, channels: channels)
+    }
+
+    /// The channels and destinations of one message to `shop` or `customer` (as above):
+    /// appointments and quotes reach their shop and customer as orders do.
+    public static func deliveries(to recipient: Recipient, shop: PlacedOrder.Shop, customer: PlacedOrder.Customer,
+                                  template: MessageTemplate, channels: Set<Channel>) -> [(Channel, String?)] {
         var wanted: [(Channel, String)] = []
         switch recipient {
         case .customer:
-            let customer = order.customer
             if let email = customer.email { wanted.append((.email, email)) }
             if let phone = customer.phone, customer.email == nil || customerSMSTemplates.contains(template) {
                 wanted.append((.sms, phone))
             }
         case .shop:
-            let shop = order.shop
             if let email = shop.email { wanted.append((.email, email)) }
             if let url = shop.webhookURL { wanted.append((.webhook, url)) }
             if let phone = shop.phone, wanted.isEmpty { wanted.append((.sms, phone)) }

@@ -87,6 +87,13 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
         case .soon: .pickupSoonCustomer
         }
     }
+
+    /// What the reminder is about: the scheduler hands it to that family's `ReminderSource`.
+    public var subject: MessageSubject {
+        switch self {
+        case .uncollected, .evening, .soon: .order
+        }
+    }
 }
 
 /// A reminder to send, and when.
@@ -119,14 +126,31 @@ public struct ReminderRules: Sendable, Equatable {
     public var eveningTime: LocalClockTime
     /// How long before the slot starts the last reminder goes out, in elapsed time; one hour by default.
     public var soonBefore: Duration
+    /// How long before a relay point sends a parcel back its customer is reminded, in elapsed time; 24 h by default.
+    public var holdReminderBefore: Duration
+    /// How long before a quote stops being valid an unanswered one is reminded of, in elapsed time; 48 h by default.
+    public var quoteReminderBefore: Duration
 
     /// Creates the rules; the defaults are the contract's.
     public init(quietHours: QuietHours = .default, uncollectedDelay: Duration = .seconds(86_400),
-                eveningTime: LocalClockTime = LocalClockTime(hour: 18, minute: 0), soonBefore: Duration = .seconds(3600)) {
+                eveningTime: LocalClockTime = LocalClockTime(hour: 18, minute: 0), soonBefore: Duration = .seconds(3600),
+                holdReminderBefore: Duration = .seconds(86_400), quoteReminderBefore: Duration = .seconds(172_800)) {
         self.quietHours = quietHours
         self.uncollectedDelay = uncollectedDelay
         self.eveningTime = eveningTime
         self.soonBefore = soonBefore
+        self.holdReminderBefore = holdReminderBefore
+        self.quoteReminderBefore = quoteReminderBefore
+    }
+
+    /// The one reminder of something that ends at `deadline` (a relay point's hold, a
+    /// quote's validity), planned at `now`: due `before` (elapsed time) ahead of it, moved
+    /// to the end of quiet hours in the shop's zone when it falls inside them; nil when
+    /// that is not after `now` (too short a wait to remind of) or not before `deadline`.
+    public func beforeDeadline(_ deadline: Timestamp, by before: Duration, now: Timestamp, timeZone: String) -> Timestamp? {
+        let due = Self.instant(deadline, plus: .zero - before)
+        guard due > now, let sendAt = outsideQuietHours(due, timeZone: timeZone, latest: deadline) else { return nil }
+        return sendAt
     }
 
     /// The "still not collected" reminder of an order that became ready at `readyAt`: none or one.

@@ -22,8 +22,6 @@ public enum OrderCatalog: JobCatalog {
     public static let types = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.cancelled"]
 
     private enum PlacedKeys: String, CodingKey { case order_id, shop, customer, items, total_cents, currency, placed_at, pickup_deadline }
-    private enum ShopKeys: String, CodingKey { case id, name, email, phone, webhook_url, timezone }
-    private enum CustomerKeys: String, CodingKey { case name, email, phone, locale }
     private enum ItemKeys: String, CodingKey { case sku, name, quantity, unit_price_cents }
     private enum EventKeys: String, CodingKey { case order_id, at, pickup_deadline, by, reason }
 
@@ -54,25 +52,8 @@ public enum OrderCatalog: JobCatalog {
     private static func placed(_ data: JobData) throws -> PlacedOrder {
         let c = try data.fields(keyedBy: PlacedKeys.self)
         let orderId = try c.requiredString(.order_id, maxLength: OrderRules.maxKeyLength)
-        let shop = try c.requiredObject(.shop, keyedBy: ShopKeys.self) { s in
-            PlacedOrder.Shop(
-                id: try s.requiredString(.id, maxLength: OrderRules.maxKeyLength),
-                name: try s.requiredString(.name, maxLength: OrderRules.maxNameLength),
-                email: try email(s, .email),
-                phone: try phone(s, .phone),
-                webhookURL: try webhookURL(s, .webhook_url),
-                timeZone: try timeZone(s, .timezone) ?? OrderRules.defaultTimeZone)
-        }
-        let customer = try c.requiredObject(.customer, keyedBy: CustomerKeys.self) { s in
-            let locale = try s.optionalString(.locale, maxLength: 10)
-            guard locale == nil || Language(rawValue: locale!) != nil else {
-                throw JobRejection(.invalidField, field: s.path(.locale), "must be fr or en")
-            }
-            return PlacedOrder.Customer(
-                name: try s.requiredString(.name, maxLength: OrderRules.maxNameLength),
-                email: try email(s, .email), phone: try phone(s, .phone),
-                language: locale.flatMap(Language.init(rawValue:)) ?? .fr)
-        }
+        let shop = try c.requiredObject(.shop, keyedBy: ContactFields.ShopKeys.self, ContactFields.shop)
+        let customer = try c.requiredObject(.customer, keyedBy: ContactFields.CustomerKeys.self, ContactFields.customer)
         let items = try c.requiredArray(.items, count: OrderRules.itemCount, keyedBy: ItemKeys.self) { item in
             PlacedOrder.Item(
                 sku: try item.requiredString(.sku, maxLength: OrderRules.maxKeyLength),
@@ -89,38 +70,4 @@ public enum OrderCatalog: JobCatalog {
                            currency: currency, placedAt: try c.requiredTimestamp(.placed_at),
                            pickupDeadline: try c.optionalTimestamp(.pickup_deadline))
     }
-
-    private static func email<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
-        guard let value = try c.optionalString(key, maxLength: OrderRules.maxEmailLength) else { return nil }
-        guard EmailAddress.isValid(value) else { throw JobRejection(.invalidField, field: c.path(key), "must be an e-mail address") }
-        return value
-    }
-
-    private static func phone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
-        guard let value = try c.optionalString(key, maxLength: 16) else { return nil }
-        guard OrderRules.isE164(value) else {
-            throw JobRejection(.invalidField, field: c.path(key), "must be an E.164 phone number such as +33612345678")
-        }
-        return value
-    }
-
-    private static func webhookURL<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
-        guard let value = try c.optionalString(key, maxLength: OrderRules.maxURLLength) else { return nil }
-        guard WebAddress.isValid(value) else {
-            throw JobRejection(.invalidField, field: c.path(key), "must be an http or https URL")
-        }
-        guard !WebAddress.hasUserInfo(value) else {
-            throw JobRejection(.invalidField, field: c.path(key), "must not contain a user name or password (user:password@)")
-        }
-        return value
-    }
-
-    private static func timeZone<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
-        guard let value = try c.optionalString(key, maxLength: OrderRules.maxTimeZoneLength) else { return nil }
-        guard OrderRules.timeZones.contains(value) else {
-            throw JobRejection(.invalidField, field: c.path(key), "must be an IANA time zone such as Europe/Paris")
-        }
-        return value
-    }
 }
-

@@ -44,6 +44,12 @@ enum MessageContext {
         if let reason = facts.cancelReason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty {
             values["reason"] = reason
         }
+        // A family's own facts add its variables; they never replace the ones above.
+        var family: [String: Any] = [:]
+        if let delivery = facts.delivery { family = DeliveryContext.values(delivery, timeZone: zone, language: language) }
+        if let appointment = facts.appointment { family = AppointmentContext.values(appointment, timeZone: zone, language: language) }
+        if let quote = facts.quote { family = QuoteContext.values(quote, timeZone: zone, language: language) }
+        values.merge(family) { common, _ in common }
         return values
     }
 

@@ -15,9 +15,16 @@ import RelaisDomain
 public enum WebhookEvent {
     /// The JSON body of the webhook for a shop message.
     public static func body(template: String, facts: MessageFacts) -> [UInt8] {
-        let event = Event(
-            type: eventType(template: template),
-            timestamp: facts.at.description,
+        let type = eventType(template: template), timestamp = facts.at.description
+        // An appointment's or a quote's event carries that family's data, not an order's.
+        if let appointment = facts.appointment {
+            return encode(Event(type: type, timestamp: timestamp, data: AppointmentContext.webhookData(facts, appointment)))
+        }
+        if let quote = facts.quote {
+            return encode(Event(type: type, timestamp: timestamp, data: QuoteContext.webhookData(facts, quote)))
+        }
+        return encode(Event(
+            type: type, timestamp: timestamp,
             data: Payload(
                 orderId: facts.orderId, shopId: facts.shopId, status: status(template: template),
                 customer: .init(name: facts.customerName),
@@ -27,7 +34,11 @@ public enum WebhookEvent {
                 totalCents: facts.totalCents, currency: facts.currency,
                 pickupDeadline: facts.pickupDeadline?.description,
                 slotStart: facts.slotStart?.description, slotEnd: facts.slotEnd?.description,
-                cancelledBy: facts.cancelledBy?.rawValue, reason: facts.cancelReason))
+                cancelledBy: facts.cancelledBy?.rawValue, reason: facts.cancelReason, delivery: facts.delivery)))
+    }
+
+    /// The body's bytes: keys sorted, so the body is the same every time it is built.
+    private static func encode(_ event: some Encodable) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Strings, integers and booleans only: encoding cannot fail.
@@ -53,10 +64,10 @@ public enum WebhookEvent {
         return OrderStatus(rawValue: String(type.dropFirst("order.".count)))?.rawValue
     }
 
-    private struct Event: Encodable {
+    private struct Event<Body: Encodable>: Encodable {
         let type: String
         let timestamp: String
-        let data: Payload
+        let data: Body
     }
 
     private struct Payload: Encodable {
@@ -72,11 +83,12 @@ public enum WebhookEvent {
         let slotEnd: String?
         let cancelledBy: String?
         let reason: String?
+        let delivery: DeliveryFacts?
 
         enum CodingKeys: String, CodingKey {
             case orderId = "order_id", shopId = "shop_id", status, customer, items, totalCents = "total_cents", currency
             case pickupDeadline = "pickup_deadline", slotStart = "slot_start", slotEnd = "slot_end"
-            case cancelledBy = "cancelled_by", reason
+            case cancelledBy = "cancelled_by", reason, delivery
         }
     }
 

@@ -162,6 +162,27 @@ public enum Schema {
             COMMENT ON COLUMN relais.outbox.failed_at IS
                 'When delivery gave the message up (status failed); NULL for one marked failed by hand or failed before version 6.';
             """),
+        // Appointments and quotes have messages and reminders too. Their rows name the
+        // appointment or quote in `order_id`, told apart by `subject`: the default keeps
+        // every existing row an order's, and nothing is rewritten.
+        Migration(version: 7, name: "messages and reminders about appointments and quotes", sql: """
+            ALTER TABLE relais.outbox ADD COLUMN subject text NOT NULL DEFAULT 'order'
+                CHECK (subject IN ('order', 'appointment', 'quote'));
+            COMMENT ON COLUMN relais.outbox.subject IS
+                'What the message is about: order, appointment or quote; order_id holds that one''s id.';
+            ALTER TABLE relais.reminders ADD COLUMN subject text NOT NULL DEFAULT 'order'
+                CHECK (subject IN ('order', 'appointment', 'quote'));
+            COMMENT ON COLUMN relais.reminders.subject IS
+                'What the reminder is about: order, appointment or quote; order_id holds that one''s id.';
+            -- Each family has its own kinds; relais checks them when it plans one.
+            ALTER TABLE relais.reminders DROP CONSTRAINT reminders_kind_check;
+            CREATE OR REPLACE VIEW relais.notification_log AS
+                SELECT id, CASE WHEN subject = 'order' THEN order_id END AS order_id, recipient, channel, template,
+                       status, attempts, created_at, sent_at, last_error, subject, order_id AS subject_id
+                FROM relais.outbox;
+            COMMENT ON VIEW relais.notification_log IS
+                'Read model, stable: every message and its fate; subject and subject_id say what it is about (order_id only for an order).';
+            """),
     ]
 
     /// The schema version this build of Relais expects.

@@ -153,46 +153,14 @@ final class OrdersRepository {
         ])
     }
 
-    /// Puts messages in the outbox.
+    /// Puts messages in the outbox (`OutboxWrites`).
     func writeMessages(_ messages: [OrderPlan.PlannedMessage]) throws {
-        guard !messages.isEmpty else { return }
-        // The messages of one event (the shop's e-mail and webhook, the customer's e-mail)
-        // share their facts and come one after another: each facts value is encoded and
-        // sent once, and each message names it by its place in that list.
-        var facts: [String] = []
-        var factsIndex: [Int64] = []
-        factsIndex.reserveCapacity(messages.count)
-        for (index, message) in messages.enumerated() {
-            if index == 0 || message.facts != messages[index - 1].facts {
-                facts.append(try encoder.encode(message.facts))
-            }
-            factsIndex.append(Int64(facts.count))
-        }
-        db.send(OrderSQL.outbox, [
-            PgArray.text(messages.map(\.orderId)), PgArray.text(messages.map(\.recipient.rawValue)),
-            PgArray.text(messages.map(\.channel.rawValue)), PgArray.optionalText(messages.map(\.destination)),
-            PgArray.text(messages.map(\.template)), PgArray.integers(factsIndex), PgArray.json(facts),
-        ])
+        try OutboxWrites.write(messages, db, encoder)
     }
 
-    /// Cancels, then plans: a cancellation never touches a reminder planned in the same batch.
+    /// Cancels, then plans reminders (`ReminderWrites`).
     func writeReminders(_ changes: ReminderChanges) {
-        if !changes.cancellations.isEmpty {
-            var orders: [String] = [], kinds: [String] = []
-            for cancellation in changes.cancellations {
-                for kind in cancellation.kinds {
-                    orders.append(cancellation.orderId)
-                    kinds.append(kind.rawValue)
-                }
-            }
-            db.send(ReminderSQL.cancel, [PgArray.text(orders), PgArray.text(kinds)])
-        }
-        if !changes.planned.isEmpty {
-            db.send(ReminderSQL.plan, [
-                PgArray.text(changes.planned.map(\.orderId)), PgArray.text(changes.planned.map(\.reminder.kind.rawValue)),
-                PgArray.integers(changes.planned.map(\.reminder.due.microseconds)),
-            ])
-        }
+        ReminderWrites.write(changes, db)
     }
 }
 
@@ -262,17 +230,5 @@ enum OrderSQL {
         RETURNING shop_id, sku, on_hand, reserved
         """)
 
-    /// $1 text[] order ids; $2 text[] recipients; $3 text[] channels; $4 text[] destinations;
-    /// $5 text[] templates; $6 int8[] each message's facts, by place (from 1) in $7;
-    /// $7 JSON array of the distinct facts (`PgArray.json`). Messages get their ids in
-    /// the order given.
-    static let outbox = PgStatement("orders.outbox", """
-        INSERT INTO relais.outbox (order_id, recipient, channel, destination, template, facts, shop_id)
-        SELECT m.id, m.recipient, m.channel, m.destination, m.template, f.facts, coalesce(f.facts->>'shop_id', '')
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
-                WITH ORDINALITY AS m(id, recipient, channel, destination, template, facts_at, position)
-            JOIN json_array_elements($7::json) WITH ORDINALITY AS f(facts, at) ON f.at = m.facts_at
-        ORDER BY m.position
-        """)
 
 }
