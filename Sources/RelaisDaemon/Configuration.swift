@@ -81,6 +81,8 @@ struct RelaisConfiguration: Sendable {
         case quietHours = "RELAIS_QUIET_HOURS"
         case reminderDelay = "RELAIS_REMINDER_DELAY"
         case reminderBeforeSlot = "RELAIS_REMINDER_BEFORE_SLOT"
+        case reminderBeforeHoldEnd = "RELAIS_REMINDER_BEFORE_HOLD_END"
+        case reminderBeforeQuoteEnd = "RELAIS_REMINDER_BEFORE_QUOTE_END"
         case operatorToken = "RELAIS_OPERATOR_TOKEN"
 
         /// Settings whose values are secrets: never printed, read from credentials first in docs.
@@ -120,6 +122,8 @@ struct RelaisConfiguration: Sendable {
             case .quietHours: "20:00-08:00"
             case .reminderDelay: "24h"
             case .reminderBeforeSlot: "1h"
+            case .reminderBeforeHoldEnd: "24h"
+            case .reminderBeforeQuoteEnd: "48h"
             }
         }
     }
@@ -333,6 +337,8 @@ struct RelaisConfiguration: Sendable {
         reminders.quietHours = quiet
         reminders.uncollectedDelay = try duration(.reminderDelay, .seconds(1)...(.seconds(30 * 86_400)))
         reminders.soonBefore = try duration(.reminderBeforeSlot, .seconds(1)...(.seconds(86_400)))
+        reminders.holdReminderBefore = try duration(.reminderBeforeHoldEnd, .seconds(1)...(.seconds(30 * 86_400)))
+        reminders.quoteReminderBefore = try duration(.reminderBeforeQuoteEnd, .seconds(1)...(.seconds(90 * 86_400)))
 
         return RelaisConfiguration(
             redis: redis, databaseURL: database, httpHost: host, httpPort: port,

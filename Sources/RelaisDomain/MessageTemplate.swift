@@ -27,14 +27,25 @@ public enum MessageTemplate: String, CaseIterable, Sendable {
     case pickupEveningCustomer = "pickup-evening-customer"
     /// To the customer: shortly before a booked slot (`ReminderKind.soon`).
     case pickupSoonCustomer = "pickup-soon-customer"
+    /// To the customer: the order is on its way, with its tracking.
+    case deliveryShippedCustomer = "delivery-shipped-customer"
+    /// To the customer: the parcel waits at a relay point (code, address, hours, last day).
+    case deliveryAtRelayCustomer = "delivery-at-relay-customer"
+    /// To the customer: the relay point sends the parcel back soon (`ReminderKind.relayHold`).
+    case deliveryHoldReminderCustomer = "delivery-hold-reminder-customer"
+    /// To the customer: the parcel went back to the shop.
+    case deliveryReturnedCustomer = "delivery-returned-customer"
+    /// To the shop: a parcel is coming back.
+    case deliveryReturnedShop = "delivery-returned-shop"
 
     /// Who the message is for: a shop's messages exist in French only (shops have no
     /// language in the contract), a customer's in every `Language`.
     public var recipient: Recipient {
         switch self {
-        case .orderPlacedShop, .orderCancelledShop, .orderExpiredShop: .shop
+        case .orderPlacedShop, .orderCancelledShop, .orderExpiredShop, .deliveryReturnedShop: .shop
         case .orderPlacedCustomer, .orderConfirmedCustomer, .orderReadyCustomer, .orderCancelledCustomer,
-             .orderExpiredCustomer, .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer: .customer
+             .orderExpiredCustomer, .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
+             .deliveryShippedCustomer, .deliveryAtRelayCustomer, .deliveryHoldReminderCustomer, .deliveryReturnedCustomer: .customer
         }
     }
 

@@ -1,6 +1,12 @@
 /// Where an order stands (docs/producers.md, "Queue `orders`").
 public enum OrderStatus: String, Sendable, CaseIterable, Codable {
     case placed, confirmed, ready, collected, cancelled, expired
+    /// On its way (`deliveries` queue): at the carrier or waiting at a relay point.
+    case shipped
+    /// Delivered at home or collected at a relay point.
+    case delivered
+    /// Sent back to the shop.
+    case returned
 
     /// Whether the order can still change: its reservations hold stock.
     public var isOpen: Bool { self == .placed || self == .confirmed || self == .ready }
@@ -12,7 +18,7 @@ public enum OrderStatus: String, Sendable, CaseIterable, Codable {
         case .confirmed: 1
         case .ready: 2
         case .collected: 3
-        case .cancelled, .expired: nil
+        case .cancelled, .expired, .shipped, .delivered, .returned: nil
         }
     }
 }

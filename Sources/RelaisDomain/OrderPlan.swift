@@ -7,12 +7,16 @@ public struct StoredOrder: Sendable, Equatable {
     /// The booked pickup slot, if any.
     public var slotStart: Timestamp?
     public var slotEnd: Timestamp?
+    /// Its delivery, once shipped.
+    public var delivery: OrderDelivery?
 
-    public init(order: PlacedOrder, status: OrderStatus, slotStart: Timestamp? = nil, slotEnd: Timestamp? = nil) {
+    public init(order: PlacedOrder, status: OrderStatus, slotStart: Timestamp? = nil, slotEnd: Timestamp? = nil,
+                delivery: OrderDelivery? = nil) {
         self.order = order
         self.status = status
         self.slotStart = slotStart
         self.slotEnd = slotEnd
+        self.delivery = delivery
     }
 }
 
@@ -193,21 +197,12 @@ public struct OrderPlan: Sendable, Equatable {
                                                 delta: sign * item.quantity))
             }
         case .consume:
-            var perSku: [ExactText: Int64] = [:]
-            for (line, item) in order.items.enumerated() {
-                reservations.append(Reservation(orderId: order.orderId, line: line, shopId: order.shop.id, sku: item.sku,
-                                                delta: -item.quantity))
-                perSku[ExactText(item.sku), default: 0] += item.quantity
-            }
-            for (sku, quantity) in perSku.sorted(by: { $0.key < $1.key }) {
-                consumption.append(StockChange(shopId: order.shop.id, sku: sku.text, delta: -quantity, at: job.at,
-                                               jobId: "orders:\(jobId)"))
-            }
+            take(order, jobId: "orders:\(jobId)", at: job.at, sign: -1)
         case .scheduleReminders:
             reminders.plan(order.orderId, rules.forReady(readyAt: job.at, pickupDeadline: order.pickupDeadline,
                                                          timeZone: order.shop.timeZone))
         case .cancelReminders:
-            reminders.cancel(order.orderId, ReminderKind.allCases)
+            reminders.cancel(order.orderId, ReminderKind.allCases.filter { $0.subject == .order })
         case .notify(let recipient, let template):
             var facts = MessageFacts(order: order, job: job)
             facts.slotStart = stored.slotStart
@@ -291,6 +286,7 @@ public enum MessageRouting {
     public static let customerSMSTemplates: Set<MessageTemplate> = [
         .orderReadyCustomer, .orderCancelledCustomer, .orderExpiredCustomer,
         .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
+        .deliveryAtRelayCustomer, .deliveryHoldReminderCustomer, .deliveryReturnedCustomer,
     ]
 
     /// The channels and destinations of one message.

@@ -78,6 +78,8 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     case evening
     /// Shortly (one hour by default) before a booked slot.
     case soon
+    /// Before a relay point sends a waiting parcel back (`holdReminderBefore` ahead of its `hold_until`).
+    case relayHold = "relay_hold"
 
     /// The message template the reminder is sent with.
     public var template: MessageTemplate {
@@ -85,13 +87,14 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
         case .uncollected: .pickupReminderCustomer
         case .evening: .pickupEveningCustomer
         case .soon: .pickupSoonCustomer
+        case .relayHold: .deliveryHoldReminderCustomer
         }
     }
 
     /// What the reminder is about: the scheduler hands it to that family's `ReminderSource`.
     public var subject: MessageSubject {
         switch self {
-        case .uncollected, .evening, .soon: .order
+        case .uncollected, .evening, .soon, .relayHold: .order
         }
     }
 }
@@ -230,6 +233,8 @@ public struct ReminderRules: Sendable, Equatable {
     ///   templates name the slot's day and time, never "tomorrow", so one sent late on the
     ///   slot's morning still reads true.
     ///
+    /// - `relayHold`: useful until the relay point's hold ends, passed as `pickupDeadline`.
+    ///
     /// Quiet hours are not looked at: a late reminder reached inside them goes through
     /// `outsideQuietHours(now, timeZone:latest:)` again.
     public func isStillUseful(_ kind: ReminderKind, now: Timestamp, slotStart: Timestamp?, pickupDeadline: Timestamp?) -> Bool {
@@ -243,6 +248,9 @@ public struct ReminderRules: Sendable, Equatable {
         case .evening:
             guard let slotStart else { return false }
             return now < Self.instant(slotStart, plus: .zero - soonBefore) && now < slotStart
+        case .relayHold:
+            // Its deadline is the hold's end, passed as `pickupDeadline`.
+            return true
         }
     }
 

@@ -17,7 +17,7 @@ enum ContactFields {
             name: try s.requiredString(.name, maxLength: OrderRules.maxNameLength),
             email: try email(s, .email),
             phone: try phone(s, .phone),
-            webhookURL: try webhookURL(s, .webhook_url),
+            webhookURL: try webURL(s, .webhook_url),
             timeZone: try timeZone(s, .timezone) ?? OrderRules.defaultTimeZone)
     }
 
@@ -47,7 +47,8 @@ enum ContactFields {
         return value
     }
 
-    static func webhookURL<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
+    /// An http or https URL without a user name or password: a webhook, a tracking link, a quote's link.
+    static func webURL<K>(_ c: JobFields<K>, _ key: K) throws -> String? {
         guard let value = try c.optionalString(key, maxLength: OrderRules.maxURLLength) else { return nil }
         guard WebAddress.isValid(value) else {
             throw JobRejection(.invalidField, field: c.path(key), "must be an http or https URL")

@@ -183,6 +183,34 @@ public enum Schema {
             COMMENT ON VIEW relais.notification_log IS
                 'Read model, stable: every message and its fate; subject and subject_id say what it is about (order_id only for an order).';
             """),
+        // NOT VALID: every existing row has one of the old statuses, which the new list
+        // keeps; new rows are checked all the same.
+        Migration(version: 8, name: "deliveries: shipped, at a relay point, delivered, returned", sql: """
+            ALTER TABLE relais.orders DROP CONSTRAINT orders_status_check;
+            ALTER TABLE relais.orders ADD CONSTRAINT orders_status_check CHECK (status IN (
+                'placed', 'confirmed', 'ready', 'collected', 'cancelled', 'expired', 'shipped', 'delivered', 'returned')) NOT VALID;
+            CREATE TABLE relais.deliveries (
+                order_id        text        PRIMARY KEY,
+                state           text        NOT NULL CHECK (state IN ('shipped', 'at_relay', 'delivered', 'collected', 'returned')),
+                method          text        CHECK (method IN ('home', 'relay')),
+                carrier         text,
+                tracking_url    text,
+                tracking_number text,
+                relay           json,
+                pickup_code     text,
+                hold_until      timestamptz,
+                updated_at      timestamptz NOT NULL DEFAULT now()
+            );
+            COMMENT ON TABLE relais.deliveries IS
+                'Each shipped order''s delivery as the deliveries queue last moved it; relay is the relay point (name, address, opening_hours).';
+            CREATE OR REPLACE VIEW relais.order_status AS
+                SELECT o.order_id, o.shop_id, o.status, o.placed_at, o.updated_at, o.pickup_deadline, o.slot_start, o.slot_end,
+                       d.state AS delivery_state, d.method AS delivery_method, d.carrier, d.tracking_url,
+                       d.relay->>'name' AS relay_name, d.hold_until AS relay_hold_until
+                FROM relais.orders AS o LEFT JOIN relais.deliveries AS d ON d.order_id = o.order_id;
+            COMMENT ON VIEW relais.order_status IS
+                'Read model, stable: each order and where it stands, with its delivery once shipped.';
+            """),
     ]
 
     /// The schema version this build of Relais expects.

@@ -79,9 +79,32 @@ final class OrdersRepository {
             var order = try decoder.decode(PlacedOrder.self, from: Data(details.utf8))
             order.pickupDeadline = row[3].flatMap(Int64.init).map(Timestamp.init(microseconds:))
             out[ExactText(id)] = StoredOrder(order: order, status: status, slotStart: row[4].flatMap(Int64.init).map(Timestamp.init(microseconds:)),
-                                  slotEnd: row[5].flatMap(Int64.init).map(Timestamp.init(microseconds:)))
+                                             slotEnd: row[5].flatMap(Int64.init).map(Timestamp.init(microseconds:)),
+                                             delivery: try delivery(row))
         }
         return out
+    }
+
+    /// The delivery columns of an `OrderSQL.load` row (6 on), nil when the order was never shipped.
+    private func delivery(_ row: [String?]) throws -> OrderDelivery? {
+        guard let state = row[6].flatMap(DeliveryState.init(rawValue:)) else { return nil }
+        return OrderDelivery(
+            state: state, method: row[7].flatMap(DeliveryMethod.init(rawValue:)), carrier: row[8], trackingURL: row[9],
+            trackingNumber: row[10], relay: try row[11].map { try decoder.decode(RelayPoint.self, from: Data($0.utf8)) },
+            pickupCode: row[12], holdUntil: row[13].flatMap(Int64.init).map(Timestamp.init(microseconds:)))
+    }
+
+    /// Writes each order's delivery as it stands after a batch.
+    func writeDeliveries(_ deliveries: [(orderId: String, delivery: OrderDelivery)]) throws {
+        guard !deliveries.isEmpty else { return }
+        let d = deliveries.map(\.delivery)
+        db.send(OrderSQL.deliveries, [
+            PgArray.text(deliveries.map(\.orderId)), PgArray.text(d.map(\.state.rawValue)),
+            PgArray.optionalText(d.map(\.method?.rawValue)), PgArray.optionalText(d.map(\.carrier)),
+            PgArray.optionalText(d.map(\.trackingURL)), PgArray.optionalText(d.map(\.trackingNumber)),
+            PgArray.optionalText(try d.map { try $0.relay.map { try encoder.encode($0) } }),
+            PgArray.optionalText(d.map(\.pickupCode)), PgArray.optionalIntegers(d.map(\.holdUntil?.microseconds)),
+        ])
     }
 
     /// Writes `plan`: history, orders, reservations, stock taken, messages and reminders.
@@ -183,11 +206,29 @@ enum OrderSQL {
 
     /// $1 text[] order ids.
     static let load = PgStatement("orders.load", """
-        SELECT order_id, status, details::text,
-               (extract(epoch FROM pickup_deadline) * 1000000)::int8,
-               (extract(epoch FROM slot_start) * 1000000)::int8,
-               (extract(epoch FROM slot_end) * 1000000)::int8
-        FROM relais.orders WHERE order_id = ANY($1::text[])
+        SELECT o.order_id, o.status, o.details::text,
+               (extract(epoch FROM o.pickup_deadline) * 1000000)::int8,
+               (extract(epoch FROM o.slot_start) * 1000000)::int8,
+               (extract(epoch FROM o.slot_end) * 1000000)::int8,
+               d.state, d.method, d.carrier, d.tracking_url, d.tracking_number, d.relay::text, d.pickup_code,
+               (extract(epoch FROM d.hold_until) * 1000000)::int8
+        FROM relais.orders AS o LEFT JOIN relais.deliveries AS d ON d.order_id = o.order_id
+        WHERE o.order_id = ANY($1::text[])
+        """)
+
+    /// Each order's delivery, inserted or replaced. $1 text[] order ids; $2 text[] states;
+    /// $3 text[] methods; $4 text[] carriers; $5 text[] tracking URLs; $6 text[] tracking
+    /// numbers; $7 text[] relay points (JSON); $8 text[] pickup codes; $9 int8[] hold ends.
+    static let deliveries = PgStatement("orders.deliveries", """
+        INSERT INTO relais.deliveries AS d
+            (order_id, state, method, carrier, tracking_url, tracking_number, relay, pickup_code, hold_until)
+        SELECT id, state, method, carrier, url, number, relay::json, code, \(timestamp(fromMicros: "hold_us"))
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[])
+            AS n(id, state, method, carrier, url, number, relay, code, hold_us)
+        ON CONFLICT (order_id) DO UPDATE SET
+            state = excluded.state, method = excluded.method, carrier = excluded.carrier, tracking_url = excluded.tracking_url,
+            tracking_number = excluded.tracking_number, relay = excluded.relay, pickup_code = excluded.pickup_code,
+            hold_until = excluded.hold_until, updated_at = now()
         """)
 
     /// $1 text[] order ids; $2 text[] shop ids; $3 JSON array of details (`PgArray.json`);

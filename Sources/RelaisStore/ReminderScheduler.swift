@@ -126,7 +126,11 @@ final class OrderReminders: ReminderSource {
             if let skip = reason(toSkip: reminder.kind, order, now: now) { return .skip(skip) }
             let placed = order!.order
             // Late after downtime, a reminder may now fall in quiet hours: it waits for their end.
-            let latest = [reminder.kind == .uncollected ? nil : order!.slotStart, placed.pickupDeadline].compactMap { $0 }.min()
+            let latest = switch reminder.kind {
+            case .relayHold: order!.delivery?.holdUntil
+            case .uncollected: placed.pickupDeadline
+            default: [order!.slotStart, placed.pickupDeadline].compactMap { $0 }.min()
+            }
             guard let when = rules.outsideQuietHours(now, timeZone: placed.shop.timeZone, latest: latest) else {
                 return .skip("quiet hours until it is too late")
             }
@@ -134,6 +138,7 @@ final class OrderReminders: ReminderSource {
             var facts = MessageFacts(order: placed, at: reminder.due)
             facts.slotStart = order!.slotStart
             facts.slotEnd = order!.slotEnd
+            if reminder.kind == .relayHold { facts.delivery = order!.delivery?.facts() }
             let template = reminder.kind.template
             return .send(MessageRouting.deliveries(to: .customer, of: placed, template: template, channels: channels).map {
                 OrderPlan.PlannedMessage(orderId: reminder.subjectId, recipient: .customer, channel: $0.0, destination: $0.1,
@@ -145,6 +150,12 @@ final class OrderReminders: ReminderSource {
     /// Why a due reminder is not sent, or nil to send it.
     private func reason(toSkip kind: ReminderKind, _ order: StoredOrder?, now: Timestamp) -> String? {
         guard let order else { return "the order no longer exists" }
+        if kind == .relayHold {
+            guard let delivery = order.delivery, delivery.state == .atRelay, let holdUntil = delivery.holdUntil else {
+                return "the parcel is no longer waiting at a relay point"
+            }
+            return rules.isStillUseful(kind, now: now, slotStart: nil, pickupDeadline: holdUntil) ? nil : "too late to be useful"
+        }
         guard order.status.isOpen else { return "the order is \(order.status.rawValue)" }
         if kind == .uncollected && order.status != .ready { return "the order is not ready" }
         if kind != .uncollected && order.slotStart == nil { return "the booking was cancelled" }
