@@ -29,7 +29,8 @@ extension ReminderRulesTests {
             #expect(ReminderKind.uncollected.template == .pickupReminderCustomer)
             #expect(ReminderKind.evening.template == .pickupEveningCustomer)
             #expect(ReminderKind.soon.template == .pickupSoonCustomer)
-            #expect(ReminderKind.allCases.count == 3)
+            #expect(ReminderKind.relayHold.template == .deliveryHoldReminderCustomer)
+            #expect(ReminderKind.allCases.filter { $0.subject == .order } == [.uncollected, .evening, .soon, .relayHold])
             #expect(ReminderKind(rawValue: "evening") == .evening)
         }
 
