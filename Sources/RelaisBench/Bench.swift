@@ -190,10 +190,10 @@ struct RelaisBench {
             for pipeline in pipelines { _ = try producer.pipeline(binary: pipeline) }
         }
 
-        /// Waits until the stream holds nothing and nothing is pending.
-        func waitDrained() throws {
+        /// Waits until `queue`'s stream holds nothing and nothing is pending.
+        func waitDrained(_ queue: String = stream) throws {
             while true {
-                let r = try watcher.pipeline([["XLEN", stream], ["XPENDING", stream, "relais"]])
+                let r = try watcher.pipeline([["XLEN", queue], ["XPENDING", queue, "relais"]])
                 if r[0].integer == 0 && (r[1].elements.first?.integer ?? 0) == 0 { return }
                 Thread.sleep(forTimeInterval: 0.005)
             }
@@ -261,11 +261,11 @@ struct RelaisBench {
         phaseEnded("latency")
         /// Enqueues `pipelines` from a standing start and waits until relais has drained
         /// them: the seconds it took. The CPU steal is counted from just before.
-        func drain(_ pipelines: [[[[UInt8]]]], phase: String) throws -> Double {
+        func drain(_ pipelines: [[[[UInt8]]]], phase: String, queue: String = stream) throws -> Double {
             cpu = CPUTimes.now()
             let t0 = now()
             try produce(pipelines)
-            try waitDrained()
+            try waitDrained(queue)
             defer { phaseEnded(phase) }
             return seconds(now() - t0)
         }
@@ -360,6 +360,26 @@ struct RelaisBench {
                        idle: idleShare * 100)
             phaseEnded("e-mail")
         }
+
+        // 4c. The next services, each from a standing start: events enqueued, applied and
+        // acknowledged, their messages in the outbox (events per second, end to end); then
+        // their messages are let out before the next phase. Deliveries ship the orders
+        // placed above: each takes its order's stock.
+        let familyCount = Int(10_000 * scale)
+        var families: [(name: String, rate: Double)] = []
+        func family(_ name: String, queue: String, _ payloads: [String]) throws {
+            let rate = Double(payloads.count) / (try drain(xadds(payloads, to: "\(prefix):\(queue)"), phase: queue, queue: "\(prefix):\(queue)"))
+            families.append((name, rate))
+            let deadline = now() + .seconds(300)
+            while now() < deadline,
+                  try db.query("SELECT EXISTS (SELECT 1 FROM relais.outbox WHERE status = 'pending')", name: "left").scalar == "t" {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        let at = stamp()
+        try family("delivery.shipped (home, tracked)", queue: "deliveries", (0..<min(familyCount, orderCount)).map { i in
+            #"{"id":"ship-\#(i)","type":"delivery.shipped","data":{"order_id":"ord-\#(i)","at":"\#(at)","method":"home","carrier":"Colissimo","tracking_url":"https://suivi.example/colis/\#(i)"}}"#
+        })
         db.close()
 
         let (peakRSS, currentRSS) = rss(daemon.processIdentifier)
@@ -483,6 +503,9 @@ struct RelaisBench {
         row("  enqueued -> committed + acked, p50/p99/max", spread(latencies), "", nil)
         row("order.placed (3 items) into PostgreSQL", String(format: "%.0f orders/s", orderRate), ">= 5000 orders/s", orderRate >= 5000)
         row("messages delivered (\(channels)), from enqueue", String(format: "%.0f msgs/s", deliveryRate), "", nil)
+        for (name, rate) in families {
+            row(name + ", end to end", String(format: "%.0f events/s", rate), "", nil)
+        }
         if unsent > 0 { print("  \(unsent) of \(messageCount) messages were still pending after 600 s") }
         if let mailRate {
             row("e-mails to the SMTP sink (\(mailCount) due at once)", String(format: "%.0f e-mails/s", mailRate), ">= 2000 /s", mailRate >= 2000)
