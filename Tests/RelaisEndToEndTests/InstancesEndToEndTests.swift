@@ -29,11 +29,6 @@ private func connections(of pid: Int32, toPort port: Int) throws -> Int {
 }
 
 /// How many queues the binary runs: one JSON line per queue from `relais validate --families`.
-private func queueCount() throws -> Int {
-    let families = try Daemon.command(["validate", "--families"], environment: ProcessInfo.processInfo.environment)
-    return families.output.split(separator: "\n").filter { $0.hasPrefix("{") }.count
-}
-
 /// Several instances as production runs them (docs/operations.md, "Several instances"):
 /// what they share, what a lost instance leaves, and the connections each holds.
 @Suite("Three instances on one Redis and one PostgreSQL", .serialized)
@@ -247,7 +242,7 @@ struct InstancesEndToEndTests {
         #expect(eventually(timeout: .seconds(30)) { liveInstances(alpha) == ["alpha"] }, "\(alpha.get("/status").body)")
         let consumers = { () throws -> [String] in
             try TestServers.withRedis { redis in
-                try ["orders", "stock", "pickups"].flatMap { queue in
+                try familyQueues().flatMap { queue in
                     try redis.command("XINFO", "CONSUMERS", "\(deployment.prefix):\(queue)", "relais").elements
                         .compactMap { $0.elements.count > 1 ? $0.elements[1].string : nil }
                 }
@@ -267,7 +262,7 @@ struct InstancesEndToEndTests {
     /// after the start; the recorders with their first outcome); Redis `Q × W` plus the
     /// housekeeper and the health check. It stays there while jobs flow.
     @Test func theConnectionsOfAnInstanceAreTheDocumentedFormula() throws {
-        let queues = try queueCount()
+        let queues = try familyQueues().count
         try #require(queues > 0)
         let channels = try Channels()
         defer { channels.stop() }
