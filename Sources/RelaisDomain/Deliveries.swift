@@ -186,9 +186,12 @@ public struct DeliveryPlan: Sendable, Equatable {
                 continue
             }
             let order = current.order
-            if current.delivery == nil {
-                // Shipping: the reservation leaves stock on hand, as a collection does.
-                plan.order.take(order, jobId: "deliveries:\(id)", at: job.at, sign: -1)
+            let shipsNow = current.delivery == nil
+            if shipsNow {
+                // Shipping: the reservation leaves stock on hand, as a collection does; a
+                // return that is the first step heard of left and came back, and only
+                // the reservation goes.
+                plan.order.take(order, jobId: "deliveries:\(id)", at: job.at, sign: -1, onHand: job.target != .returned)
                 plan.order.reminders.cancel(order.orderId, [.uncollected, .evening, .soon])
             }
             var delivery = current.delivery ?? OrderDelivery(state: job.target)
@@ -214,7 +217,7 @@ public struct DeliveryPlan: Sendable, Equatable {
                 reason = why
                 plan.order.reminders.cancel(order.orderId, [.relayHold])
                 // The parcel is back on the shop's shelf: its quantities count again.
-                plan.order.take(order, jobId: "deliveries:\(id)", at: job.at, sign: 1, reserved: false)
+                if !shipsNow { plan.order.take(order, jobId: "deliveries:\(id)", at: job.at, sign: 1, reserved: false) }
             }
             current.delivery = delivery
             current.status = delivery.state.orderStatus
@@ -266,8 +269,9 @@ public struct DeliveryPlan: Sendable, Equatable {
 
 extension OrderPlan {
     /// `order`'s quantities leave (`sign` −1) or come back to (+1) the shop's stock on hand
-    /// at `at`, as adjustments of job `jobId`; leaving also releases them from `reserved`.
-    mutating func take(_ order: PlacedOrder, jobId: String, at: Timestamp, sign: Int64, reserved: Bool = true) {
+    /// at `at`, as adjustments of job `jobId` (none when `onHand` is false); leaving also
+    /// releases them from `reserved`.
+    mutating func take(_ order: PlacedOrder, jobId: String, at: Timestamp, sign: Int64, reserved: Bool = true, onHand: Bool = true) {
         var perSku: [ExactText: Int64] = [:]
         for (line, item) in order.items.enumerated() {
             if reserved {
@@ -277,7 +281,7 @@ extension OrderPlan {
             // Lines are at most 500 of at most a million units each: the sum cannot overflow.
             perSku[ExactText(item.sku), default: 0] += item.quantity
         }
-        for (sku, quantity) in perSku.sorted(by: { $0.key < $1.key }) {
+        for (sku, quantity) in perSku.sorted(by: { $0.key < $1.key }) where onHand {
             consumption.append(StockChange(shopId: order.shop.id, sku: sku.text, delta: sign * quantity, at: at, jobId: jobId))
         }
     }

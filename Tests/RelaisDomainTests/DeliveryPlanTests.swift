@@ -116,6 +116,15 @@ struct DeliveryPlanTests {
         #expect(p.order.messages.first?.facts.delivery?.reason == "non retiré")
     }
 
+    @Test func aReturnHeardOfFirstReleasesTheReservationAndLeavesStockOnHand() {
+        let stored: [ExactText: StoredOrder] = ["o1": StoredOrder(order: order("o1"), status: .ready)]
+        let p = plan([.returned(orderId: "o1", at: at("2026-12-16T08:00:00Z"), reason: nil)], stored: stored)
+        #expect(p.order.outcomes == [.applied])
+        #expect(p.order.reservations.map(\.delta) == [-2, -1, -1])
+        #expect(p.order.consumption.isEmpty, "left and came back: on hand unchanged, and no two adjustments of one job id")
+        #expect(p.order.changes.map(\.status) == [.returned])
+    }
+
     /// The relay point's reminder is elapsed time before the hold ends, moved out of quiet
     /// hours on the shop's clock: on the October change day the quiet hours end at 08:00
     /// CET (07:00 UTC), on the March one at 08:00 CEST (06:00 UTC).
