@@ -276,6 +276,21 @@ class Live:
                         "FROM relais.order_status")
         return {o: (Decimal(start) if start else None, Decimal(end) if end else None) for o, start, end in rows}
 
+    def deliveries(self):
+        """order_id -> (status, delivery_state, delivery_method, carrier, tracking_url, relay_name,
+        relay_hold_until epoch or None) from relais.order_status ('' for NULL text)."""
+        rows = self.sql("SELECT order_id, status, delivery_state, delivery_method, carrier, tracking_url, relay_name, "
+                        "extract(epoch FROM relay_hold_until) FROM relais.order_status")
+        return {row[0]: tuple(row[1:7]) + (Decimal(row[7]) if row[7] else None,) for row in rows}
+
+    def hold_reminders(self):
+        """order_id -> [(due_at epoch, status)] of the relay point reminders (kind relay_hold)."""
+        out = collections.defaultdict(list)
+        for order, due, status in self.sql("SELECT order_id, extract(epoch FROM due_at), status FROM relais.reminders"
+                                           " WHERE kind = 'relay_hold' ORDER BY id"):
+            out[order].append((Decimal(due), status))
+        return out
+
     def reminders(self):
         """order_id -> [(kind, due_at epoch, status)] of the booking reminders (evening, soon), in the
         order they were planned; relais.reminders is the durable schedule (a table, not part of the
@@ -298,7 +313,9 @@ class Live:
     def notifications(self):
         """order_id -> sorted [(recipient, channel, template)], and every status seen.
 
-        Pickup reminders (templates pickup-*) are left out: the generated order.ready events
+        Messages about appointments and quotes (subject other than order) are left out, and so
+        are reminders: the relay point's (delivery-hold-*), planned from random hold_until
+        times, and the pickup reminders (templates pickup-*): the generated order.ready events
         carry random times, so whether a ready order's not-collected reminder is already due
         depends on the clock; the booking reminders are checked where they are planned
         (relais.reminders), and the sending of reminders has its own tests (ReminderRulesTests,
@@ -306,7 +323,7 @@ class Live:
         out, statuses = collections.defaultdict(list), collections.Counter()
         for order, recipient, channel, template, status in self.sql(
                 "SELECT order_id, recipient, channel, template, status FROM relais.notification_log"
-                " WHERE template NOT LIKE 'pickup-%'"):
+                " WHERE template NOT LIKE 'pickup-%' AND template NOT LIKE 'delivery-hold-%' AND subject = 'order'"):
             out[order].append((recipient, channel, template))
             statuses[status] += 1
         return {k: sorted(v) for k, v in out.items()}, statuses
@@ -533,13 +550,14 @@ def load_cases(args, token, checks):
     checks.check(done.returncode == 0, "generate_cases.py: every generated job agrees with the schemas",
                  (done.stderr or done.stdout).strip()[-1000:])
     cases = []
-    for job_type in c.JOB_TYPES:
-        path = outdir / f"{job_type}.jsonl"
+    files = [(f"{t}.jsonl", t) for t in c.JOB_TYPES] + [(f"subjects.{q}.jsonl", f"subjects of {q}") for q in c.QUEUES]
+    for file_name, label in files:
+        path = outdir / file_name
         if not path.exists():
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             case = json.loads(line)
-            case["name"] = f"{job_type} #{number}"
+            case["name"] = f"{label} #{number}"
             case["fields"] = {b"job": case["job"].encode("utf-8")}
             cases.append(case)
     info(f"generated {len(cases)} cases (seed {args.seed}, n {args.count}) in {time.monotonic() - started:.1f}s")
@@ -904,13 +922,124 @@ def order_problems(case, events, live_state, pickups=()):
     return problems
 
 
+def generic_problems(case, ledger, letters, queue):
+    """What is wrong with a valid job of a family drawn from its schema: it must be in the
+    ledger once (applied, or kept without effect by the family's rules), or, when the family
+    makes it wait for another event that never came (a quote accepted before it was sent), be
+    dead-lettered once as attempts_exhausted; never refused as malformed."""
+    problems = []
+    if ledger and ledger != [(queue, case["type"])]:
+        problems.append(f"ledger has {ledger}, expected [({queue!r}, {case['type']!r})]")
+    if ledger and letters:
+        problems.append("both processed and dead-lettered")
+    if not ledger and not letters:
+        problems.append("neither processed nor dead-lettered: dropped")
+    for fields in letters:
+        code = fields.get("code", b"").decode()
+        if code != "attempts_exhausted" or len(letters) > 1:
+            problems.append(f"dead-lettered {code} {excerpt(fields.get('reason', b''), 300)!r}")
+    return problems
+
+
+# The deliveries' effects on their orders (docs/producers.md, "Queue `deliveries`"): the first
+# step applied ships the order; a step is applied when it moves the delivery forward (shipped 1,
+# at_relay 2, delivered/collected/returned 3) and the delivery is not final.
+DELIVERY_RANK = {"delivery.shipped": 1, "delivery.at_relay": 2, "delivery.delivered": 3, "delivery.collected": 3,
+                 "delivery.returned": 3}
+DELIVERY_STATE = {"delivery.shipped": "shipped", "delivery.at_relay": "at_relay", "delivery.delivered": "delivered",
+                  "delivery.collected": "collected", "delivery.returned": "returned"}
+ORDER_STATUS_OF_DELIVERY = {"shipped": "shipped", "at_relay": "shipped", "delivered": "delivered",
+                            "collected": "delivered", "returned": "returned"}
+DELIVERY_MESSAGES = {"delivery.shipped": [("customer", "log", "delivery-shipped-customer")],
+                     "delivery.at_relay": [("customer", "log", "delivery-at-relay-customer")],
+                     "delivery.returned": [("customer", "log", "delivery-returned-customer"),
+                                           ("shop", "log", "delivery-returned-shop")]}
+
+
+def delivery_outcome(steps):
+    """The steps (dicts with type, data, phase, id) of one order's delivery that apply, in the order
+    they were sent (one phase each), and what relais.order_status shows after them: (status,
+    delivery_state, delivery_method, carrier, tracking_url, relay_name, hold_until text or None)."""
+    applied, current = [], None
+    for step in sorted(steps, key=lambda e: e["phase"]):
+        if current is None or (DELIVERY_RANK[current] < 3 and DELIVERY_RANK[step["type"]] > DELIVERY_RANK[current]):
+            applied.append(step)
+            current = step["type"]
+    if current is None:
+        return applied, ("placed", "", "", "", "", "", None)
+    method = carrier = url = relay = ""
+    hold = None
+    for step in applied:
+        data = step["data"]
+        if step["type"] == "delivery.shipped":
+            method, carrier, url = data["method"], data["carrier"], data.get("tracking_url") or ""
+        elif step["type"] == "delivery.at_relay":
+            method, relay, hold = "relay", data["relay"]["name"], data["hold_until"]
+    state = DELIVERY_STATE[current]
+    return applied, (ORDER_STATUS_OF_DELIVERY[state], state, method, carrier, url, relay, hold)
+
+
+def check_generated_deliveries(live, checks, cases, history, messages, stock):
+    """Each order of the deliveries' own (subjects.deliveries.jsonl) after its steps: status and
+    delivery columns of relais.order_status, every step in its history (applied or kept), its
+    stock (the reservation gone from stock on hand at the first step, back on a return) and
+    its messages."""
+    rows = live.deliveries()
+    steps = collections.defaultdict(list)
+    for case in cases:
+        if case["valid"] and case.get("family") == "deliveries" and "subject_for" not in case:
+            job = json.loads(case["job"])
+            steps[case["subject"]].append({"id": job["id"], "type": case["type"], "data": job["data"],
+                                           "phase": case["phase"]})
+    states = collections.Counter()
+    for case in cases:
+        if case.get("subject_for") != "deliveries":
+            continue
+        data = json.loads(case["job"])["data"]
+        order, shop = data["order_id"], data["shop"]["id"]
+        applied, want = delivery_outcome(steps[case["subject"]])
+        states[want[1] or "none"] += 1
+        problems = []
+        got = rows.get(order)
+        if got is None:
+            problems.append("not in relais.order_status")
+        else:
+            if got[:6] != want[:6]:
+                problems.append(f"order_status (status, delivery_state, method, carrier, tracking_url, relay_name) "
+                                f"{got[:6]}, expected {want[:6]}")
+            if not close_enough(got[6], want[6]):
+                problems.append(f"relay_hold_until {got[6]}, expected {want[6]}")
+        want_history = {json.loads(case["job"])["id"]: ("order.placed", True)}
+        want_history.update({e["id"]: (e["type"], e in applied) for e in steps[case["subject"]]})
+        if history.get(order, {}) != want_history:
+            problems.append(f"history {history.get(order)}, expected {want_history}")
+        quantities = collections.Counter()
+        for item in data["items"]:
+            quantities[item["sku"]] += int(item["quantity"])
+        returned = any(e["type"] == "delivery.returned" for e in applied)
+        want_stock = {sku: (0, q, -q) if not applied else (0, 0, 0) if returned else (-q, 0, -q)
+                      for sku, q in quantities.items()}
+        got_stock = {sku: row[:3] for sku, row in stock.get(shop, {}).items()}
+        if got_stock != want_stock:
+            wrong = {k: (got_stock.get(k), want_stock.get(k)) for k in set(got_stock) | set(want_stock)
+                     if got_stock.get(k) != want_stock.get(k)}
+            problems.append(f"stock (on_hand, reserved, available) got vs expected {dict(list(wrong.items())[:3])}")
+        want_messages = sorted(expected_messages("order.placed", data)
+                               + [m for e in applied for m in DELIVERY_MESSAGES.get(e["type"], [])])
+        if messages.get(order, []) != want_messages:
+            problems.append(f"notification_log {messages.get(order, [])}, expected {want_messages}")
+        checks.check(not problems, f"deliveries: order {order!r} after {[e['type'] for e in steps[case['subject']]]}: "
+                     "its status, delivery, history, stock and messages", "; ".join(problems), rule="deliveries effect")
+    info(f"deliveries: {sum(states.values())} orders of their own, final delivery states {dict(states)}")
+
+
 def check_generated(live, checks, token, example_shops, example_ids, example_orders):
     retried_ids, retried_orders, retried_dead = check_retries(live, checks, token)
     cases = load_cases(live.args, token, checks)
-    placed = [case for case in cases if case["type"] == "order.placed" and case["valid"]]
+    placed = [case for case in cases if case["type"] == "order.placed" and case["valid"] and "family" not in case]
     events, pickups = collections.defaultdict(list), collections.defaultdict(list)
     for case in cases:
-        if case["valid"] and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
+        if case["valid"] and "family" not in case and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
             job = json.loads(case["job"])
             (pickups if case["type"] in c.PICKUP_TYPES else events)[case["order"]].append(
                 {"id": job["id"], "type": case["type"], "data": job["data"], "phase": case["phase"],
@@ -918,9 +1047,12 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     # Phase 1: the stock jobs, every invalid job and the valid orders; phases 2-5: the valid
     # events about those orders (generate_cases.py, event_plan), each phase once the one
     # before has drained, so no event waits for its order and the final states are known.
+    # The families drawn from their schemas (generate_cases.family_plan) go on: their subjects
+    # in phase 1, then each step type in a phase of its own.
     started = time.monotonic()
     megabytes = 0
-    for phase in range(1, 6):
+    phases = max(case.get("phase", 1) for case in cases)
+    for phase in range(1, phases + 1):
         batch = [case for case in cases if case.get("phase", 1) == phase]
         for queue in c.QUEUES:
             mine = [case for case in batch if c.queue_of(case["type"]) == queue]
@@ -935,19 +1067,33 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
         drained = live.wait_drained(checks, f"generated cases, phase {phase} ({len(batch)} jobs)")
         if drained is None:
             return
-    info(f"enqueued {len(cases)} entries ({megabytes:.1f} MiB) in 5 phases, all drained in "
+    info(f"enqueued {len(cases)} entries ({megabytes:.1f} MiB) in {phases} phases, all drained in "
          f"{time.monotonic() - started:.1f}s")
 
     processed, stock = live.processed(), live.stock()
     dead, all_dead = live.dead_letters()
     orders, history, (messages, statuses) = live.orders(), live.history(), live.notifications()
     slots, reminders, now = live.slots(), live.reminders(), datetime.now(timezone.utc)
+    dead_by_job = collections.defaultdict(list)  # a retried job is dead-lettered from another entry
+    for fields in all_dead:
+        dead_by_job[(fields.get("queue", b"").decode(), fields.get("job_id", b"").decode())].append(fields)
+    generic_dead = set()
     counts = collections.Counter()
     for case in cases:
         queue = c.queue_of(case["type"])
         name = f"{case['name']} [{case['rule']}] entry {case['entry'][1]} id {case['id']}"
         in_dead = dead.get(case["entry"], [])
         ledger = processed.get(case["id"], []) if case["id"] is not None else []
+        if case["valid"] and "family" in case:
+            letters = dead_by_job.get((queue, case["id"]), [])
+            generic_dead |= {(queue, f.get("entry_id", b"").decode()) for f in letters}
+            counts["processed"] += bool(ledger)
+            counts["dead"] += bool(letters)
+            counts["retried out"] += bool(letters)
+            problems = generic_problems(case, ledger, letters, queue)
+            checks.check(not problems, f"valid {name}: processed (or retried until attempts_exhausted), never "
+                         "refused", "; ".join(problems) + f"; payload {excerpt(case['job'])}", rule=case["rule"])
+            continue
         counts["processed"] += bool(ledger)
         counts["dead"] += bool(in_dead)
         if case["valid"]:
@@ -991,7 +1137,9 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
             checks.check(not problems, f"invalid {name}: dead-lettered as {expect}",
                          "; ".join(problems) + f"; payload {excerpt(case['fields'].get(b'job', b''))}", rule=case["rule"])
 
-    ours = {case["entry"] for case in cases} | retried_dead
+    if "deliveries" in c.FAMILIES:
+        check_generated_deliveries(live, checks, cases, history, messages, stock)
+    ours = {case["entry"] for case in cases} | retried_dead | generic_dead
     checks.check(counts["processed"] + counts["dead"] == len(cases),
                  "generated: processed + dead-lettered == cases (none dropped, none both)",
                  f"{counts['processed']} processed + {counts['dead']} dead-lettered != {len(cases)} cases")
@@ -1011,7 +1159,8 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     stray_shops = set(stock) - expected_shops
     checks.check(not stray_shops, "no stock rows for other shops (invalid jobs had no effect)",
                  f"{len(stray_shops)} unexpected shops, e.g. {sorted(stray_shops)[:5]}")
-    expected_orders = {json.loads(case["job"])["data"]["order_id"] for case in placed} | example_orders | retried_orders
+    expected_orders = ({json.loads(case["job"])["data"]["order_id"] for case in cases
+                        if case["valid"] and case["type"] == "order.placed"} | example_orders | retried_orders)
     stray_orders = set(orders) - expected_orders
     checks.check(not stray_orders, "no other orders in relais.order_status (invalid jobs had no effect)",
                  f"{len(stray_orders)} unexpected, e.g. {sorted(stray_orders)[:5]}")
