@@ -92,6 +92,12 @@ PICKUP_EXAMPLES = {
     "php": ["php", "examples/php/enqueue_pickups.php"],
     "node": ["node", "examples/node/enqueue_pickups.js"],
 }
+DELIVERY_EXAMPLES = {
+    "shell": ["sh", "examples/shell/enqueue-deliveries.sh"],
+    "python": [sys.executable, "examples/python/enqueue_deliveries.py"],
+    "php": ["php", "examples/php/enqueue_deliveries.php"],
+    "node": ["node", "examples/node/enqueue_deliveries.js"],
+}
 ORDER_EXAMPLE_TYPES = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.placed",
                        "order.cancelled"]
 EXAMPLE_LEVELS = {"baguette": 40, "croissant": 60, "pain-au-chocolat": 30}
@@ -537,6 +543,88 @@ def check_pickup_examples(live, checks, token):
     return set(shops.values()), job_ids, set(orders.values())
 
 
+def check_delivery_examples(live, checks, token):
+    """The deliveries examples: for an open order of their own (examples/payloads/order.placed.json,
+    a shop of its own), each ships it to a relay point and says it waits there; run twice (the
+    second run's jobs are duplicates). Afterwards relais.order_status shows the order shipped,
+    delivery_state at_relay, by Mondial Relay, at the Tabac-Presse du Marché until hold_until;
+    the order's quantities have left the shop's stock on hand, none reserved; the customer's
+    reminder is pending in relais.reminders 24 hours before hold_until (out of quiet hours, in
+    Europe/Paris); the messages are the order's and the two steps'. Returns (shops, job ids, orders)."""
+    placed = json.loads((c.PAYLOADS / "order.placed.json").read_text(encoding="utf-8"))
+    orders = {name: f"contract-{name}-{token}-CMD-1048" for name in DELIVERY_EXAMPLES}
+    shops = {name: f"contract-{name}-{token}-deliveries" for name in DELIVERY_EXAMPLES}
+    jobs = []
+    for name in DELIVERY_EXAMPLES:
+        data = json.loads(json.dumps(placed["data"]))
+        data["order_id"], data["shop"]["id"] = orders[name], shops[name]
+        data.pop("pickup_deadline")
+        jobs.append({b"job": json.dumps({"id": f"order-placed:{orders[name]}", "type": "order.placed",
+                                         "data": data}).encode()})
+    live.enqueue(jobs, "orders")
+    if live.wait_drained(checks, "the deliveries examples' orders") is None:
+        return set(shops.values()), set(), set(orders.values())
+    job_ids = {f"order-placed:{o}" for o in orders.values()}
+    quantities = collections.Counter()
+    for item in placed["data"]["items"]:
+        quantities[item["sku"]] += item["quantity"]
+    for round_ in (1, 2):
+        runs, started = {}, datetime.now(timezone.utc)
+        for name, command in DELIVERY_EXAMPLES.items():
+            printed, error = run_example(name, command, orders[name], live.args, ("delivery.shipped", "delivery.at_relay"))
+            if checks.check(printed is not None, f"deliveries example {name} (run {round_}): exits 0 and prints its "
+                            "two steps", error):
+                runs[name] = printed
+                job_ids |= {job_id for job_id, _ in printed.values()}
+        ended = datetime.now(timezone.utc)
+        if live.wait_drained(checks, f"deliveries examples run {round_}") is None:
+            break
+        processed, history, rows, stock = live.processed(), live.history(), live.deliveries(), live.stock()
+        holds, (messages, _), (dead, _) = live.hold_reminders(), live.notifications(), live.dead_letters()
+        now = datetime.now(timezone.utc)
+        for name in DELIVERY_EXAMPLES:
+            if name not in runs:
+                continue
+            order, problems = orders[name], []
+            for job_type, (job_id, entry) in runs[name].items():
+                if processed.get(job_id) != [("deliveries", job_type)]:
+                    problems.append(f"{job_id}: ledger has {processed.get(job_id)}")
+                if history.get(order, {}).get(job_id) != (job_type, True):
+                    problems.append(f"{job_id}: history has {history.get(order, {}).get(job_id)}")
+                if ("deliveries", entry) in dead:
+                    fields = dead[("deliveries", entry)][0]
+                    problems.append(f"{job_id} dead-lettered: {excerpt(fields.get('code', b''))} "
+                                    f"{excerpt(fields.get('reason', b''))}")
+            # hold_until: ten days after the day of the run, 18:00 UTC (the first run's: the second is a duplicate).
+            holds_possible = [epoch(f"{d.date() + timedelta(days=10)}T18:00:00Z") for d in (started, ended)]
+            got = rows.get(order)
+            want = ("shipped", "at_relay", "relay", "Mondial Relay", "https://suivi.mondial-relay.example/colis/48213977",
+                    "Tabac-Presse du Marché")
+            if got is None or got[:6] != want or not any(close_epoch(got[6], h) for h in holds_possible):
+                problems.append(f"order_status {got}, expected {want} and relay_hold_until one of {holds_possible}")
+            got_stock = {sku: row[:3] for sku, row in stock.get(shops[name], {}).items()}
+            want_stock = {sku: (-q, 0, -q) for sku, q in quantities.items()}
+            if got_stock != want_stock:
+                problems.append(f"stock of {shops[name]} (on_hand, reserved, available) {got_stock}, expected "
+                                f"{want_stock}: shipping takes the reservation out of stock on hand")
+            hold = got[6] if got and got[6] is not None else holds_possible[0]
+            due = outside_quiet_hours(instant(hold) - timedelta(hours=24), PARIS, instant(hold))
+            want_holds = [(seconds(due), "pending")] if due and due > now else []
+            got_holds = holds.get(order, [])
+            if len(got_holds) != len(want_holds) or not all(
+                    g[1] == w[1] and close_epoch(g[0], w[0]) for g, w in zip(got_holds, want_holds)):
+                problems.append(f"relay_hold reminders {got_holds}, expected {want_holds} (24 h before hold_until, "
+                                "out of quiet hours in Europe/Paris)")
+            want_messages = sorted(expected_messages("order.placed", placed["data"])
+                                   + DELIVERY_MESSAGES["delivery.shipped"] + DELIVERY_MESSAGES["delivery.at_relay"])
+            if messages.get(order, []) != want_messages:
+                problems.append(f"notification_log {messages.get(order, [])}, expected {want_messages}")
+            checks.check(not problems, f"deliveries example {name} (run {round_}) for order {order}: shipped, waiting "
+                         "at the relay point in relais.order_status, its stock taken, the hold reminder pending, "
+                         "both steps in the ledger and the history, their messages", "; ".join(problems))
+    return set(shops.values()), job_ids, set(orders.values())
+
+
 # Generated cases ----------------------------------------------------------------
 
 
@@ -802,6 +890,9 @@ def check_retries(live, checks, token):
     slot = {"slot_start": "2031-03-14T10:00:00+01:00", "slot_end": "2031-03-14T10:30:00+01:00"}
     live.enqueue([job("pickup.booked", f"pickup-booked:{early}:1", {"order_id": early, **slot}),
                   job("pickup.booked", f"pickup-booked:{orphan}:1", {"order_id": orphan, **slot})], "pickups")
+    if "deliveries" in c.FAMILIES:  # a carrier's step for an order never placed: retried, then dead-lettered
+        live.enqueue([job("delivery.shipped", f"delivery-shipped:{orphan}",
+                          {"order_id": orphan, "at": at, "method": "home", "carrier": "Colissimo"})], "deliveries")
     time.sleep(0.3)  # the confirmed events and bookings are tried (and retried) before their order exists
     live.enqueue([job("order.placed", f"order-placed:{early}", placed)], "orders")
     started = time.monotonic()
@@ -847,8 +938,11 @@ def check_retries(live, checks, token):
                  "relais.order_status, its two reminders pending in relais.reminders", "; ".join(problems))
     # A retried job goes back on the stream as a new entry: find its dead letter by job id.
     all_letters = []
-    for job_type, queue, job_id in (("order.confirmed", "orders", f"order-confirmed:{orphan}"),
-                                    ("pickup.booked", "pickups", f"pickup-booked:{orphan}:1")):
+    orphans = [("order.confirmed", "orders", f"order-confirmed:{orphan}"),
+               ("pickup.booked", "pickups", f"pickup-booked:{orphan}:1")]
+    if "deliveries" in c.FAMILIES:
+        orphans.append(("delivery.shipped", "deliveries", f"delivery-shipped:{orphan}"))
+    for job_type, queue, job_id in orphans:
         letters = [f for f in all_dead if f.get("job_id") == job_id.encode()]
         all_letters += letters
         problems = []
@@ -1230,6 +1324,9 @@ def main():
         pickup_shops, pickup_ids, pickup_orders = check_pickup_examples(live, checks, token)
         example_shops, example_ids, example_orders = (example_shops | pickup_shops, example_ids | pickup_ids,
                                                       example_orders | pickup_orders)
+        if "deliveries" in c.FAMILIES:
+            shops, ids, orders = check_delivery_examples(live, checks, token)
+            example_shops, example_ids, example_orders = example_shops | shops, example_ids | ids, example_orders | orders
         check_generated(live, checks, token, example_shops, example_ids, example_orders)
     except Exception as error:  # report, count, and still check the daemon
         checks.check(False, "live checks ran to the end", f"{type(error).__name__}: {error}")
