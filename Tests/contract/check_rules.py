@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares the order schemas with the daemon's own rules, through `relais validate`.
+"""Compares the schemas with the daemon's own rules, through `relais validate`.
 
 JSON Schema cannot call OrderRules, so the schemas restate it: the time zone enum comes
 from `relais validate --time-zones`, and the e-mail, E.164 and URL patterns mimic
@@ -12,12 +12,16 @@ the same values and requires the same verdict:
   queues) gets the same verdict from the daemon, and a refused job is refused at the field
   changed; the pickup slots that the schema cannot judge (check_schemas.SLOT_ORDER, a
   slot_end not after slot_start) are refused at data.slot_end, and accepted swapped;
+- every job generate_cases.py writes (--cases N per type, valid and invalid), for every job
+  type of every family `relais validate --families` lists (the families without hand-written
+  rules drawn from their schemas): the valid ones accepted, the invalid ones refused with
+  the code and at the field the case expects;
 - probe strings for shop.email, shop.phone, shop.webhook_url, customer.email and
   shop.timezone: every "interesting" code point (ASCII, White_Space, prepend and extending
   scalars, look-alikes) at every position of a few templates, length edges, and random
   strings over those code points.
 
-Usage: python3 Tests/contract/check_rules.py --relais PATH [--random N] [--seed S]
+Usage: python3 Tests/contract/check_rules.py --relais PATH [--random N] [--seed S] [--cases N]
 Ends with a line `N passed, M failed`; exits 1 if anything failed.
 """
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Writes test jobs for the `stock`, `orders` and `pickups` queues: N valid and N invalid per job type.
+"""Writes test jobs for every queue `relais validate --families` lists: N valid and N invalid per job type.
 
 Usage: python3 Tests/contract/generate_cases.py OUTDIR [-n N] [--seed S] [--shop-prefix P]
 
-Writes OUTDIR/<job type>.jsonl for stock.levels, stock.adjust, the five order types and
-the two pickup types, one JSON object a line:
+Writes OUTDIR/<job type>.jsonl for every job type (stock.levels, stock.adjust, the five
+order types, the two pickup types by the hand-written rules below; the types of every other
+family, such as the five delivery types, drawn from their schemas by schema_cases.py: see
+family_plan below), and OUTDIR/subjects.<queue>.jsonl for the subjects such a family's jobs
+are about when another queue creates them (the orders the deliveries ship), one JSON object
+a line:
 
     {"job": "<the payload, a JSON string to put in the job field of XADD>",
      "type": "stock.levels", "valid": true|false,
@@ -14,10 +18,14 @@ the two pickup types, one JSON object a line:
      "schema_valid": true|false,                 # what the JSON Schema says of it
      "id": "<job id>" | null,                    # the dead letter's job_id: null when the id
                                                  # is at fault or the job is too large to parse
-     "phase": 1-5,                               # when to send it (see event_plan, pickup_plan)
-     "order": i, "applied": true|false}          # valid order and pickup events: the valid
+     "phase": 1-5,                               # when to send it (see event_plan, pickup_plan,
+                                                 # family_plan: up to 1 + the family's types)
+     "order": i, "applied": true|false,          # valid order and pickup events: the valid
                                                  # order.placed they are about, and whether
                                                  # they change it
+     "family": "deliveries", "subject": s,       # valid jobs of the families drawn from their
+     "subject_for": "deliveries"}                # schemas: the subject they are about (and
+                                                 # whether the job creates it for that family)
 
 - Orders: every valid order.placed has an order and a shop of its own; the valid events
   of the other four types are about those orders and are sent in phases, each after the

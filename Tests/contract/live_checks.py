@@ -13,13 +13,19 @@
    relais.order_status, its reminders pending in relais.reminders at the times
    docs/producers.md gives (worked out with zoneinfo), the first slot's none or cancelled;
    a second run changes nothing.
+   The deliveries examples, for open orders of their own: the order shipped and waiting at
+   the relay point in relais.order_status, its stock taken, the hold reminder pending in
+   relais.reminders at the time docs/producers.md gives, the steps' messages; a second run
+   changes nothing.
 2. Retries: an order.confirmed and a pickup.booked sent before their order.placed are
-   retried and applied; ones for an order never placed are dead-lettered after
-   --max-attempts (attempts_exhausted).
+   retried and applied; ones for an order never placed (and a delivery.shipped) are
+   dead-lettered after --max-attempts (attempts_exhausted).
 3. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
    few raw entries JSON Schema cannot describe (no job field, not JSON, not UTF-8, not
-   an object), enqueued in five phases (the valid order events only once their orders
-   are in; see generate_cases.event_plan), each drained before the next, then
+   an object), enqueued in phases (the valid order events only once their orders are in;
+   see generate_cases.event_plan; the families drawn from their schemas, their subjects
+   first and then one step type a phase, generate_cases.family_plan), each drained before
+   the next, then
    - every valid job is in relais.processed_jobs (its queue, its type), is not
      dead-lettered, and has its effect: for stock, each job has a shop of its own, so
      the shop's rows are exactly the job's levels (on_hand, reserved 0, available,
@@ -32,6 +38,10 @@
      while the order is open, the others cancelled, none sent (exact due times for shops
      in Europe/Paris, bounds elsewhere); every valid pickup job in the order's history,
      applied or (after the order ended) kept without effect;
+   - every valid job of a family drawn from its schema is processed, or (when the family
+     makes it wait for an event that never came) dead-lettered as attempts_exhausted, never
+     refused; for deliveries, each order's status, delivery columns, history, stock and
+     messages after its steps;
    - every invalid job is in <prefix>:dead exactly once, with the expected code, a reason
      that names the expected field, the payload byte for byte, its queue, job_id and
      job_type as documented, and it had no effect;
