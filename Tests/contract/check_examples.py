@@ -8,7 +8,10 @@ entries in <prefix>:stock, <prefix>:orders, <prefix>:pickups or <prefix>:deliver
 those jobs, valid against the schemas and equal to examples/payloads/*.json but for the shop,
 the ids and the times; the pickups example's slots are where its comments say, the move after
 the booking; the deliveries example's steps happen at the time of the run, the relay point's
-hold ends ten days later at 18:00 UTC.
+hold ends ten days later at 18:00 UTC. The examples of the other families `relais validate
+--families` lists (examples/<language>/enqueue_<queue>.*, such as enqueue_appointments and
+enqueue_quotes), when their queue is served: each job valid against its schema, with the
+printed type and id.
 
 Usage: python3 Tests/contract/check_examples.py
 Needs: redis-server on PATH, python packages jsonschema, rfc3339-validator and redis; an
@@ -242,6 +245,47 @@ def check_deliveries(name, command, extra_env, client, port, schemas, payloads):
                    f"hold_until {data.get('hold_until')}, expected one of {want}")
 
 
+# The queues whose examples have checks of their own above; another family's examples, when
+# they exist (examples/<language>/enqueue_<queue>.*), get the generic check below.
+KNOWN_QUEUES = ("stock", "orders", "pickups", "deliveries")
+
+
+def family_commands(queue):
+    """The example commands of `queue`, by language, for those whose file exists."""
+    files = {"shell": ("sh", EXAMPLES / f"shell/enqueue-{queue}.sh"),
+             "python": (sys.executable, EXAMPLES / f"python/enqueue_{queue}.py"),
+             "php": ("php", EXAMPLES / f"php/enqueue_{queue}.php"),
+             "node": ("node", EXAMPLES / f"node/enqueue_{queue}.js")}
+    return {name: [runner, str(path)] for name, (runner, path) in files.items() if path.exists()}
+
+
+def check_family(name, queue, command, extra_env, client, port, schemas):
+    """The example of a family without checks of its own, for a shop of its own: it exits 0,
+    prints `<type> <job id> <entry id>` for each job it enqueues on <prefix>:<queue>, one or
+    more jobs of the queue's types, each valid against its type's schema, with the printed id."""
+    shop = f"check-{name}-{os.getpid()}"
+    prefix = f"check-{name}-{queue}"
+    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
+    done = subprocess.run(command + [shop], env=env, capture_output=True, text=True, timeout=60)
+    report(done.returncode == 0, f"{name} {queue}: exits 0", done.stderr.strip()[-300:])
+    printed = [line.split(" ") for line in done.stdout.splitlines()]
+    report(printed and all(len(p) == 3 and p[0] in c.FAMILIES[queue] for p in printed),
+           f"{name} {queue}: prints <type> <job id> <entry id> for jobs of the queue's types", repr(done.stdout))
+    entries = client.xrange(f"{prefix}:{queue}")
+    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
+           f"{name} {queue}: the printed entry ids are the entries of {prefix}:{queue}", repr(entries)[:300])
+    for (entry, fields), line in zip(entries, printed):
+        job = job_of(f"{name} {queue}", entry, fields)
+        if job is None:
+            continue
+        kind = job.get("type")
+        errors = ([e.message for e in c.validator(schemas, c.schema_for(kind)).iter_errors(job)]
+                  if kind in c.FAMILIES[queue] else [f"not a type of {queue}"])
+        report(not errors, f"{name} {queue}: {kind} is valid against its schema", "; ".join(errors))
+        report(len(line) == 3 and job.get("id") == line[1] and line[0] == kind,
+               f"{name} {queue}: {kind} has the printed type and job id", f"{job.get('id')} vs {line}")
+
+
 def check(name, command, extra_env, client, port, schemas, payloads):
     shop = f"check-{name}-{os.getpid()}"
     printed, entries = run_example(name, command, shop, f"check-{name}", extra_env, client, port,
@@ -284,6 +328,9 @@ def main():
                     check_orders(name, ORDER_COMMANDS[name], extra_env, client, port, schemas, payloads)
                     check_pickups(name, PICKUP_COMMANDS[name], extra_env, client, port, schemas, payloads)
                     check_deliveries(name, DELIVERY_COMMANDS[name], extra_env, client, port, schemas, payloads)
+                    for queue in c.QUEUES:
+                        if queue not in KNOWN_QUEUES and name in family_commands(queue):
+                            check_family(name, queue, family_commands(queue)[name], extra_env, client, port, schemas)
         finally:
             server.terminate()
             server.wait(timeout=10)

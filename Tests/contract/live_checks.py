@@ -635,6 +635,48 @@ def check_delivery_examples(live, checks, token):
     return set(shops.values()), job_ids, set(orders.values())
 
 
+def check_family_examples(live, checks, token):
+    """The examples of the families without checks of their own (check_examples.family_commands:
+    appointments, quotes), each for a shop of its own, run twice (the second run's jobs are
+    duplicates): every job they print is in relais.processed_jobs once, under its queue and
+    type, and none is dead-lettered. Returns the job ids."""
+    import check_examples
+    job_ids = set()
+    for queue in c.QUEUES:
+        if queue in check_examples.KNOWN_QUEUES:
+            continue
+        commands = check_examples.family_commands(queue)
+        runs = collections.defaultdict(list)
+        for round_ in (1, 2):
+            for name, command in commands.items():
+                env = {**os.environ, "RELAIS_REDIS_URL": live.args.redis_url, "RELAIS_PREFIX": live.args.prefix,
+                       "NODE_PATH": NODE_PATH}
+                done = subprocess.run(command + [f"contract-{name}-{token}-{queue}"], cwd=c.ROOT, env=env,
+                                      capture_output=True, text=True, timeout=60)
+                lines = [line.split(" ") for line in done.stdout.splitlines()]
+                ok = done.returncode == 0 and lines and all(len(line) == 3 for line in lines)
+                if checks.check(ok, f"{queue} example {name} (run {round_}): exits 0 and prints its jobs",
+                                f"exit {done.returncode}, stdout {done.stdout.strip()!r}, stderr {done.stderr.strip()[-300:]!r}"):
+                    runs[name].append(lines)
+                    job_ids |= {line[1] for line in lines}
+            if live.wait_drained(checks, f"{queue} examples run {round_}") is None:
+                return job_ids
+            processed, (dead, _) = live.processed(), live.dead_letters()
+            for name in commands:
+                problems = []
+                for lines in runs[name]:
+                    for job_type, job_id, entry in lines:
+                        if processed.get(job_id) != [(queue, job_type)]:
+                            problems.append(f"{job_id}: ledger has {processed.get(job_id)}")
+                        if (queue, entry) in dead:
+                            fields = dead[(queue, entry)][0]
+                            problems.append(f"{job_id} dead-lettered: {excerpt(fields.get('code', b''))} "
+                                            f"{excerpt(fields.get('reason', b''))}")
+                checks.check(not problems, f"{queue} example {name} (run {round_}): every job processed once, none "
+                             "dead-lettered", "; ".join(problems))
+    return job_ids
+
+
 # Generated cases ----------------------------------------------------------------
 
 
@@ -1338,6 +1380,7 @@ def main():
         if "deliveries" in c.FAMILIES:
             shops, ids, orders = check_delivery_examples(live, checks, token)
             example_shops, example_ids, example_orders = example_shops | shops, example_ids | ids, example_orders | orders
+        example_ids |= check_family_examples(live, checks, token)
         check_generated(live, checks, token, example_shops, example_ids, example_orders)
     except Exception as error:  # report, count, and still check the daemon
         checks.check(False, "live checks ran to the end", f"{type(error).__name__}: {error}")
