@@ -1326,7 +1326,7 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     valid = sum(case["valid"] for case in cases)
     info(f"{valid} valid cases, {len(cases) - valid} invalid ({len(RAW_CASES)} raw): "
          f"{counts['processed']} processed, {counts['dead']} dead-lettered "
-         f"({counts['retried out']} valid ones retried until attempts_exhausted); "
+         f"({counts['retried out']} of them valid: retried out, or refused by the database); "
          f"{sum(len(v) for v in messages.values())} messages ({dict(statuses)}); "
          f"booking reminders {dict(reminder_statuses)}")
     if checks.failed_rules:
