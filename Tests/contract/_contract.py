@@ -54,11 +54,10 @@ def validator(schemas, name):
 
 
 def queue_of(job_type):
-    """The queue a job type belongs to: `stock.levels` -> `stock`, `order.placed` -> `orders`,
-    `pickup.booked` -> `pickups`."""
-    if str(job_type).startswith("order."):
-        return "orders"
-    return "pickups" if str(job_type).startswith("pickup.") else "stock"
+    """The queue a job type belongs to, as `relais validate --families` says (`stock.levels` ->
+    `stock`, `order.placed` -> `orders`, `delivery.shipped` -> `deliveries`); `stock` for a type
+    no queue has."""
+    return next((queue for queue, types in FAMILIES.items() if job_type in types), "stock")
 
 
 def payloads():

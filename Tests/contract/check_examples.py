@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Runs every producer example against a throwaway Redis and checks what it enqueued.
 
-For each example (shell, python, php, node; enqueue-stock, enqueue-orders and
-enqueue-pickups) it starts with its own RELAIS_PREFIX and shop id (or order id), then checks
-that it exited 0, printed `<type> <job id> <entry id>` for each job, and that the entries in
-<prefix>:stock, <prefix>:orders or <prefix>:pickups are exactly those jobs, valid against the
-schemas and equal to examples/payloads/*.json but for the shop, the ids and the times; the
-pickups example's slots are where its comments say, the move after the booking.
+For each example (shell, python, php, node; enqueue-stock, enqueue-orders, enqueue-pickups
+and enqueue-deliveries) it starts with its own RELAIS_PREFIX and shop id (or order id), then
+checks that it exited 0, printed `<type> <job id> <entry id>` for each job, and that the
+entries in <prefix>:stock, <prefix>:orders, <prefix>:pickups or <prefix>:deliveries are exactly
+those jobs, valid against the schemas and equal to examples/payloads/*.json but for the shop,
+the ids and the times; the pickups example's slots are where its comments say, the move after
+the booking; the deliveries example's steps happen at the time of the run, the relay point's
+hold ends ten days later at 18:00 UTC. The examples of the other families `relais validate
+--families` lists (examples/<language>/enqueue_<queue>.*, such as enqueue_appointments and
+enqueue_quotes), when their queue is served: each job valid against its schema, with the
+printed type and id.
 
 Usage: python3 Tests/contract/check_examples.py
 Needs: redis-server on PATH, python packages jsonschema, rfc3339-validator and redis; an
@@ -28,7 +33,7 @@ import _contract as c
 
 EXAMPLES = c.ROOT / "examples"
 NODE_PATH = os.pathsep.join(p for p in (os.environ.get("NODE_PATH"), "/usr/share/nodejs") if p)
-VOLATILE = {"id", "enqueued_at", "at", "placed_at", "pickup_deadline", "slot_start", "slot_end"}  # differ from run to run
+VOLATILE = {"id", "enqueued_at", "at", "placed_at", "pickup_deadline", "slot_start", "slot_end", "hold_until"}  # differ from run to run
 ORDER_FILES = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.placed.2", "order.cancelled"]
 PICKUP_FILES = ["pickup.booked", "pickup.booked.2"]
 PICKUP_COMMANDS = {
@@ -36,6 +41,13 @@ PICKUP_COMMANDS = {
     "python": [sys.executable, str(EXAMPLES / "python/enqueue_pickups.py")],
     "php": ["php", str(EXAMPLES / "php/enqueue_pickups.php")],
     "node": ["node", str(EXAMPLES / "node/enqueue_pickups.js")],
+}
+DELIVERY_FILES = ["delivery.shipped", "delivery.at_relay"]
+DELIVERY_COMMANDS = {
+    "shell": ["sh", str(EXAMPLES / "shell/enqueue-deliveries.sh")],
+    "python": [sys.executable, str(EXAMPLES / "python/enqueue_deliveries.py")],
+    "php": ["php", str(EXAMPLES / "php/enqueue_deliveries.php")],
+    "node": ["node", str(EXAMPLES / "node/enqueue_deliveries.js")],
 }
 ORDER_COMMANDS = {
     "shell": ["sh", str(EXAMPLES / "shell/enqueue-orders.sh")],
@@ -196,6 +208,84 @@ def check_pickups(name, command, extra_env, client, port, schemas, payloads):
                f"{data.get('slot_start')} - {data.get('slot_end')}, expected one of {want}")
 
 
+def check_deliveries(name, command, extra_env, client, port, schemas, payloads):
+    """The deliveries example: on <prefix>:deliveries for the order given, a delivery.shipped
+    then a delivery.at_relay, ids delivery-shipped:<order> and delivery-at-relay:<order>, equal to
+    examples/payloads/delivery.shipped.json and delivery.at_relay.json but for the ids and the
+    times; both `at` the time of the run, hold_until ten days later at 18:00 UTC."""
+    order = f"check-{name}-{os.getpid()}-CMD-1042"
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    printed, entries = run_example(f"{name} deliveries", command, order, f"check-{name}", extra_env, client, port,
+                                   "deliveries", DELIVERY_FILES, "delivery.shipped then delivery.at_relay")
+    after = datetime.now(timezone.utc)
+    for (entry, fields), line, stem in zip(entries, printed, DELIVERY_FILES):
+        job = job_of(f"{name} deliveries", entry, fields)
+        if job is None:
+            continue
+        errors = [e.message for e in c.validator(schemas, c.schema_for(stem)).iter_errors(job)]
+        report(not errors, f"{name} deliveries: {stem} is valid against its schema", "; ".join(errors))
+        want_id = f"{stem.replace('.', '-').replace('_', '-')}:{order}"
+        report(len(line) == 3 and job.get("id") == line[1] == want_id,
+               f"{name} deliveries: {stem} has the printed job id {want_id}", job.get("id"))
+        data = job.get("data", {})
+        report(data.get("order_id") == order, f"{name} deliveries: {stem} is for the order given as argument")
+        mine = {**job, "data": {**data, "order_id": "boulangerie-martin-CMD-1042"}}
+        report(stable(mine, "") == stable(payloads[stem], ""), f"{name} deliveries: {stem} matches "
+               f"examples/payloads/{stem}.json", json.dumps(stable(mine, ""), ensure_ascii=False))
+        try:
+            at = datetime.fromisoformat(data.get("at", "").replace("Z", "+00:00"))
+        except ValueError:
+            at = None
+        report(at is not None and before <= at <= after, f"{name} deliveries: {stem} happened at the time of the run",
+               f"at {data.get('at')}, run from {before.isoformat()} to {after.isoformat()}")
+        if stem == "delivery.at_relay":
+            days = sorted({(before + timedelta(days=10)).date(), (after + timedelta(days=10)).date()})
+            want = [f"{d.isoformat()}T18:00:00Z" for d in days]
+            report(data.get("hold_until") in want, f"{name} deliveries: the relay point keeps it ten days, until 18:00 UTC",
+                   f"hold_until {data.get('hold_until')}, expected one of {want}")
+
+
+# The queues whose examples have checks of their own above; another family's examples, when
+# they exist (examples/<language>/enqueue_<queue>.*), get the generic check below.
+KNOWN_QUEUES = ("stock", "orders", "pickups", "deliveries")
+
+
+def family_commands(queue):
+    """The example commands of `queue`, by language, for those whose file exists."""
+    files = {"shell": ("sh", EXAMPLES / f"shell/enqueue-{queue}.sh"),
+             "python": (sys.executable, EXAMPLES / f"python/enqueue_{queue}.py"),
+             "php": ("php", EXAMPLES / f"php/enqueue_{queue}.php"),
+             "node": ("node", EXAMPLES / f"node/enqueue_{queue}.js")}
+    return {name: [runner, str(path)] for name, (runner, path) in files.items() if path.exists()}
+
+
+def check_family(name, queue, command, extra_env, client, port, schemas):
+    """The example of a family without checks of its own, for a shop of its own: it exits 0,
+    prints `<type> <job id> <entry id>` for each job it enqueues on <prefix>:<queue>, one or
+    more jobs of the queue's types, each valid against its type's schema, with the printed id."""
+    shop = f"check-{name}-{os.getpid()}"
+    prefix = f"check-{name}-{queue}"
+    env = {**os.environ, **extra_env, "RELAIS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "RELAIS_PREFIX": prefix}
+    done = subprocess.run(command + [shop], env=env, capture_output=True, text=True, timeout=60)
+    report(done.returncode == 0, f"{name} {queue}: exits 0", done.stderr.strip()[-300:])
+    printed = [line.split(" ") for line in done.stdout.splitlines()]
+    report(printed and all(len(p) == 3 and p[0] in c.FAMILIES[queue] for p in printed),
+           f"{name} {queue}: prints <type> <job id> <entry id> for jobs of the queue's types", repr(done.stdout))
+    entries = client.xrange(f"{prefix}:{queue}")
+    report([e for e, _ in entries] == [p[2] for p in printed if len(p) == 3],
+           f"{name} {queue}: the printed entry ids are the entries of {prefix}:{queue}", repr(entries)[:300])
+    for (entry, fields), line in zip(entries, printed):
+        job = job_of(f"{name} {queue}", entry, fields)
+        if job is None:
+            continue
+        kind = job.get("type")
+        errors = ([e.message for e in c.validator(schemas, c.schema_for(kind)).iter_errors(job)]
+                  if kind in c.FAMILIES[queue] else [f"not a type of {queue}"])
+        report(not errors, f"{name} {queue}: {kind} is valid against its schema", "; ".join(errors))
+        report(len(line) == 3 and job.get("id") == line[1] and line[0] == kind,
+               f"{name} {queue}: {kind} has the printed type and job id", f"{job.get('id')} vs {line}")
+
+
 def check(name, command, extra_env, client, port, schemas, payloads):
     shop = f"check-{name}-{os.getpid()}"
     printed, entries = run_example(name, command, shop, f"check-{name}", extra_env, client, port,
@@ -237,6 +327,10 @@ def main():
                     check(name, command, extra_env, client, port, schemas, payloads)
                     check_orders(name, ORDER_COMMANDS[name], extra_env, client, port, schemas, payloads)
                     check_pickups(name, PICKUP_COMMANDS[name], extra_env, client, port, schemas, payloads)
+                    check_deliveries(name, DELIVERY_COMMANDS[name], extra_env, client, port, schemas, payloads)
+                    for queue in c.QUEUES:
+                        if queue not in KNOWN_QUEUES and name in family_commands(queue):
+                            check_family(name, queue, family_commands(queue)[name], extra_env, client, port, schemas)
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares the order schemas with the daemon's own rules, through `relais validate`.
+"""Compares the schemas with the daemon's own rules, through `relais validate`.
 
 JSON Schema cannot call OrderRules, so the schemas restate it: the time zone enum comes
 from `relais validate --time-zones`, and the e-mail, E.164 and URL patterns mimic
@@ -12,12 +12,16 @@ the same values and requires the same verdict:
   queues) gets the same verdict from the daemon, and a refused job is refused at the field
   changed; the pickup slots that the schema cannot judge (check_schemas.SLOT_ORDER, a
   slot_end not after slot_start) are refused at data.slot_end, and accepted swapped;
+- every job generate_cases.py writes (--cases N per type, valid and invalid), for every job
+  type of every family `relais validate --families` lists (the families without hand-written
+  rules drawn from their schemas): the valid ones accepted, the invalid ones refused with
+  the code and at the field the case expects;
 - probe strings for shop.email, shop.phone, shop.webhook_url, customer.email and
   shop.timezone: every "interesting" code point (ASCII, White_Space, prepend and extending
   scalars, look-alikes) at every position of a few templates, length edges, and random
   strings over those code points.
 
-Usage: python3 Tests/contract/check_rules.py --relais PATH [--random N] [--seed S]
+Usage: python3 Tests/contract/check_rules.py --relais PATH [--random N] [--seed S] [--cases N]
 Ends with a line `N passed, M failed`; exits 1 if anything failed.
 """
 
@@ -27,6 +31,8 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import _contract as c
 import check_schemas as tables
@@ -124,11 +130,45 @@ def check_json_text(relais):
                f"daemon: {ok} {code} {reason}; read_job: {'reads it' if python_ok else 'refuses it'}")
 
 
+def check_generated(relais, count, seed):
+    """Every job generate_cases.py writes, for every job type of every family (those without
+    hand-written rules drawn from their schemas), through `relais validate`: the valid ones
+    accepted, each invalid one refused with the code and at the field the case expects (which
+    generate_cases.py has checked against the schema). A schema that says more or less than
+    the daemon shows here, type by type and rule by rule."""
+    with tempfile.TemporaryDirectory() as workdir:
+        done = subprocess.run([sys.executable, str(c.ROOT / "Tests/contract/generate_cases.py"), workdir, "-n", str(count),
+                               "--seed", str(seed)], capture_output=True, text=True, timeout=600)
+        report(done.returncode == 0, "generate_cases.py: every generated job agrees with the schemas",
+               (done.stderr or done.stdout).strip()[-1500:])
+        files = sorted(Path(workdir).glob("*.jsonl"))
+        report({f.name for f in files} >= {f"{t}.jsonl" for t in c.JOB_TYPES},
+               "generate_cases.py writes cases for every job type of `relais validate --families`",
+               f"missing: {sorted({f'{t}.jsonl' for t in c.JOB_TYPES} - {f.name for f in files})}")
+        for path in files:
+            cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+            if not cases:
+                continue
+            # One line a job: the indented ones written again on one line (same JSON).
+            jobs = [json.loads(case["job"]) for case in cases]
+            verdicts = daemon_verdicts(relais, c.queue_of(cases[0]["type"]), jobs)
+            for number, (case, (ok, code, field)) in enumerate(zip(cases, verdicts), 1):
+                name = f"daemon agrees with generated {path.name} #{number} [{case['rule']}]"
+                if case["valid"]:
+                    report(ok, name + ": accepted", f"refused: {code} at {field}; job {case['job'][:200]}")
+                else:
+                    want = (case["code"], case["field"])
+                    report(not ok and (code, field if case["field"] is not None else None) == want,
+                           name + f": refused, {case['code']} at {case['field']}",
+                           ("accepted" if ok else f"refused: {code} at {field}") + f"; job {case['job'][:200]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--relais", required=True, help="the relais binary")
     parser.add_argument("--random", type=int, default=2000, help="random probe strings per field")
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--cases", type=int, default=60, help="generated valid and invalid jobs per type (generate_cases.py -n)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     schemas = c.load_schemas()
@@ -147,11 +187,16 @@ def main():
     # The JSON text: what json-c would read but Python and the schemas would not ---
     check_json_text(args.relais)
 
+    # Generated cases of every family, through the daemon ----------------------
+    check_generated(args.relais, args.cases, args.seed)
+
     # The tables of check_schemas.py, through the daemon -----------------------
     rows = ([(t, p, v, True) for t, p, v, _ in tables.GOOD]
             + [(t, p, v, False) for t, p, values in tables.BAD for v in values])
     for queue in c.QUEUES:
         mine = [(t, p, v, good) for t, p, v, good in rows if c.queue_of(t) == queue]
+        if not mine:
+            continue
         jobs = [tables.mutated(examples[t], p, v) for t, p, v, _ in mine]
         for (job_type, path, value, good), job, (ok, code, field) in zip(mine, jobs, daemon_verdicts(args.relais, queue, jobs)):
             name = f"daemon agrees: {'good' if good else 'bad'} {job_type} {path}={tables.short(value)}"

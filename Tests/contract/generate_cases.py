@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Writes test jobs for the `stock`, `orders` and `pickups` queues: N valid and N invalid per job type.
+"""Writes test jobs for every queue `relais validate --families` lists: N valid and N invalid per job type.
 
 Usage: python3 Tests/contract/generate_cases.py OUTDIR [-n N] [--seed S] [--shop-prefix P]
 
-Writes OUTDIR/<job type>.jsonl for stock.levels, stock.adjust, the five order types and
-the two pickup types, one JSON object a line:
+Writes OUTDIR/<job type>.jsonl for every job type (stock.levels, stock.adjust, the five
+order types, the two pickup types by the hand-written rules below; the types of every other
+family, such as the five delivery types, drawn from their schemas by schema_cases.py: see
+family_plan below), and OUTDIR/subjects.<queue>.jsonl for the subjects such a family's jobs
+are about when another queue creates them (the orders the deliveries ship), one JSON object
+a line:
 
     {"job": "<the payload, a JSON string to put in the job field of XADD>",
      "type": "stock.levels", "valid": true|false,
@@ -14,10 +18,14 @@ the two pickup types, one JSON object a line:
      "schema_valid": true|false,                 # what the JSON Schema says of it
      "id": "<job id>" | null,                    # the dead letter's job_id: null when the id
                                                  # is at fault or the job is too large to parse
-     "phase": 1-5,                               # when to send it (see event_plan, pickup_plan)
-     "order": i, "applied": true|false}          # valid order and pickup events: the valid
+     "phase": 1-5,                               # when to send it (see event_plan, pickup_plan,
+                                                 # family_plan: up to 1 + the family's types)
+     "order": i, "applied": true|false,          # valid order and pickup events: the valid
                                                  # order.placed they are about, and whether
                                                  # they change it
+     "family": "deliveries", "subject": s,       # valid jobs of the families drawn from their
+     "subject_for": "deliveries"}                # schemas: the subject they are about (and
+                                                 # whether the job creates it for that family)
 
 - Orders: every valid order.placed has an order and a shop of its own; the valid events
   of the other four types are about those orders and are sent in phases, each after the
@@ -68,6 +76,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import _contract as c
+import schema_cases
 
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
 # Single code points that are each one grapheme cluster and NFC-stable, so that lengths
@@ -101,6 +110,21 @@ class Gen:
         self.seed = seed
         self.shop_prefix = shop_prefix
         self.serial = 0
+        self.schema_models = {}  # job type -> schema_cases.SchemaModel, for the types drawn from their schema
+        self.examples = {}
+        self.kit = None
+
+    def schema_valid(self, job_type, subject=None):
+        """A valid job of a type drawn from its schema (schema_cases), about `subject` (the value
+        of its subject key, such as order_id) or, without one, about a subject of its own."""
+        model = self.schema_models[job_type]
+        # Without an example payload (check_schemas.py fails then), every field is drawn.
+        job = self.kit.job(model, self.examples.get(job_type, {"data": {}}))
+        key = model.subject_key()
+        if key:
+            job["data"][key] = subject if subject is not None else self.unique_text(
+                f"{self.shop_prefix}-{job_type.split('.')[0]}-{self.next_serial()}", 0.25, 20)
+        return job
 
     def next_serial(self):
         self.serial += 1
@@ -310,6 +334,8 @@ class Gen:
         return data
 
     def valid(self, job_type, order_id=None):
+        if job_type in self.schema_models:  # a type without hand-written rules: drawn from its schema
+            return self.schema_valid(job_type, order_id)
         if job_type.startswith("pickup."):
             return self.envelope(job_type, self.pickup_data(job_type, order_id))
         if job_type == "stock.levels":
@@ -463,6 +489,16 @@ UNKNOWN_TYPES = {
 }
 
 
+def unknown_types(queue):
+    """Types that are not the queue's: its own misspelt, and the other queues' first types."""
+    if queue in UNKNOWN_TYPES:
+        return UNKNOWN_TYPES[queue]
+    own = c.FAMILIES[queue]
+    near = [v for t in own for v in (t[:-1], t.upper(), t + " ", t.replace(".", "_"))]
+    others = [types[0] for q, types in c.FAMILIES.items() if q != queue]
+    return tuple(v for v in dict.fromkeys(near + others + [queue]) if v not in own)
+
+
 def envelope_rules(queue="stock"):
     def r(name, field, code, values):
         return lambda g, job: (name, field, code, DELETE if values is DELETE else (values(g) if callable(values) else values))
@@ -479,7 +515,7 @@ def envelope_rules(queue="stock"):
         r("envelope.type.empty", "type", "invalid_field", ""),
         r("envelope.type.too_long", "type", "invalid_field", lambda g: "stock." + "x" * 95),
         r("envelope.type.not_string", "type", "invalid_field", one_of(5, False, ["stock.levels"])),
-        r("envelope.type.unknown", "type", "unknown_type", one_of(*UNKNOWN_TYPES[queue])),
+        r("envelope.type.unknown", "type", "unknown_type", one_of(*unknown_types(queue))),
         r("envelope.data.missing", "data", "missing_field", DELETE),
         r("envelope.data.null", "data", "invalid_field", None),
         r("envelope.data.not_object", "data", "invalid_field", one_of([], [{"sku": "a"}], "x", 5, True)),
@@ -743,10 +779,16 @@ def pickup_rules(job_type):
 NOT_IN_SCHEMA = {"levels.sku.duplicate", "size.too_large", "booked.slot_end.not_after"}
 
 
+def not_in_schema(rule):
+    """Whether JSON Schema cannot see that a job breaking `rule` is wrong (the "must be after"
+    rules of schema_cases end in .not_after)."""
+    return rule in NOT_IN_SCHEMA or rule.endswith(".not_after")
+
+
 def schema_check(validator, job, field, valid, rule):
     """Whether the schema's verdict agrees with the case; returns an error text or None."""
     errors = list(validator.iter_errors(job))
-    if valid or rule in NOT_IN_SCHEMA:
+    if valid or not_in_schema(rule):
         return None if not errors else f"schema rejects it: {[e.message[:80] for e in errors]}"
     if not errors:
         return "schema accepts it"
@@ -818,6 +860,41 @@ def pickup_plan(orders, count):
     return plan
 
 
+# Families without hand-written rules (schema_cases) ------------------------------------
+#
+# Each valid job of such a family is about a subject: the value of the first required `*_id`
+# field of its data (order_id for deliveries). The subjects are created by the first job type,
+# in `relais validate --families` order, whose data requires that key: order.placed for
+# deliveries (N orders of their own, written to subjects.<queue>.jsonl, apart from the orders
+# the orders and pickups cases use), the family's own first type otherwise (appointment.booked).
+# Creators go in phase 1; the family's other types, the j-th of them, in phase 2 + j, each
+# drained before the next, so that no job waits for its subject and the steps of a subject
+# come in the family's order. Subject s gets type j when bit j of s mod 2^K is set (K other
+# types): every combination of steps occurs, each type about N/2 times.
+
+HANDWRITTEN = ("stock.levels", "stock.adjust", "order.placed", "order.confirmed", "order.ready", "order.collected",
+               "order.cancelled", "pickup.booked", "pickup.cancelled")
+LISTS = {"email": (VALID_EMAILS, INVALID_EMAILS), "phone": (VALID_PHONES, INVALID_PHONES),
+         "webhook_url": (VALID_URLS, INVALID_URLS), "timezone": (None, INVALID_TIME_ZONES), "control": CONTROL_TEXTS}
+
+
+def family_plan(gen, queue, count):
+    """(creator type or None, whether it is the family's own, subject key or None, the family's
+    other types): see above."""
+    types = c.FAMILIES[queue]
+    model = lambda t: gen.schema_models.get(t) or schema_cases.SchemaModel(gen.schemas, t)  # noqa: E731
+    key = model(types[0]).subject_key()
+    creator = next((t for t in c.JOB_TYPES if key and model(t).subject_key() == key), None) if key else None
+    own = creator in types
+    return creator, own, key, [t for t in types if t != creator] if own else list(types)
+
+
+def subject_steps(subject, others):
+    """The indexes j of the family's other types that subject `subject` gets."""
+    bits = subject % (1 << len(others))
+    return [j for j in range(len(others)) if bits >> j & 1]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("outdir", type=Path)
@@ -832,13 +909,37 @@ def main():
     problems = 0
     ids = set()
     gen.time_zones = schemas["order.placed.schema.json"]["$defs"]["timezone"]["enum"]
+    gen.schemas, gen.examples = schemas, c.payloads()
+    gen.kit = schema_cases.SchemaCases(gen, LISTS, DELETE)
+    generic = [t for t in c.JOB_TYPES if t not in HANDWRITTEN]
+    for job_type in generic:
+        gen.schema_models[job_type] = schema_cases.SchemaModel(schemas, job_type)
     placed_orders = []  # the order ids of the valid order.placed jobs, in order
-    kinds = [("stock.levels", levels_rules()), ("stock.adjust", adjust_rules()), ("order.placed", placed_rules())]
+    kinds = [(t, rules()) for t, rules in (("stock.levels", levels_rules), ("stock.adjust", adjust_rules),
+                                           ("order.placed", placed_rules)) if t in c.JOB_TYPES]
     kinds += [(t, event_rules(t)) for t in c.ORDER_TYPES[1:]]
     kinds += [(t, pickup_rules(t)) for t in c.PICKUP_TYPES]
+    for job_type in generic:
+        model = gen.schema_models[job_type]
+        rules = envelope_rules(c.queue_of(job_type)) + gen.kit.rules(model, job_type.split(".", 1)[1]) + [too_large]
+        kinds.append((job_type, rules))
+    subjects = {}  # queue -> subject key values of its valid creators
+    plans = {}
+    outputs = []  # (file name, job type, cases)
     for job_type, rules in kinds:
-        validator = c.validator(schemas, c.schema_for(job_type))
         cases = []
+        queue = c.queue_of(job_type)
+        if job_type in generic and queue not in plans:
+            plans[queue] = family_plan(gen, queue, args.count)
+            creator, own, key, others = plans[queue]
+            if creator and not own:  # subjects of the family's own, created by another queue's type
+                extra = []
+                for s in range(args.count):
+                    job = gen.valid(creator)
+                    extra.append((job, True, None, None, "subject", {"phase": 1, "subject": s, "family": queue,
+                                                                     "subject_for": queue}))
+                subjects[queue] = [job["data"][key] for job, *_ in extra]
+                outputs.append((f"subjects.{queue}.jsonl", creator, extra))
         if job_type in c.ORDER_TYPES[1:]:
             # Valid events are about the valid orders (see the module docstring for the plan).
             for i in range(args.count):
@@ -853,6 +954,23 @@ def main():
                 if number == 0 and args.count > 1:
                     job = pad_to(job, c.MAX_BYTES)
                 cases.append((job, True, None, None, "valid", {"order": target, "phase": phase, "applied": applied}))
+        elif job_type in generic:
+            creator, own, key, others = plans[queue]
+            if job_type == creator:
+                jobs = [gen.valid(job_type) for _ in range(args.count)]
+                subjects[queue] = [job["data"][key] for job in jobs]
+                plan = [{"phase": 1, "subject": s, "family": queue} for s in range(args.count)]
+            elif queue in subjects:
+                j = others.index(job_type)
+                targets = [s for s in range(len(subjects[queue])) if j in subject_steps(s, others)]
+                jobs = [gen.valid(job_type, subjects[queue][s]) for s in targets]
+                plan = [{"phase": 2 + j, "subject": s, "family": queue} for s in targets]
+            else:  # no subject to be about: each job on its own
+                jobs = [gen.valid(job_type) for _ in range(args.count)]
+                plan = [{"phase": 1, "family": queue} for _ in jobs]
+            if len(jobs) > 1:
+                jobs[0] = pad_to(jobs[0], c.MAX_BYTES)
+            cases += [(job, True, None, None, "valid", p) for job, p in zip(jobs, plan)]
         else:
             specials = gen.specials(job_type)[: max(0, args.count - 1)]  # after at least one ordinary job
             for job in [gen.valid(job_type) for _ in range(args.count - len(specials))] + specials:
@@ -867,8 +985,11 @@ def main():
         for rule in order[: args.count]:
             name, job, field, code = gen.invalid(job_type, rule)
             cases.append((job, False, field, code, name, {"phase": 1}))
+        outputs.append((f"{job_type}.jsonl", job_type, cases))
 
-        path = args.outdir / f"{job_type}.jsonl"
+    for file_name, job_type, cases in outputs:
+        validator = c.validator(schemas, c.schema_for(job_type))
+        path = args.outdir / file_name
         counts = {True: 0, False: 0}
         with path.open("w", encoding="utf-8") as out:
             for job, valid, field, code, rule, plan in cases:
@@ -888,11 +1009,11 @@ def main():
                     ids.add(job_id)
                 if problem:
                     problems += 1
-                    print(f"{path.name}: {rule}: {problem}", file=sys.stderr)
+                    print(f"{path.name}: {rule}: {problem}; job {text[:300]}", file=sys.stderr)
                 counts[valid] += 1
                 out.write(json.dumps({
                     "job": text, "type": job_type, "valid": valid, "field": field, "code": code, "rule": rule,
-                    "schema_valid": valid or rule in NOT_IN_SCHEMA, "id": job_id, **plan,
+                    "schema_valid": valid or not_in_schema(rule), "id": job_id, **plan,
                 }) + "\n")
         print(f"{path}: {counts[True]} valid, {counts[False]} invalid")
     if problems:

@@ -13,13 +13,19 @@
    relais.order_status, its reminders pending in relais.reminders at the times
    docs/producers.md gives (worked out with zoneinfo), the first slot's none or cancelled;
    a second run changes nothing.
+   The deliveries examples, for open orders of their own: the order shipped and waiting at
+   the relay point in relais.order_status, its stock taken, the hold reminder pending in
+   relais.reminders at the time docs/producers.md gives, the steps' messages; a second run
+   changes nothing.
 2. Retries: an order.confirmed and a pickup.booked sent before their order.placed are
-   retried and applied; ones for an order never placed are dead-lettered after
-   --max-attempts (attempts_exhausted).
+   retried and applied; ones for an order never placed (and a delivery.shipped) are
+   dead-lettered after --max-attempts (attempts_exhausted).
 3. Generated cases (generate_cases.py, N valid and N invalid jobs per job type), plus a
    few raw entries JSON Schema cannot describe (no job field, not JSON, not UTF-8, not
-   an object), enqueued in five phases (the valid order events only once their orders
-   are in; see generate_cases.event_plan), each drained before the next, then
+   an object), enqueued in phases (the valid order events only once their orders are in;
+   see generate_cases.event_plan; the families drawn from their schemas, their subjects
+   first and then one step type a phase, generate_cases.family_plan), each drained before
+   the next, then
    - every valid job is in relais.processed_jobs (its queue, its type), is not
      dead-lettered, and has its effect: for stock, each job has a shop of its own, so
      the shop's rows are exactly the job's levels (on_hand, reserved 0, available,
@@ -32,6 +38,10 @@
      while the order is open, the others cancelled, none sent (exact due times for shops
      in Europe/Paris, bounds elsewhere); every valid pickup job in the order's history,
      applied or (after the order ended) kept without effect;
+   - every valid job of a family drawn from its schema is processed, or (when the family
+     makes it wait for an event that never came) dead-lettered as attempts_exhausted, never
+     refused; for deliveries, each order's status, delivery columns, history, stock and
+     messages after its steps;
    - every invalid job is in <prefix>:dead exactly once, with the expected code, a reason
      that names the expected field, the payload byte for byte, its queue, job_id and
      job_type as documented, and it had no effect;
@@ -91,6 +101,12 @@ PICKUP_EXAMPLES = {
     "python": [sys.executable, "examples/python/enqueue_pickups.py"],
     "php": ["php", "examples/php/enqueue_pickups.php"],
     "node": ["node", "examples/node/enqueue_pickups.js"],
+}
+DELIVERY_EXAMPLES = {
+    "shell": ["sh", "examples/shell/enqueue-deliveries.sh"],
+    "python": [sys.executable, "examples/python/enqueue_deliveries.py"],
+    "php": ["php", "examples/php/enqueue_deliveries.php"],
+    "node": ["node", "examples/node/enqueue_deliveries.js"],
 }
 ORDER_EXAMPLE_TYPES = ["order.placed", "order.confirmed", "order.ready", "order.collected", "order.placed",
                        "order.cancelled"]
@@ -276,6 +292,21 @@ class Live:
                         "FROM relais.order_status")
         return {o: (Decimal(start) if start else None, Decimal(end) if end else None) for o, start, end in rows}
 
+    def deliveries(self):
+        """order_id -> (status, delivery_state, delivery_method, carrier, tracking_url, relay_name,
+        relay_hold_until epoch or None) from relais.order_status ('' for NULL text)."""
+        rows = self.sql("SELECT order_id, status, delivery_state, delivery_method, carrier, tracking_url, relay_name, "
+                        "extract(epoch FROM relay_hold_until) FROM relais.order_status")
+        return {row[0]: tuple(row[1:7]) + (Decimal(row[7]) if row[7] else None,) for row in rows}
+
+    def hold_reminders(self):
+        """order_id -> [(due_at epoch, status)] of the relay point reminders (kind relay_hold)."""
+        out = collections.defaultdict(list)
+        for order, due, status in self.sql("SELECT order_id, extract(epoch FROM due_at), status FROM relais.reminders"
+                                           " WHERE kind = 'relay_hold' ORDER BY id"):
+            out[order].append((Decimal(due), status))
+        return out
+
     def reminders(self):
         """order_id -> [(kind, due_at epoch, status)] of the booking reminders (evening, soon), in the
         order they were planned; relais.reminders is the durable schedule (a table, not part of the
@@ -298,7 +329,9 @@ class Live:
     def notifications(self):
         """order_id -> sorted [(recipient, channel, template)], and every status seen.
 
-        Pickup reminders (templates pickup-*) are left out: the generated order.ready events
+        Messages about appointments and quotes (subject other than order) are left out, and so
+        are reminders: the relay point's (delivery-hold-*), planned from random hold_until
+        times, and the pickup reminders (templates pickup-*): the generated order.ready events
         carry random times, so whether a ready order's not-collected reminder is already due
         depends on the clock; the booking reminders are checked where they are planned
         (relais.reminders), and the sending of reminders has its own tests (ReminderRulesTests,
@@ -306,7 +339,7 @@ class Live:
         out, statuses = collections.defaultdict(list), collections.Counter()
         for order, recipient, channel, template, status in self.sql(
                 "SELECT order_id, recipient, channel, template, status FROM relais.notification_log"
-                " WHERE template NOT LIKE 'pickup-%'"):
+                " WHERE template NOT LIKE 'pickup-%' AND template NOT LIKE 'delivery-hold-%' AND subject = 'order'"):
             out[order].append((recipient, channel, template))
             statuses[status] += 1
         return {k: sorted(v) for k, v in out.items()}, statuses
@@ -520,6 +553,130 @@ def check_pickup_examples(live, checks, token):
     return set(shops.values()), job_ids, set(orders.values())
 
 
+def check_delivery_examples(live, checks, token):
+    """The deliveries examples: for an open order of their own (examples/payloads/order.placed.json,
+    a shop of its own), each ships it to a relay point and says it waits there; run twice (the
+    second run's jobs are duplicates). Afterwards relais.order_status shows the order shipped,
+    delivery_state at_relay, by Mondial Relay, at the Tabac-Presse du Marché until hold_until;
+    the order's quantities have left the shop's stock on hand, none reserved; the customer's
+    reminder is pending in relais.reminders 24 hours before hold_until (out of quiet hours, in
+    Europe/Paris); the messages are the order's and the two steps'. Returns (shops, job ids, orders)."""
+    placed = json.loads((c.PAYLOADS / "order.placed.json").read_text(encoding="utf-8"))
+    orders = {name: f"contract-{name}-{token}-CMD-1048" for name in DELIVERY_EXAMPLES}
+    shops = {name: f"contract-{name}-{token}-deliveries" for name in DELIVERY_EXAMPLES}
+    jobs = []
+    for name in DELIVERY_EXAMPLES:
+        data = json.loads(json.dumps(placed["data"]))
+        data["order_id"], data["shop"]["id"] = orders[name], shops[name]
+        data.pop("pickup_deadline")
+        jobs.append({b"job": json.dumps({"id": f"order-placed:{orders[name]}", "type": "order.placed",
+                                         "data": data}).encode()})
+    live.enqueue(jobs, "orders")
+    if live.wait_drained(checks, "the deliveries examples' orders") is None:
+        return set(shops.values()), set(), set(orders.values())
+    job_ids = {f"order-placed:{o}" for o in orders.values()}
+    quantities = collections.Counter()
+    for item in placed["data"]["items"]:
+        quantities[item["sku"]] += item["quantity"]
+    for round_ in (1, 2):
+        runs, started = {}, datetime.now(timezone.utc)
+        for name, command in DELIVERY_EXAMPLES.items():
+            printed, error = run_example(name, command, orders[name], live.args, ("delivery.shipped", "delivery.at_relay"))
+            if checks.check(printed is not None, f"deliveries example {name} (run {round_}): exits 0 and prints its "
+                            "two steps", error):
+                runs[name] = printed
+                job_ids |= {job_id for job_id, _ in printed.values()}
+        ended = datetime.now(timezone.utc)
+        if live.wait_drained(checks, f"deliveries examples run {round_}") is None:
+            break
+        processed, history, rows, stock = live.processed(), live.history(), live.deliveries(), live.stock()
+        holds, (messages, _), (dead, _) = live.hold_reminders(), live.notifications(), live.dead_letters()
+        now = datetime.now(timezone.utc)
+        for name in DELIVERY_EXAMPLES:
+            if name not in runs:
+                continue
+            order, problems = orders[name], []
+            for job_type, (job_id, entry) in runs[name].items():
+                if processed.get(job_id) != [("deliveries", job_type)]:
+                    problems.append(f"{job_id}: ledger has {processed.get(job_id)}")
+                if history.get(order, {}).get(job_id) != (job_type, True):
+                    problems.append(f"{job_id}: history has {history.get(order, {}).get(job_id)}")
+                if ("deliveries", entry) in dead:
+                    fields = dead[("deliveries", entry)][0]
+                    problems.append(f"{job_id} dead-lettered: {excerpt(fields.get('code', b''))} "
+                                    f"{excerpt(fields.get('reason', b''))}")
+            # hold_until: ten days after the day of the run, 18:00 UTC (the first run's: the second is a duplicate).
+            holds_possible = [epoch(f"{d.date() + timedelta(days=10)}T18:00:00Z") for d in (started, ended)]
+            got = rows.get(order)
+            want = ("shipped", "at_relay", "relay", "Mondial Relay", "https://suivi.mondial-relay.example/colis/48213977",
+                    "Tabac-Presse du Marché")
+            if got is None or got[:6] != want or not any(close_epoch(got[6], h) for h in holds_possible):
+                problems.append(f"order_status {got}, expected {want} and relay_hold_until one of {holds_possible}")
+            got_stock = {sku: row[:3] for sku, row in stock.get(shops[name], {}).items()}
+            want_stock = {sku: (-q, 0, -q) for sku, q in quantities.items()}
+            if got_stock != want_stock:
+                problems.append(f"stock of {shops[name]} (on_hand, reserved, available) {got_stock}, expected "
+                                f"{want_stock}: shipping takes the reservation out of stock on hand")
+            hold = got[6] if got and got[6] is not None else holds_possible[0]
+            due = outside_quiet_hours(instant(hold) - timedelta(hours=24), PARIS, instant(hold))
+            want_holds = [(seconds(due), "pending")] if due and due > now else []
+            got_holds = holds.get(order, [])
+            if len(got_holds) != len(want_holds) or not all(
+                    g[1] == w[1] and close_epoch(g[0], w[0]) for g, w in zip(got_holds, want_holds)):
+                problems.append(f"relay_hold reminders {got_holds}, expected {want_holds} (24 h before hold_until, "
+                                "out of quiet hours in Europe/Paris)")
+            want_messages = sorted(expected_messages("order.placed", placed["data"])
+                                   + DELIVERY_MESSAGES["delivery.shipped"] + DELIVERY_MESSAGES["delivery.at_relay"])
+            if messages.get(order, []) != want_messages:
+                problems.append(f"notification_log {messages.get(order, [])}, expected {want_messages}")
+            checks.check(not problems, f"deliveries example {name} (run {round_}) for order {order}: shipped, waiting "
+                         "at the relay point in relais.order_status, its stock taken, the hold reminder pending, "
+                         "both steps in the ledger and the history, their messages", "; ".join(problems))
+    return set(shops.values()), job_ids, set(orders.values())
+
+
+def check_family_examples(live, checks, token):
+    """The examples of the families without checks of their own (check_examples.family_commands:
+    appointments, quotes), each for a shop of its own, run twice (the second run's jobs are
+    duplicates): every job they print is in relais.processed_jobs once, under its queue and
+    type, and none is dead-lettered. Returns the job ids."""
+    import check_examples
+    job_ids = set()
+    for queue in c.QUEUES:
+        if queue in check_examples.KNOWN_QUEUES:
+            continue
+        commands = check_examples.family_commands(queue)
+        runs = collections.defaultdict(list)
+        for round_ in (1, 2):
+            for name, command in commands.items():
+                env = {**os.environ, "RELAIS_REDIS_URL": live.args.redis_url, "RELAIS_PREFIX": live.args.prefix,
+                       "NODE_PATH": NODE_PATH}
+                done = subprocess.run(command + [f"contract-{name}-{token}-{queue}"], cwd=c.ROOT, env=env,
+                                      capture_output=True, text=True, timeout=60)
+                lines = [line.split(" ") for line in done.stdout.splitlines()]
+                ok = done.returncode == 0 and lines and all(len(line) == 3 for line in lines)
+                if checks.check(ok, f"{queue} example {name} (run {round_}): exits 0 and prints its jobs",
+                                f"exit {done.returncode}, stdout {done.stdout.strip()!r}, stderr {done.stderr.strip()[-300:]!r}"):
+                    runs[name].append(lines)
+                    job_ids |= {line[1] for line in lines}
+            if live.wait_drained(checks, f"{queue} examples run {round_}") is None:
+                return job_ids
+            processed, (dead, _) = live.processed(), live.dead_letters()
+            for name in commands:
+                problems = []
+                for lines in runs[name]:
+                    for job_type, job_id, entry in lines:
+                        if processed.get(job_id) != [(queue, job_type)]:
+                            problems.append(f"{job_id}: ledger has {processed.get(job_id)}")
+                        if (queue, entry) in dead:
+                            fields = dead[(queue, entry)][0]
+                            problems.append(f"{job_id} dead-lettered: {excerpt(fields.get('code', b''))} "
+                                            f"{excerpt(fields.get('reason', b''))}")
+                checks.check(not problems, f"{queue} example {name} (run {round_}): every job processed once, none "
+                             "dead-lettered", "; ".join(problems))
+    return job_ids
+
+
 # Generated cases ----------------------------------------------------------------
 
 
@@ -533,13 +690,14 @@ def load_cases(args, token, checks):
     checks.check(done.returncode == 0, "generate_cases.py: every generated job agrees with the schemas",
                  (done.stderr or done.stdout).strip()[-1000:])
     cases = []
-    for job_type in c.JOB_TYPES:
-        path = outdir / f"{job_type}.jsonl"
+    files = [(f"{t}.jsonl", t) for t in c.JOB_TYPES] + [(f"subjects.{q}.jsonl", f"subjects of {q}") for q in c.QUEUES]
+    for file_name, label in files:
+        path = outdir / file_name
         if not path.exists():
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             case = json.loads(line)
-            case["name"] = f"{job_type} #{number}"
+            case["name"] = f"{label} #{number}"
             case["fields"] = {b"job": case["job"].encode("utf-8")}
             cases.append(case)
     info(f"generated {len(cases)} cases (seed {args.seed}, n {args.count}) in {time.monotonic() - started:.1f}s")
@@ -784,6 +942,9 @@ def check_retries(live, checks, token):
     slot = {"slot_start": "2031-03-14T10:00:00+01:00", "slot_end": "2031-03-14T10:30:00+01:00"}
     live.enqueue([job("pickup.booked", f"pickup-booked:{early}:1", {"order_id": early, **slot}),
                   job("pickup.booked", f"pickup-booked:{orphan}:1", {"order_id": orphan, **slot})], "pickups")
+    if "deliveries" in c.FAMILIES:  # a carrier's step for an order never placed: retried, then dead-lettered
+        live.enqueue([job("delivery.shipped", f"delivery-shipped:{orphan}",
+                          {"order_id": orphan, "at": at, "method": "home", "carrier": "Colissimo"})], "deliveries")
     time.sleep(0.3)  # the confirmed events and bookings are tried (and retried) before their order exists
     live.enqueue([job("order.placed", f"order-placed:{early}", placed)], "orders")
     started = time.monotonic()
@@ -829,8 +990,11 @@ def check_retries(live, checks, token):
                  "relais.order_status, its two reminders pending in relais.reminders", "; ".join(problems))
     # A retried job goes back on the stream as a new entry: find its dead letter by job id.
     all_letters = []
-    for job_type, queue, job_id in (("order.confirmed", "orders", f"order-confirmed:{orphan}"),
-                                    ("pickup.booked", "pickups", f"pickup-booked:{orphan}:1")):
+    orphans = [("order.confirmed", "orders", f"order-confirmed:{orphan}"),
+               ("pickup.booked", "pickups", f"pickup-booked:{orphan}:1")]
+    if "deliveries" in c.FAMILIES:
+        orphans.append(("delivery.shipped", "deliveries", f"delivery-shipped:{orphan}"))
+    for job_type, queue, job_id in orphans:
         letters = [f for f in all_dead if f.get("job_id") == job_id.encode()]
         all_letters += letters
         problems = []
@@ -904,13 +1068,124 @@ def order_problems(case, events, live_state, pickups=()):
     return problems
 
 
+def generic_problems(case, ledger, letters, queue):
+    """What is wrong with a valid job of a family drawn from its schema: it must be in the
+    ledger once (applied, or kept without effect by the family's rules), or, when the family
+    makes it wait for another event that never came (a quote accepted before it was sent), be
+    dead-lettered once as attempts_exhausted; never refused as malformed."""
+    problems = []
+    if ledger and ledger != [(queue, case["type"])]:
+        problems.append(f"ledger has {ledger}, expected [({queue!r}, {case['type']!r})]")
+    if ledger and letters:
+        problems.append("both processed and dead-lettered")
+    if not ledger and not letters:
+        problems.append("neither processed nor dead-lettered: dropped")
+    for fields in letters:
+        code = fields.get("code", b"").decode()
+        if code != "attempts_exhausted" or len(letters) > 1:
+            problems.append(f"dead-lettered {code} {excerpt(fields.get('reason', b''), 300)!r}")
+    return problems
+
+
+# The deliveries' effects on their orders (docs/producers.md, "Queue `deliveries`"): the first
+# step applied ships the order; a step is applied when it moves the delivery forward (shipped 1,
+# at_relay 2, delivered/collected/returned 3) and the delivery is not final.
+DELIVERY_RANK = {"delivery.shipped": 1, "delivery.at_relay": 2, "delivery.delivered": 3, "delivery.collected": 3,
+                 "delivery.returned": 3}
+DELIVERY_STATE = {"delivery.shipped": "shipped", "delivery.at_relay": "at_relay", "delivery.delivered": "delivered",
+                  "delivery.collected": "collected", "delivery.returned": "returned"}
+ORDER_STATUS_OF_DELIVERY = {"shipped": "shipped", "at_relay": "shipped", "delivered": "delivered",
+                            "collected": "delivered", "returned": "returned"}
+DELIVERY_MESSAGES = {"delivery.shipped": [("customer", "log", "delivery-shipped-customer")],
+                     "delivery.at_relay": [("customer", "log", "delivery-at-relay-customer")],
+                     "delivery.returned": [("customer", "log", "delivery-returned-customer"),
+                                           ("shop", "log", "delivery-returned-shop")]}
+
+
+def delivery_outcome(steps):
+    """The steps (dicts with type, data, phase, id) of one order's delivery that apply, in the order
+    they were sent (one phase each), and what relais.order_status shows after them: (status,
+    delivery_state, delivery_method, carrier, tracking_url, relay_name, hold_until text or None)."""
+    applied, current = [], None
+    for step in sorted(steps, key=lambda e: e["phase"]):
+        if current is None or (DELIVERY_RANK[current] < 3 and DELIVERY_RANK[step["type"]] > DELIVERY_RANK[current]):
+            applied.append(step)
+            current = step["type"]
+    if current is None:
+        return applied, ("placed", "", "", "", "", "", None)
+    method = carrier = url = relay = ""
+    hold = None
+    for step in applied:
+        data = step["data"]
+        if step["type"] == "delivery.shipped":
+            method, carrier, url = data["method"], data["carrier"], data.get("tracking_url") or ""
+        elif step["type"] == "delivery.at_relay":
+            method, relay, hold = "relay", data["relay"]["name"], data["hold_until"]
+    state = DELIVERY_STATE[current]
+    return applied, (ORDER_STATUS_OF_DELIVERY[state], state, method, carrier, url, relay, hold)
+
+
+def check_generated_deliveries(live, checks, cases, history, messages, stock):
+    """Each order of the deliveries' own (subjects.deliveries.jsonl) after its steps: status and
+    delivery columns of relais.order_status, every step in its history (applied or kept), its
+    stock (the reservation gone from stock on hand at the first step, back on a return) and
+    its messages."""
+    rows = live.deliveries()
+    steps = collections.defaultdict(list)
+    for case in cases:
+        if case["valid"] and case.get("family") == "deliveries" and "subject_for" not in case:
+            job = json.loads(case["job"])
+            steps[case["subject"]].append({"id": job["id"], "type": case["type"], "data": job["data"],
+                                           "phase": case["phase"]})
+    states = collections.Counter()
+    for case in cases:
+        if case.get("subject_for") != "deliveries":
+            continue
+        data = json.loads(case["job"])["data"]
+        order, shop = data["order_id"], data["shop"]["id"]
+        applied, want = delivery_outcome(steps[case["subject"]])
+        states[want[1] or "none"] += 1
+        problems = []
+        got = rows.get(order)
+        if got is None:
+            problems.append("not in relais.order_status")
+        else:
+            if got[:6] != want[:6]:
+                problems.append(f"order_status (status, delivery_state, method, carrier, tracking_url, relay_name) "
+                                f"{got[:6]}, expected {want[:6]}")
+            if not close_enough(got[6], want[6]):
+                problems.append(f"relay_hold_until {got[6]}, expected {want[6]}")
+        want_history = {json.loads(case["job"])["id"]: ("order.placed", True)}
+        want_history.update({e["id"]: (e["type"], e in applied) for e in steps[case["subject"]]})
+        if history.get(order, {}) != want_history:
+            problems.append(f"history {history.get(order)}, expected {want_history}")
+        quantities = collections.Counter()
+        for item in data["items"]:
+            quantities[item["sku"]] += int(item["quantity"])
+        returned = any(e["type"] == "delivery.returned" for e in applied)
+        want_stock = {sku: (0, q, -q) if not applied else (0, 0, 0) if returned else (-q, 0, -q)
+                      for sku, q in quantities.items()}
+        got_stock = {sku: row[:3] for sku, row in stock.get(shop, {}).items()}
+        if got_stock != want_stock:
+            wrong = {k: (got_stock.get(k), want_stock.get(k)) for k in set(got_stock) | set(want_stock)
+                     if got_stock.get(k) != want_stock.get(k)}
+            problems.append(f"stock (on_hand, reserved, available) got vs expected {dict(list(wrong.items())[:3])}")
+        want_messages = sorted(expected_messages("order.placed", data)
+                               + [m for e in applied for m in DELIVERY_MESSAGES.get(e["type"], [])])
+        if messages.get(order, []) != want_messages:
+            problems.append(f"notification_log {messages.get(order, [])}, expected {want_messages}")
+        checks.check(not problems, f"deliveries: order {order!r} after {[e['type'] for e in steps[case['subject']]]}: "
+                     "its status, delivery, history, stock and messages", "; ".join(problems), rule="deliveries effect")
+    info(f"deliveries: {sum(states.values())} orders of their own, final delivery states {dict(states)}")
+
+
 def check_generated(live, checks, token, example_shops, example_ids, example_orders):
     retried_ids, retried_orders, retried_dead = check_retries(live, checks, token)
     cases = load_cases(live.args, token, checks)
-    placed = [case for case in cases if case["type"] == "order.placed" and case["valid"]]
+    placed = [case for case in cases if case["type"] == "order.placed" and case["valid"] and "family" not in case]
     events, pickups = collections.defaultdict(list), collections.defaultdict(list)
     for case in cases:
-        if case["valid"] and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
+        if case["valid"] and "family" not in case and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
             job = json.loads(case["job"])
             (pickups if case["type"] in c.PICKUP_TYPES else events)[case["order"]].append(
                 {"id": job["id"], "type": case["type"], "data": job["data"], "phase": case["phase"],
@@ -918,9 +1193,12 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     # Phase 1: the stock jobs, every invalid job and the valid orders; phases 2-5: the valid
     # events about those orders (generate_cases.py, event_plan), each phase once the one
     # before has drained, so no event waits for its order and the final states are known.
+    # The families drawn from their schemas (generate_cases.family_plan) go on: their subjects
+    # in phase 1, then each step type in a phase of its own.
     started = time.monotonic()
     megabytes = 0
-    for phase in range(1, 6):
+    phases = max(case.get("phase", 1) for case in cases)
+    for phase in range(1, phases + 1):
         batch = [case for case in cases if case.get("phase", 1) == phase]
         for queue in c.QUEUES:
             mine = [case for case in batch if c.queue_of(case["type"]) == queue]
@@ -935,19 +1213,33 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
         drained = live.wait_drained(checks, f"generated cases, phase {phase} ({len(batch)} jobs)")
         if drained is None:
             return
-    info(f"enqueued {len(cases)} entries ({megabytes:.1f} MiB) in 5 phases, all drained in "
+    info(f"enqueued {len(cases)} entries ({megabytes:.1f} MiB) in {phases} phases, all drained in "
          f"{time.monotonic() - started:.1f}s")
 
     processed, stock = live.processed(), live.stock()
     dead, all_dead = live.dead_letters()
     orders, history, (messages, statuses) = live.orders(), live.history(), live.notifications()
     slots, reminders, now = live.slots(), live.reminders(), datetime.now(timezone.utc)
+    dead_by_job = collections.defaultdict(list)  # a retried job is dead-lettered from another entry
+    for fields in all_dead:
+        dead_by_job[(fields.get("queue", b"").decode(), fields.get("job_id", b"").decode())].append(fields)
+    generic_dead = set()
     counts = collections.Counter()
     for case in cases:
         queue = c.queue_of(case["type"])
         name = f"{case['name']} [{case['rule']}] entry {case['entry'][1]} id {case['id']}"
         in_dead = dead.get(case["entry"], [])
         ledger = processed.get(case["id"], []) if case["id"] is not None else []
+        if case["valid"] and "family" in case:
+            letters = dead_by_job.get((queue, case["id"]), [])
+            generic_dead |= {(queue, f.get("entry_id", b"").decode()) for f in letters}
+            counts["processed"] += bool(ledger)
+            counts["dead"] += bool(letters)
+            counts["retried out"] += bool(letters)
+            problems = generic_problems(case, ledger, letters, queue)
+            checks.check(not problems, f"valid {name}: processed (or retried until attempts_exhausted), never "
+                         "refused", "; ".join(problems) + f"; payload {excerpt(case['job'])}", rule=case["rule"])
+            continue
         counts["processed"] += bool(ledger)
         counts["dead"] += bool(in_dead)
         if case["valid"]:
@@ -991,7 +1283,9 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
             checks.check(not problems, f"invalid {name}: dead-lettered as {expect}",
                          "; ".join(problems) + f"; payload {excerpt(case['fields'].get(b'job', b''))}", rule=case["rule"])
 
-    ours = {case["entry"] for case in cases} | retried_dead
+    if "deliveries" in c.FAMILIES:
+        check_generated_deliveries(live, checks, cases, history, messages, stock)
+    ours = {case["entry"] for case in cases} | retried_dead | generic_dead
     checks.check(counts["processed"] + counts["dead"] == len(cases),
                  "generated: processed + dead-lettered == cases (none dropped, none both)",
                  f"{counts['processed']} processed + {counts['dead']} dead-lettered != {len(cases)} cases")
@@ -1011,7 +1305,8 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     stray_shops = set(stock) - expected_shops
     checks.check(not stray_shops, "no stock rows for other shops (invalid jobs had no effect)",
                  f"{len(stray_shops)} unexpected shops, e.g. {sorted(stray_shops)[:5]}")
-    expected_orders = {json.loads(case["job"])["data"]["order_id"] for case in placed} | example_orders | retried_orders
+    expected_orders = ({json.loads(case["job"])["data"]["order_id"] for case in cases
+                        if case["valid"] and case["type"] == "order.placed"} | example_orders | retried_orders)
     stray_orders = set(orders) - expected_orders
     checks.check(not stray_orders, "no other orders in relais.order_status (invalid jobs had no effect)",
                  f"{len(stray_orders)} unexpected, e.g. {sorted(stray_orders)[:5]}")
@@ -1030,7 +1325,8 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
                  "years ahead", f"{dict(reminder_statuses)}")
     valid = sum(case["valid"] for case in cases)
     info(f"{valid} valid cases, {len(cases) - valid} invalid ({len(RAW_CASES)} raw): "
-         f"{counts['processed']} processed, {counts['dead']} dead-lettered; "
+         f"{counts['processed']} processed, {counts['dead']} dead-lettered "
+         f"({counts['retried out']} of them valid: retried out, or refused by the database); "
          f"{sum(len(v) for v in messages.values())} messages ({dict(statuses)}); "
          f"booking reminders {dict(reminder_statuses)}")
     if checks.failed_rules:
@@ -1081,6 +1377,10 @@ def main():
         pickup_shops, pickup_ids, pickup_orders = check_pickup_examples(live, checks, token)
         example_shops, example_ids, example_orders = (example_shops | pickup_shops, example_ids | pickup_ids,
                                                       example_orders | pickup_orders)
+        if "deliveries" in c.FAMILIES:
+            shops, ids, orders = check_delivery_examples(live, checks, token)
+            example_shops, example_ids, example_orders = example_shops | shops, example_ids | ids, example_orders | orders
+        example_ids |= check_family_examples(live, checks, token)
         check_generated(live, checks, token, example_shops, example_ids, example_orders)
     except Exception as error:  # report, count, and still check the daemon
         checks.check(False, "live checks ran to the end", f"{type(error).__name__}: {error}")
