@@ -207,7 +207,8 @@ public struct OrderPlan: Sendable, Equatable {
             reminders.plan(order.orderId, rules.forReady(readyAt: job.at, pickupDeadline: order.pickupDeadline,
                                                          timeZone: order.shop.timeZone))
         case .cancelReminders:
-            reminders.cancel(order.orderId, ReminderKind.allCases)
+            // An order's own kinds only: a quote or appointment may share its id.
+            reminders.cancel(order.orderId, ReminderKind.allCases.filter { $0.subject == .order })
         case .notify(let recipient, let template):
             var facts = MessageFacts(order: order, job: job)
             facts.slotStart = stored.slotStart
@@ -291,6 +292,7 @@ public enum MessageRouting {
     public static let customerSMSTemplates: Set<MessageTemplate> = [
         .orderReadyCustomer, .orderCancelledCustomer, .orderExpiredCustomer,
         .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
+        .quoteReminderCustomer,
     ]
 
     /// The channels and destinations of one message.

@@ -78,6 +78,8 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     case evening
     /// Shortly (one hour by default) before a booked slot.
     case soon
+    /// An unanswered quote stops being valid soon (`quoteReminderBefore` before it does).
+    case quoteExpiring = "quote_expiring"
 
     /// The message template the reminder is sent with.
     public var template: MessageTemplate {
@@ -85,6 +87,7 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
         case .uncollected: .pickupReminderCustomer
         case .evening: .pickupEveningCustomer
         case .soon: .pickupSoonCustomer
+        case .quoteExpiring: .quoteReminderCustomer
         }
     }
 
@@ -92,6 +95,7 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     public var subject: MessageSubject {
         switch self {
         case .uncollected, .evening, .soon: .order
+        case .quoteExpiring: .quote
         }
     }
 }
@@ -243,6 +247,9 @@ public struct ReminderRules: Sendable, Equatable {
         case .evening:
             guard let slotStart else { return false }
             return now < Self.instant(slotStart, plus: .zero - soonBefore) && now < slotStart
+        case .quoteExpiring:
+            // A quote's reminder is judged by its own family (`QuoteReminders`), never here.
+            return true
         }
     }
 

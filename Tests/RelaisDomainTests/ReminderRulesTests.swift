@@ -29,7 +29,8 @@ extension ReminderRulesTests {
             #expect(ReminderKind.uncollected.template == .pickupReminderCustomer)
             #expect(ReminderKind.evening.template == .pickupEveningCustomer)
             #expect(ReminderKind.soon.template == .pickupSoonCustomer)
-            #expect(ReminderKind.allCases.count == 3)
+            #expect(ReminderKind.allCases.filter { $0.subject == .order }.count == 3)
+            #expect(ReminderKind.quoteExpiring.template == .quoteReminderCustomer && ReminderKind.quoteExpiring.subject == .quote)
             #expect(ReminderKind(rawValue: "evening") == .evening)
         }
 
