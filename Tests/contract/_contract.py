@@ -55,10 +55,8 @@ def validator(schemas, name):
 
 def queue_of(job_type):
     """The queue a job type belongs to: `stock.levels` -> `stock`, `order.placed` -> `orders`,
-    `pickup.booked` -> `pickups`."""
-    if str(job_type).startswith("order."):
-        return "orders"
-    return "pickups" if str(job_type).startswith("pickup.") else "stock"
+    `pickup.booked` -> `pickups`, as the daemon's families say (`stock` for a type no family has)."""
+    return next((queue for queue, types in FAMILIES.items() if job_type in types), "stock")
 
 
 def payloads():
