@@ -30,7 +30,16 @@ public enum QuoteJob: Sendable, Equatable {
 
 /// Where a quote stands (`relais.quote_status.status`).
 public enum QuoteStatus: String, Sendable, Codable, CaseIterable {
-    case requested, sent, accepted, declined, expired
+    /// Asked of the shop, not answered by it yet.
+    case requested
+    /// The shop's quote is out, waiting for the customer.
+    case sent
+    /// The customer accepted it (final).
+    case accepted
+    /// The customer declined it (final).
+    case declined
+    /// The platform closed it unanswered (final).
+    case expired
 
     /// Whether the quote is answered or closed: nothing changes it any more.
     public var isFinal: Bool { self == .accepted || self == .declined || self == .expired }
@@ -39,7 +48,9 @@ public enum QuoteStatus: String, Sendable, Codable, CaseIterable {
 /// `quote.requested`: everything Relais keeps of the request. Encoded with the wire's
 /// field names, it is how the store keeps it.
 public struct RequestedQuote: Sendable, Equatable, Codable {
+    /// The quote's id, the same in every event of the quote.
     public var quoteId: String
+    /// When the customer asked.
     public var at: Timestamp
     /// The shop asked, read as `order.placed`'s.
     public var shop: PlacedOrder.Shop
@@ -71,7 +82,9 @@ public struct QuoteOffer: Sendable, Equatable, Codable {
     /// The quote's amount in cents, as the shop states it (not checked against the lines:
     /// a discount or a fee may make them differ).
     public var amountCents: Int64
+    /// `EUR`.
     public var currency: String
+    /// What the amount is made of, 1 to 100 lines.
     public var lines: [QuoteLine]
     /// Until when the customer may accept it: after `at`.
     public var validUntil: Timestamp
@@ -94,8 +107,11 @@ public struct QuoteOffer: Sendable, Equatable, Codable {
 
 /// One line of a quote.
 public struct QuoteLine: Sendable, Equatable, Codable {
+    /// What the line is for.
     public var description: String
+    /// How many units.
     public var quantity: Int64
+    /// The price of one unit, in cents.
     public var unitPriceCents: Int64
 
     /// Creates a line.
@@ -125,6 +141,7 @@ public enum QuoteRules {
 public struct StoredQuote: Sendable, Equatable {
     /// What `quote.requested` said.
     public var request: RequestedQuote
+    /// Where the quote stands.
     public var status: QuoteStatus
     /// The quote as last sent, if it was.
     public var offer: QuoteOffer?
@@ -192,10 +209,15 @@ public struct QuotePlan: Sendable, Equatable {
 
     /// One event in a quote's history.
     public struct HistoryEntry: Sendable, Equatable {
+        /// The quote.
         public var quoteId: String
+        /// The job's id.
         public var jobId: String
+        /// The job's type.
         public var type: String
+        /// When the event happened (its `at`).
         public var at: Timestamp
+        /// Whether it changed the quote.
         public var applied: Bool
         /// Why it changed nothing, when it did not.
         public var note: String?

@@ -52,11 +52,13 @@ public final class QuoteProcessor {
 
 /// The quotes as the quote processor and the scheduler's `QuoteReminders` read and write them.
 final class QuotesRepository {
+    /// The connection, the processor's or the scheduler's.
     let db: PgConnection
     /// json-c, as `OrdersRepository`'s: the `json` columns keep the text as written.
     private let encoder = JSONCEncoder()
     private let decoder = JSONDecoder()
 
+    /// The quotes on `db`, a connection of the caller's.
     init(_ db: PgConnection) {
         self.db = db
     }
@@ -117,6 +119,8 @@ final class QuoteReminders: ReminderSource {
         self.rules = rules
     }
 
+    /// Sends each due reminder of a quote still sent and valid, postpones one reached in
+    /// the shop's quiet hours, and skips the others (`QuotePlan.reasonToSkip`).
     func decide(_ due: [DueReminder], now: Timestamp) throws -> [ReminderDecision] {
         let stored = try quotes.load(Set(due.map { ExactText($0.subjectId) }))
         return due.map { reminder in
