@@ -255,15 +255,16 @@ struct QuotesEndToEndTests {
         let deployment = try Deployment()
         let daemon = try deployment.start()
         defer { daemon.stop() }
-        // Paris goes to summer time on 28 March 2027, New York on 14 March. 48 h before
-        // 07:30 CEST on the 30th is 07:30 CEST on the 28th: in quiet hours, so 08:00 CEST;
+        // Far enough ahead that every reminder is still to come whenever the test runs.
+        // Paris goes to summer time on 29 March 2099, New York on 8 March. 48 h before
+        // 07:30 CEST on the 31st is 07:30 CEST on the 29th: in quiet hours, so 08:00 CEST;
         // for a shop in New York, that instant is 01:30 EDT, so 08:00 EDT.
-        // 48 h before 12:00 CEST on the 29th is 11:00 CET on the 27th, outside quiet hours.
+        // 48 h before 12:00 CEST on the 30th is 11:00 CET on the 28th, outside quiet hours.
         // 48 h before 21:00 on 3 December is in quiet hours: 08:00 the next morning.
         let cases = [
-            ("dst-paris", "Europe/Paris", "2027-03-30T07:30:00+02:00", "2027-03-28 06:00:00+00"),
-            ("dst-newyork", "America/New_York", "2027-03-30T07:30:00+02:00", "2027-03-28 12:00:00+00"),
-            ("dst-elapsed", "Europe/Paris", "2027-03-29T12:00:00+02:00", "2027-03-27 10:00:00+00"),
+            ("dst-paris", "Europe/Paris", "2099-03-31T07:30:00+02:00", "2099-03-29 06:00:00+00"),
+            ("dst-newyork", "America/New_York", "2099-03-31T07:30:00+02:00", "2099-03-29 12:00:00+00"),
+            ("dst-elapsed", "Europe/Paris", "2099-03-30T12:00:00+02:00", "2099-03-28 10:00:00+00"),
             ("evening", "Europe/Paris", "2099-12-03T21:00:00+01:00", "2099-12-02 07:00:00+00"),
         ]
         for (quote, zone, validUntil, _) in cases {
