@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes test jobs for the `stock`, `orders` and `pickups` queues: N valid and N invalid per job type.
+"""Writes test jobs for the `stock`, `orders`, `pickups` and `quotes` queues: N valid and N invalid per job type.
 
 Usage: python3 Tests/contract/generate_cases.py OUTDIR [-n N] [--seed S] [--shop-prefix P]
 
-Writes OUTDIR/<job type>.jsonl for stock.levels, stock.adjust, the five order types and
-the two pickup types, one JSON object a line:
+Writes OUTDIR/<job type>.jsonl for stock.levels, stock.adjust, the five order types, the
+two pickup types and the five quote types, one JSON object a line:
 
     {"job": "<the payload, a JSON string to put in the job field of XADD>",
      "type": "stock.levels", "valid": true|false,
@@ -17,7 +17,8 @@ the two pickup types, one JSON object a line:
      "phase": 1-5,                               # when to send it (see event_plan, pickup_plan)
      "order": i, "applied": true|false}          # valid order and pickup events: the valid
                                                  # order.placed they are about, and whether
-                                                 # they change it
+                                                 # they change it ("quote": i for the valid
+                                                 # quote events and their quote.requested)
 
 - Orders: every valid order.placed has an order and a shop of its own; the valid events
   of the other four types are about those orders and are sent in phases, each after the
@@ -35,6 +36,13 @@ the two pickup types, one JSON object a line:
   ones. Slots start between 2040 and 2990, so that their reminders are planned and pending
   during the run, never due; slot_end is 1 s to 3 days after slot_start as an instant,
   often in another offset. Invalid pickup jobs, as for orders, go in phase 1.
+
+- Quotes: every valid quote.requested has a quote and a shop of its own (phase 1); the
+  valid events of the other four types are about those quotes (quote_plan below): quote k
+  is sent in phase 2 (valid_until years ahead, so its reminder is planned, never due) and
+  answered in phase 3, accepted when k % 3 == 0, declined when 1, expired when 2; the two
+  other answers come late, in phase 5, and are kept in its history without effect. Invalid
+  quote jobs, as for orders, go in phase 1.
 
 - A valid job breaks no rule of the contract; the daemon must accept it. Every valid job
   has its own id and its own shop, so after feeding them the expected stock is each job's
@@ -312,6 +320,8 @@ class Gen:
     def valid(self, job_type, order_id=None):
         if job_type.startswith("pickup."):
             return self.envelope(job_type, self.pickup_data(job_type, order_id))
+        if job_type.startswith("quote."):
+            return self.envelope(job_type, self.quote_data(job_type, order_id))
         if job_type == "stock.levels":
             data = self.levels_data()
         elif job_type == "stock.adjust":
@@ -398,6 +408,67 @@ class Gen:
             data["source"] = "web"
         return data
 
+    # Quotes -------------------------------------------------------------------
+
+    def quote_id(self):
+        """A unique quote id, as order ids are made."""
+        return self.unique_text(f"{self.shop_prefix}-quote-{self.next_serial()}", 0.25, 20)
+
+    def requested_data(self):
+        shop = {"id": self.shop(), "name": "Atelier " + self.text(1, 20)}
+        for key, value in (("email", self.maybe(self.rng.choice(VALID_EMAILS))),
+                           ("webhook_url", self.maybe(self.rng.choice(VALID_URLS), 0.3)),
+                           ("timezone", self.maybe(self.rng.choice(self.time_zones), 0.6))):
+            if value is not DELETE:
+                shop[key] = value
+        customer = {"name": self.text(1, 40)}
+        for key, value in (("email", self.maybe(self.rng.choice(VALID_EMAILS), 0.6)),
+                           ("phone", self.maybe(self.rng.choice(VALID_PHONES), 0.5)),
+                           ("locale", self.maybe(self.rng.choice(["fr", "en"]), 0.6))):
+            if value is not DELETE:
+                customer[key] = value
+        request = self.rng.choice([self.text(1, 80), self.text(1, 80), self.long_text("", 2000)])
+        data = {"quote_id": self.quote_id(), "at": self.timestamp(), "shop": shop, "customer": customer, "request": request}
+        desired = self.maybe(self.timestamp(), 0.5)
+        if desired is not DELETE:
+            data["desired_date"] = desired
+        return data
+
+    def sent_data(self, quote_id=None):
+        """A quote valid until years ahead (its reminder planned, never due during a run), sent
+        from a second to decades before that, often written in another offset."""
+        until = datetime(2040, 1, 1, tzinfo=timezone.utc) + timedelta(
+            seconds=self.rng.randrange(950 * 365 * 86400), microseconds=self.rng.choice([0, self.rng.randrange(1_000_000)]))
+        at = until - timedelta(seconds=self.rng.choice([1, 3600, 2 * 86400, 30 * 86400, 40 * 365 * 86400]))
+        lines = [{"description": self.rng.choice([self.text(1, 40), self.long_text("", 500)]) if self.rng.random() < 0.1
+                  else self.text(1, 40),
+                  "quantity": self.rng.choice([1, 2, self.rng.randint(1, 50), 1_000_000]),
+                  "unit_price_cents": self.rng.choice([0, 990, self.rng.randint(1, 100_000), 100_000_000])}
+                 for _ in range(self.rng.choice([1, 1, 2, 3, self.rng.randint(4, 100)]))]
+        return {"quote_id": quote_id if quote_id is not None else self.quote_id(), "at": self.at(at),
+                "amount_cents": self.rng.choice([1, 4500, self.rng.randint(1, 10**7), 100_000_000_000]), "currency": "EUR",
+                "lines": lines, "valid_until": self.at(until),
+                "url": self.rng.choice(VALID_URLS[:4] + ["https://marketplace.example/devis/q?id=1&lang=fr"])}
+
+    def answer_data(self, job_type, quote_id=None):
+        data = {"quote_id": quote_id if quote_id is not None else self.quote_id(), "at": self.timestamp()}
+        if job_type == "quote.accepted":
+            order = self.maybe(self.order_id(), 0.6)
+            if order is not DELETE:
+                data["order_id"] = order
+        if job_type == "quote.declined":
+            reason = self.maybe(self.rng.choice([self.text(1, 60), self.long_text("", 500)]), 0.5)
+            if reason is not DELETE:
+                data["reason"] = reason
+        return data
+
+    def quote_data(self, job_type, quote_id=None):
+        if job_type == "quote.requested":
+            return self.requested_data()
+        if job_type == "quote.sent":
+            return self.sent_data(quote_id)
+        return self.answer_data(job_type, quote_id)
+
     # Invalid jobs -------------------------------------------------------------
 
     def bad_timestamp(self):
@@ -460,6 +531,8 @@ UNKNOWN_TYPES = {
                "pickup.booked", "orders"),
     "pickups": ("pickup.book", "Pickup.Booked", "pickup.booked ", "pickup.moved", "pickup.canceled", "order.placed",
                 "order.cancelled", "stock.levels", "pickups"),
+    "quotes": ("quote.request", "Quote.Sent", "quote.sent ", "quote.revised", "quote.canceled", "order.placed",
+               "pickup.booked", "quotes"),
 }
 
 
@@ -740,7 +813,77 @@ def pickup_rules(job_type):
     return envelope_rules("pickups") + plain(rules) + extra + [too_large]
 
 
-NOT_IN_SCHEMA = {"levels.sku.duplicate", "size.too_large", "booked.slot_end.not_after"}
+def valid_until_not_after(g, job):
+    """valid_until not strictly after at, as the schema cannot see: equal, the same instant in
+    another offset, or earlier."""
+    data = job["data"]
+    at = datetime.fromisoformat(data["at"].replace("Z", "+00:00"))
+    kind = g.rng.choice(["equal", "same_instant", "earlier"])
+    if kind == "equal":
+        until = data["at"]
+    elif kind == "same_instant":
+        until = at.astimezone(timezone(timedelta(minutes=g.rng.choice([-300, 60, 330, 840])))).isoformat()
+    else:
+        until = g.at((at - timedelta(seconds=g.rng.choice([1, 3600, 86400]))).astimezone(timezone.utc))
+    return "sent.valid_until.not_after", "data.valid_until", "invalid_field", until
+
+
+def line_rule(name, key, code, value):
+    """A rule for one line of data.lines, chosen at random."""
+    return entry_rule("lines", name, key, code, value)
+
+
+def quote_rules(job_type):
+    pick = lambda values: (lambda g: g.rng.choice(values))  # noqa: E731
+    short = job_type.split(".")[1]
+    rules = string_rules(f"{short}.quote_id", "data.quote_id", 200) + timestamp_rules(short, "at")
+    extra = []
+    if job_type == "quote.requested":
+        rules += ([("requested.shop.missing", "data.shop", "missing_field", DELETE),
+                   ("requested.shop.not_object", "data.shop", "invalid_field", one_of(None, "shop-1", 5, []))]
+                  + string_rules("requested.shop.id", "data.shop.id", 200)
+                  + string_rules("requested.shop.name", "data.shop.name", 200)
+                  + [("requested.shop.email.invalid", "data.shop.email", "invalid_field", pick(INVALID_EMAILS)),
+                     ("requested.shop.webhook_url.invalid", "data.shop.webhook_url", "invalid_field", pick(INVALID_URLS)),
+                     ("requested.shop.timezone.invalid", "data.shop.timezone", "invalid_field", pick(INVALID_TIME_ZONES)),
+                     ("requested.customer.missing", "data.customer", "missing_field", DELETE)]
+                  + string_rules("requested.customer.name", "data.customer.name", 200)
+                  + [("requested.customer.phone.invalid", "data.customer.phone", "invalid_field", pick(INVALID_PHONES)),
+                     ("requested.customer.locale.invalid", "data.customer.locale", "invalid_field", one_of("de", "FR", "", 1))]
+                  + string_rules("requested.request", "data.request", 2000)
+                  + [("requested.desired_date.invalid", "data.desired_date", "invalid_field", lambda g: g.bad_timestamp())])
+    if job_type == "quote.sent":
+        rules += [("sent.amount_cents.missing", "data.amount_cents", "missing_field", DELETE),
+                  ("sent.amount_cents.out_of_range", "data.amount_cents", "invalid_field", one_of(0, -1, 100_000_000_001, 1e30)),
+                  ("sent.amount_cents.not_integer", "data.amount_cents", "invalid_field", one_of(9.5, "4500", None, True)),
+                  ("sent.currency.invalid", "data.currency", "invalid_field", one_of("eur", "USD", "", None, 978)),
+                  ("sent.currency.missing", "data.currency", "missing_field", DELETE),
+                  ("sent.lines.missing", "data.lines", "missing_field", DELETE),
+                  ("sent.lines.invalid", "data.lines", "invalid_field", one_of(None, [], {}, "gâteau")),
+                  ("sent.lines.too_many", "data.lines", "invalid_field",
+                   lambda g: [{"description": "x", "quantity": 1, "unit_price_cents": 1}] * 101),
+                  ("sent.valid_until.missing", "data.valid_until", "missing_field", DELETE),
+                  ("sent.valid_until.invalid", "data.valid_until", "invalid_field", lambda g: g.bad_timestamp()),
+                  ("sent.url.missing", "data.url", "missing_field", DELETE),
+                  ("sent.url.invalid", "data.url", "invalid_field", pick(INVALID_URLS + ["javascript:alert(1)", None, 5]))]
+        extra = [
+            line_rule("sent.line.not_object", None, "invalid_field", one_of(None, 40, "gâteau", [])),
+            line_rule("sent.line.description.missing", "description", "missing_field", DELETE),
+            line_rule("sent.line.description.invalid", "description", "invalid_field", one_of("", None, 7, "a\u0000")),
+            line_rule("sent.line.description.too_long", "description", "invalid_field", lambda g: g.long_text("", 501)),
+            line_rule("sent.line.quantity.out_of_range", "quantity", "invalid_field", one_of(0, -12, 1_000_001)),
+            line_rule("sent.line.quantity.not_integer", "quantity", "invalid_field", one_of(1.5, "2", None)),
+            line_rule("sent.line.unit_price_cents.out_of_range", "unit_price_cents", "invalid_field", one_of(-1, 100_000_001)),
+            valid_until_not_after,
+        ]
+    if job_type == "quote.accepted":
+        rules += string_rules("accepted.order_id", "data.order_id", 200, required=False)
+    if job_type == "quote.declined":
+        rules += string_rules("declined.reason", "data.reason", 500, required=False)
+    return envelope_rules("quotes") + plain(rules) + extra + [too_large]
+
+
+NOT_IN_SCHEMA = {"levels.sku.duplicate", "size.too_large", "booked.slot_end.not_after", "sent.valid_until.not_after"}
 
 
 def schema_check(validator, job, field, valid, rule):
@@ -818,6 +961,22 @@ def pickup_plan(orders, count):
     return plan
 
 
+# The plan for the valid quote events: quote k (the k-th valid quote.requested) is sent in
+# phase 2 and answered in phase 3 by the answer k % 3 picks (accepted, declined, expired); the
+# other two answers of it come in phase 5, after the end, and change nothing.
+QUOTE_ANSWERS = ["quote.accepted", "quote.declined", "quote.expired"]
+
+
+def quote_plan(job_type, i, quotes):
+    """(index of the quote, phase, whether it changes the quote) of valid event i."""
+    assert quotes > 0
+    k = i % quotes
+    if job_type == "quote.sent":
+        return k, 2, True
+    applies = QUOTE_ANSWERS[k % 3] == job_type
+    return k, (3 if applies else 5), applies
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("outdir", type=Path)
@@ -836,6 +995,9 @@ def main():
     kinds = [("stock.levels", levels_rules()), ("stock.adjust", adjust_rules()), ("order.placed", placed_rules())]
     kinds += [(t, event_rules(t)) for t in c.ORDER_TYPES[1:]]
     kinds += [(t, pickup_rules(t)) for t in c.PICKUP_TYPES]
+    quote_types = c.FAMILIES.get("quotes", [])
+    kinds += [(t, quote_rules(t)) for t in quote_types]
+    requested_quotes = []  # the quote ids of the valid quote.requested jobs, in order
     for job_type, rules in kinds:
         validator = c.validator(schemas, c.schema_for(job_type))
         cases = []
@@ -845,6 +1007,12 @@ def main():
                 target, phase, applied = event_plan(job_type, i, len(placed_orders))
                 job = gen.valid(job_type, placed_orders[target])
                 cases.append((job, True, None, None, "valid", {"order": target, "phase": phase, "applied": applied}))
+        elif job_type in quote_types[1:]:
+            # Valid quote events are about the valid quotes (quote_plan above).
+            for i in range(args.count):
+                target, phase, applied = quote_plan(job_type, i, len(requested_quotes))
+                job = gen.valid(job_type, requested_quotes[target])
+                cases.append((job, True, None, None, "valid", {"quote": target, "phase": phase, "applied": applied}))
         elif job_type in c.PICKUP_TYPES:
             # Valid pickup jobs are about the valid orders too (pickup_plan above); the first
             # one is padded to exactly 1 MiB.
@@ -859,6 +1027,8 @@ def main():
                 cases.append((job, True, None, None, "valid", {"phase": 1}))
                 if job_type == "order.placed":
                     placed_orders.append(job["data"]["order_id"])
+                if job_type == "quote.requested":
+                    requested_quotes.append(job["data"]["quote_id"])
         order = []
         while len(order) < args.count:  # every rule once before any twice
             batch = list(rules)

@@ -31,7 +31,10 @@
      booking reminders in relais.reminders: each booking's planned, the last one's pending
      while the order is open, the others cancelled, none sent (exact due times for shops
      in Europe/Paris, bounds elsewhere); every valid pickup job in the order's history,
-     applied or (after the order ended) kept without effect;
+     applied or (after the order ended) kept without effect; for quotes, each quote's status
+     and order_id in relais.quote_status, every event in its history (applied, or kept
+     after its answer), its messages in relais.notification_log (subject quote) and its
+     reminder, cancelled by the answer (generate_cases.quote_plan);
    - every invalid job is in <prefix>:dead exactly once, with the expected code, a reason
      that names the expected field, the payload byte for byte, its queue, job_id and
      job_type as documented, and it had no effect;
@@ -295,6 +298,29 @@ class Live:
             out[order][job] = (job_type, applied == "t")
         return out
 
+    def quotes(self):
+        """quote_id -> (shop_id, status, order_id or '') from relais.quote_status."""
+        return {q: (shop, status, order) for q, shop, status, order in
+                self.sql("SELECT quote_id, shop_id, status, order_id FROM relais.quote_status")}
+
+    def quote_history(self):
+        """quote_id -> {job_id: (type, applied)} from relais.quote_events (the quotes' history)."""
+        out = collections.defaultdict(dict)
+        for quote, job, job_type, applied in self.sql("SELECT quote_id, job_id, type, applied FROM relais.quote_events"):
+            out[quote][job] = (job_type, applied == "t")
+        return out
+
+    def quote_notifications(self):
+        """quote_id -> sorted [(recipient, channel, template)] of the quotes' messages, and their
+        reminders: quote_id -> sorted statuses."""
+        messages, reminders = collections.defaultdict(list), collections.defaultdict(list)
+        for quote, recipient, channel, template in self.sql(
+                "SELECT subject_id, recipient, channel, template FROM relais.notification_log WHERE subject = 'quote'"):
+            messages[quote].append((recipient, channel, template))
+        for quote, status in self.sql("SELECT order_id, status FROM relais.reminders WHERE subject = 'quote'"):
+            reminders[quote].append(status)
+        return {k: sorted(v) for k, v in messages.items()}, {k: sorted(v) for k, v in reminders.items()}
+
     def notifications(self):
         """order_id -> sorted [(recipient, channel, template)], and every status seen.
 
@@ -306,7 +332,7 @@ class Live:
         out, statuses = collections.defaultdict(list), collections.Counter()
         for order, recipient, channel, template, status in self.sql(
                 "SELECT order_id, recipient, channel, template, status FROM relais.notification_log"
-                " WHERE template NOT LIKE 'pickup-%'"):
+                " WHERE template NOT LIKE 'pickup-%' AND subject = 'order'"):
             out[order].append((recipient, channel, template))
             statuses[status] += 1
         return {k: sorted(v) for k, v in out.items()}, statuses
@@ -904,12 +930,51 @@ def order_problems(case, events, live_state, pickups=()):
     return problems
 
 
+QUOTE_STATUS = {"quote.accepted": "accepted", "quote.declined": "declined", "quote.expired": "expired"}
+
+
+def quote_problems(case, events, quotes, quote_history, quote_messages, quote_reminders):
+    """What is wrong with the quote of the valid quote.requested `case`, given its valid
+    events (generate_cases.quote_plan): its status and order_id, its history, its messages
+    (on channel log: no channel is configured) and its reminder, cancelled by the answer."""
+    job = json.loads(case["job"])
+    quote_id, problems = job["data"]["quote_id"], []
+    applied = [e for e in events if e["applied"]]
+    answer = next((e for e in applied if e["type"] in QUOTE_STATUS), None)
+    status = QUOTE_STATUS[answer["type"]] if answer else "sent" if applied else "requested"
+    order = ""
+    if answer and answer["type"] == "quote.accepted":
+        order = answer["data"].get("order_id") or ""
+    got = quotes.get(quote_id)
+    if got != (job["data"]["shop"]["id"], status, order):
+        problems.append(f"relais.quote_status has {got}, expected {(job['data']['shop']['id'], status, order)}")
+    want_history = {job["id"]: ("quote.requested", True)} | {e["id"]: (e["type"], e["applied"]) for e in events}
+    if quote_history.get(quote_id, {}) != want_history:
+        problems.append(f"history {quote_history.get(quote_id)}, expected {want_history}")
+    want_messages = [("shop", "log", "quote-requested-shop")]
+    if applied:
+        want_messages.append(("customer", "log", "quote-sent-customer"))
+    if answer and answer["type"] != "quote.expired":
+        want_messages.append(("shop", "log", answer["type"].replace(".", "-") + "-shop"))
+    if quote_messages.get(quote_id, []) != sorted(want_messages):
+        problems.append(f"notification_log {quote_messages.get(quote_id, [])}, expected {sorted(want_messages)}")
+    if any(status != "cancelled" for status in quote_reminders.get(quote_id, [])):
+        problems.append(f"its reminders are {quote_reminders[quote_id]}, expected cancelled by the answer")
+    return problems
+
+
 def check_generated(live, checks, token, example_shops, example_ids, example_orders):
     retried_ids, retried_orders, retried_dead = check_retries(live, checks, token)
     cases = load_cases(live.args, token, checks)
     placed = [case for case in cases if case["type"] == "order.placed" and case["valid"]]
+    requested = [case for case in cases if case["type"] == "quote.requested" and case["valid"]]
     events, pickups = collections.defaultdict(list), collections.defaultdict(list)
+    quote_events = collections.defaultdict(list)
     for case in cases:
+        if case["valid"] and "quote" in case:
+            job = json.loads(case["job"])
+            quote_events[case["quote"]].append({"id": job["id"], "type": case["type"], "data": job["data"],
+                                                "phase": case["phase"], "applied": case["applied"]})
         if case["valid"] and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
             job = json.loads(case["job"])
             (pickups if case["type"] in c.PICKUP_TYPES else events)[case["order"]].append(
@@ -942,6 +1007,8 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     dead, all_dead = live.dead_letters()
     orders, history, (messages, statuses) = live.orders(), live.history(), live.notifications()
     slots, reminders, now = live.slots(), live.reminders(), datetime.now(timezone.utc)
+    quotes, quote_history = live.quotes(), live.quote_history()
+    quote_messages, quote_reminders = live.quote_notifications()
     counts = collections.Counter()
     for case in cases:
         queue = c.queue_of(case["type"])
@@ -964,14 +1031,23 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
                 index = placed.index(case)
                 problems = order_problems(case, events[index], (orders, stock, history, messages), pickups[index])
                 problems += pickup_problems(case, pickups[index], slots, reminders, final_status(events[index]), now)
+            elif not problems and case["type"] == "quote.requested":
+                problems = quote_problems(case, quote_events[requested.index(case)], quotes, quote_history,
+                                          quote_messages, quote_reminders)
+            elif not problems and "quote" in case:
+                job = json.loads(case["job"])
+                got = quote_history.get(job["data"]["quote_id"], {}).get(job["id"])
+                if got != (case["type"], case["applied"]):
+                    problems.append(f"history of its quote has {got}, expected ({case['type']!r}, {case['applied']})")
             elif not problems:
                 job = json.loads(case["job"])
                 got = history.get(job["data"]["order_id"], {}).get(job["id"])
                 if got != (case["type"], case["applied"]):
                     problems.append(f"history of its order has {got}, expected ({case['type']!r}, {case['applied']})")
-            what = ("processed with its effect" if case["type"] != "order.placed" else
-                    "processed; its order's status, history, stock, messages, slot and booking reminders as its "
-                    "events and pickup jobs say")
+            what = ("processed; its order's status, history, stock, messages, slot and booking reminders as its "
+                    "events and pickup jobs say" if case["type"] == "order.placed" else
+                    "processed; its quote's status, order_id, history, messages and reminder as its events say"
+                    if case["type"] == "quote.requested" else "processed with its effect")
             checks.check(not problems, f"valid {name}: {what}",
                          "; ".join(problems) + f"; payload {excerpt(case['job'])}", rule=case["rule"])
             if case["type"] == "stock.levels" and not problems:
@@ -1015,6 +1091,10 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     stray_orders = set(orders) - expected_orders
     checks.check(not stray_orders, "no other orders in relais.order_status (invalid jobs had no effect)",
                  f"{len(stray_orders)} unexpected, e.g. {sorted(stray_orders)[:5]}")
+    expected_quotes = {json.loads(case["job"])["data"]["quote_id"] for case in requested}
+    stray_quotes = (set(quotes) | set(quote_messages) | set(quote_reminders)) - expected_quotes
+    checks.check(not stray_quotes, "no other quotes in relais.quote_status, their messages or reminders (invalid jobs "
+                 "had no effect)", f"{len(stray_quotes)} unexpected, e.g. {sorted(stray_quotes)[:5]}")
     stray_messages = set(messages) - expected_orders
     checks.check(not stray_messages, "no messages about other orders in relais.notification_log",
                  f"{len(stray_messages)} unexpected, e.g. {sorted(stray_messages)[:5]}")
