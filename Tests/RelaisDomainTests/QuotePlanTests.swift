@@ -277,3 +277,17 @@ struct QuoteReminderTests {
         #expect(QuotePlan.reasonToSkip(open, due: at("2026-12-06T18:00:00+01:00"), now: due) == "the quote was revised")
     }
 }
+
+@Suite("Quote and order reminders apart")
+struct QuoteAndOrderRemindersTests {
+    @Test func anOrderThatEndsLeavesTheReminderOfAQuoteOfTheSameIdAlone() {
+        let order = PlacedOrder(orderId: "q-1", shop: shop, customer: customer,
+                                items: [.init(sku: "a", name: "A", quantity: 1, unitPriceCents: 100)], totalCents: 100,
+                                placedAt: at("2026-11-28T09:00:00Z"))
+        let plan = OrderPlan.make([("c1", "order.cancelled", .cancelled(orderId: "q-1", at: at("2026-11-28T10:00:00Z"), by: .shop,
+                                                                           reason: nil))],
+                                  stored: [ExactText("q-1"): StoredOrder(order: order, status: .ready)], channels: channels)
+        let kinds = plan.reminders.cancellations.flatMap(\.kinds)
+        #expect(!kinds.isEmpty && kinds.allSatisfy { $0.subject == .order }, "\(kinds)")
+    }
+}
