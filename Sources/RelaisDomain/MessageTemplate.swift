@@ -37,12 +37,24 @@ public enum MessageTemplate: String, CaseIterable, Sendable {
     case deliveryReturnedCustomer = "delivery-returned-customer"
     /// To the shop: a parcel is coming back.
     case deliveryReturnedShop = "delivery-returned-shop"
+    /// To the shop: a customer asks for a quote.
+    case quoteRequestedShop = "quote-requested-shop"
+    /// To the customer: the shop's quote (or a revised one), with its amount, lines and link.
+    case quoteSentCustomer = "quote-sent-customer"
+    /// To the customer: an unanswered quote stops being valid soon (`ReminderKind.quoteExpiring`).
+    case quoteReminderCustomer = "quote-reminder-customer"
+    /// To the shop: the customer accepted the quote.
+    case quoteAcceptedShop = "quote-accepted-shop"
+    /// To the shop: the customer declined the quote.
+    case quoteDeclinedShop = "quote-declined-shop"
 
     /// Who the message is for: a shop's messages exist in French only (shops have no
     /// language in the contract), a customer's in every `Language`.
     public var recipient: Recipient {
         switch self {
         case .orderPlacedShop, .orderCancelledShop, .orderExpiredShop, .deliveryReturnedShop: .shop
+        case .quoteRequestedShop, .quoteAcceptedShop, .quoteDeclinedShop: .shop
+        case .quoteSentCustomer, .quoteReminderCustomer: .customer
         case .orderPlacedCustomer, .orderConfirmedCustomer, .orderReadyCustomer, .orderCancelledCustomer,
              .orderExpiredCustomer, .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
              .deliveryShippedCustomer, .deliveryAtRelayCustomer, .deliveryHoldReminderCustomer, .deliveryReturnedCustomer: .customer

@@ -202,6 +202,7 @@ public struct OrderPlan: Sendable, Equatable {
             reminders.plan(order.orderId, rules.forReady(readyAt: job.at, pickupDeadline: order.pickupDeadline,
                                                          timeZone: order.shop.timeZone))
         case .cancelReminders:
+            // An order's own kinds only: a quote or appointment may share its id.
             reminders.cancel(order.orderId, ReminderKind.allCases.filter { $0.subject == .order })
         case .notify(let recipient, let template):
             var facts = MessageFacts(order: order, job: job)
@@ -287,6 +288,7 @@ public enum MessageRouting {
         .orderReadyCustomer, .orderCancelledCustomer, .orderExpiredCustomer,
         .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
         .deliveryAtRelayCustomer, .deliveryHoldReminderCustomer, .deliveryReturnedCustomer,
+        .quoteReminderCustomer,
     ]
 
     /// The channels and destinations of one message.

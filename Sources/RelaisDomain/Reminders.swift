@@ -80,6 +80,8 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     case soon
     /// Before a relay point sends a waiting parcel back (`holdReminderBefore` ahead of its `hold_until`).
     case relayHold = "relay_hold"
+    /// An unanswered quote stops being valid soon (`quoteReminderBefore` before it does).
+    case quoteExpiring = "quote_expiring"
 
     /// The message template the reminder is sent with.
     public var template: MessageTemplate {
@@ -88,6 +90,7 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
         case .evening: .pickupEveningCustomer
         case .soon: .pickupSoonCustomer
         case .relayHold: .deliveryHoldReminderCustomer
+        case .quoteExpiring: .quoteReminderCustomer
         }
     }
 
@@ -95,6 +98,7 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     public var subject: MessageSubject {
         switch self {
         case .uncollected, .evening, .soon, .relayHold: .order
+        case .quoteExpiring: .quote
         }
     }
 }
@@ -250,6 +254,9 @@ public struct ReminderRules: Sendable, Equatable {
             return now < Self.instant(slotStart, plus: .zero - soonBefore) && now < slotStart
         case .relayHold:
             // Its deadline is the hold's end, passed as `pickupDeadline`.
+            return true
+        case .quoteExpiring:
+            // A quote's reminder is judged by its own family (`QuoteReminders`), never here.
             return true
         }
     }

@@ -211,6 +211,53 @@ public enum Schema {
             COMMENT ON VIEW relais.order_status IS
                 'Read model, stable: each order and where it stands, with its delivery once shipped.';
             """),
+        // The quotes of the `quotes` queue. The request and the last applied offer are
+        // kept whole as relais wrote them (`json`, read back whole); what other services
+        // query is in columns and in the view.
+        Migration(version: 10, name: "quotes", sql: """
+            CREATE TABLE relais.quotes (
+                quote_id       text        PRIMARY KEY,
+                shop_id        text        NOT NULL,
+                status         text        NOT NULL CHECK (status IN ('requested', 'sent', 'accepted', 'declined', 'expired')),
+                details        json        NOT NULL,
+                offer          json,
+                requested_at   timestamptz NOT NULL,
+                sent_at        timestamptz,
+                amount_cents   bigint,
+                currency       text,
+                valid_until    timestamptz,
+                answered_at    timestamptz,
+                order_id       text,
+                decline_reason text,
+                updated_at     timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX quotes_by_shop ON relais.quotes (shop_id, requested_at);
+            CREATE INDEX quotes_by_order ON relais.quotes (order_id) WHERE order_id IS NOT NULL;
+            COMMENT ON COLUMN relais.quotes.details IS
+                'The request as quote.requested gave it (shop, customer, request, desired_date), with the wire''s field names.';
+            COMMENT ON COLUMN relais.quotes.offer IS
+                'The last applied quote.sent (amount_cents, currency, lines, valid_until, url); NULL until sent.';
+
+            CREATE TABLE relais.quote_events (
+                quote_id    text        NOT NULL,
+                job_id      text        NOT NULL,
+                type        text        NOT NULL,
+                at          timestamptz NOT NULL,
+                applied     boolean     NOT NULL,
+                note        text,
+                recorded_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (quote_id, job_id)
+            );
+            COMMENT ON TABLE relais.quote_events IS
+                'Every event of every quote, applied or not (a late, earlier or after-the-end event is kept with a note).';
+
+            CREATE VIEW relais.quote_status AS
+                SELECT quote_id, shop_id, status, requested_at, sent_at, amount_cents, currency, valid_until, answered_at,
+                       order_id, updated_at
+                FROM relais.quotes;
+            COMMENT ON VIEW relais.quote_status IS
+                'Read model, stable: each quote and where it stands; order_id is the order placed from an accepted quote.';
+            """),
     ]
 
     /// The schema version this build of Relais expects.

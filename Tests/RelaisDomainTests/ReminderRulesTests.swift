@@ -31,6 +31,7 @@ extension ReminderRulesTests {
             #expect(ReminderKind.soon.template == .pickupSoonCustomer)
             #expect(ReminderKind.relayHold.template == .deliveryHoldReminderCustomer)
             #expect(ReminderKind.allCases.filter { $0.subject == .order } == [.uncollected, .evening, .soon, .relayHold])
+            #expect(ReminderKind.quoteExpiring.template == .quoteReminderCustomer && ReminderKind.quoteExpiring.subject == .quote)
             #expect(ReminderKind(rawValue: "evening") == .evening)
         }
 

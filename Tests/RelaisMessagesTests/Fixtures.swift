@@ -35,6 +35,32 @@ enum Fixtures {
             cancelledBy: cancelledBy, cancelReason: reason)
     }
 
+    /// The facts of `template`'s message: an order's (`facts`), or for a quote's message
+    /// that quote's (id `CMD-2026-0042` too), sent, with two lines, valid until two days
+    /// after `at`, declined for `reason`.
+    static func facts(for template: String, language: Language = .fr, shortage: Bool = false,
+                      cancelledBy: CancelledBy? = nil, reason: String? = nil) -> MessageFacts {
+        var facts = facts(language: language, shortage: shortage, cancelledBy: cancelledBy, reason: reason)
+        guard template.hasPrefix("quote-") else { return facts }
+        facts.items = []
+        facts.pickupDeadline = nil
+        facts.slotStart = nil
+        facts.slotEnd = nil
+        facts.cancelledBy = nil
+        facts.cancelReason = nil
+        facts.subject = .quote
+        facts.quote = QuoteFacts(
+            quoteId: facts.orderId, status: .sent, request: "Un gâteau d'anniversaire pour 12 personnes",
+            desiredDate: Timestamp(microseconds: facts.at.microseconds + 7 * 86_400_000_000), amountCents: 4500,
+            currency: "EUR",
+            lines: [.init(description: "Gâteau 12 parts", quantity: 1, unitPriceCents: 3900),
+                    .init(description: "Bougies", quantity: 12, unitPriceCents: 50)],
+            validUntil: Timestamp(microseconds: facts.at.microseconds + 2 * 86_400_000_000),
+            url: "https://devis.example/q/42", orderId: "CMD-2026-0100", declineReason: reason)
+        facts.totalCents = 4500
+        return facts
+    }
+
     /// Who receives a message, from its name.
     static func recipient(of template: String) -> Recipient {
         MessageTemplate(rawValue: template)!.recipient

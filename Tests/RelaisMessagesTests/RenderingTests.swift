@@ -12,7 +12,7 @@ import RelaisDomain
 
     @Test("every template renders as an e-mail with realistic facts", arguments: everyMessage)
     func emailRenders(name: String, language: Language) throws {
-        let facts = Fixtures.facts(language: language, cancelledBy: .platform, reason: "Fermeture exceptionnelle")
+        let facts = Fixtures.facts(for: name, language: language, cancelledBy: .platform, reason: "Fermeture exceptionnelle")
         let message = try renderer.render(name, channel: .email, recipient: Fixtures.recipient(of: name), facts: facts)
         let subject = try #require(message.subject)
         #expect(!subject.isEmpty && !subject.contains("\n"))
@@ -27,7 +27,7 @@ import RelaisDomain
 
     @Test("every SMS fits one GSM-7 segment with typical values", arguments: everyMessage)
     func smsFitsOneSegment(name: String, language: Language) throws {
-        let facts = Fixtures.facts(language: language, shortage: true, cancelledBy: .shop, reason: "Rupture de farine")
+        let facts = Fixtures.facts(for: name, language: language, shortage: true, cancelledBy: .shop, reason: "Rupture de farine")
         let message = try renderer.render(name, channel: .sms, recipient: Fixtures.recipient(of: name), facts: facts)
         #expect(message.subject == nil)
         #expect(SMSText.isGSM7(message.text), "\(message.text)")

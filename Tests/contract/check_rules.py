@@ -11,7 +11,9 @@ the same values and requires the same verdict:
 - every value of the schema tables in check_schemas.py (GOOD and BAD rows, for the three
   queues) gets the same verdict from the daemon, and a refused job is refused at the field
   changed; the pickup slots that the schema cannot judge (check_schemas.SLOT_ORDER, a
-  slot_end not after slot_start) are refused at data.slot_end, and accepted swapped;
+  slot_end not after slot_start) are refused at data.slot_end, and accepted swapped; so are
+  the quote validities of check_schemas.VALIDITY_ORDER (a valid_until not after at), at
+  data.valid_until;
 - every job generate_cases.py writes (--cases N per type, valid and invalid), for every job
   type of every family `relais validate --families` lists (the families without hand-written
   rules drawn from their schemas): the valid ones accepted, the invalid ones refused with
@@ -224,6 +226,21 @@ def main():
                "accepted" if ok else f"refused at {field} ({code})")
     for job, (ok, code, field) in zip(swapped, verdicts[len(refused):]):
         report(ok, f"daemon accepts the slot {job['data']['slot_start']} - {job['data']['slot_end']}",
+               f"refused at {field} ({code})")
+
+    # The same for a quote's validity: refused at data.valid_until, accepted the other way round.
+    validity = tables.VALIDITY_ORDER
+    refused = [tables.mutated(tables.mutated(examples["quote.sent"], "data.at", at), "data.valid_until", until)
+               for at, until, _ in validity]
+    swapped = [tables.mutated(tables.mutated(examples["quote.sent"], "data.at", until), "data.valid_until", at)
+               for at, until, why in validity if why not in ("valid until the instant it is sent", "the same instant in another offset")]
+    verdicts = daemon_verdicts(args.relais, "quotes", refused + swapped)
+    for (at, until, why), (ok, code, field) in zip(validity, verdicts):
+        report(not ok and code == "invalid_field" and field == "data.valid_until",
+               f"daemon refuses a valid_until not after at at data.valid_until ({why})",
+               "accepted" if ok else f"refused at {field} ({code})")
+    for job, (ok, code, field) in zip(swapped, verdicts[len(refused):]):
+        report(ok, f"daemon accepts a quote sent at {job['data']['at']} valid until {job['data']['valid_until']}",
                f"refused at {field} ({code})")
 
     # Probes ---------------------------------------------------------------------

@@ -7,8 +7,9 @@
 - a table of known-good edge cases passes and a table of known-bad payloads fails,
   each at the field the daemon would name;
 - the rules JSON Schema cannot express pass the schema, as docs/producers.md says: a
-  repeated SKU, and pickup slots whose slot_end is not after slot_start (SLOT_ORDER; the
-  daemon's verdict on them is check_rules.py's).
+  repeated SKU, pickup slots whose slot_end is not after slot_start (SLOT_ORDER) and quotes
+  whose valid_until is not after at (VALIDITY_ORDER); the daemon's verdict on them is
+  check_rules.py's.
 
 Usage: python3 Tests/contract/check_schemas.py   (needs jsonschema and rfc3339-validator)
 Ends with a line `N passed, M failed`; exits 1 if anything failed.
@@ -101,6 +102,19 @@ GOOD = [
     ("pickup.booked", "data.shop_id", "boulangerie-martin", "unknown data fields are ignored"),
     ("pickup.cancelled", "data.reason", "empêchement", "unknown data fields are ignored"),
     ("pickup.cancelled", "v", DELETE, "v absent means 1"),
+    ("quote.requested", "data.desired_date", DELETE, "desired date is optional"),
+    ("quote.requested", "data.desired_date", None, "desired date null means none"),
+    ("quote.requested", "data.request", "é" * 2000, "a request of 2000 characters, multi-byte"),
+    ("quote.requested", "data.shop.webhook_url", DELETE, "the shop's webhook is optional"),
+    ("quote.requested", "data.customer.locale", "en", "an English customer"),
+    ("quote.sent", "data.lines[0].unit_price_cents", 0, "a free line"),
+    ("quote.sent", "data.amount_cents", 100_000_000_000, "amount upper bound"),
+    ("quote.sent", "data.url", "HTTP://x.example/devis?id=1&lang=fr", "scheme in upper case, a query"),
+    ("quote.sent", "data.lines", [{"description": "x", "quantity": 1, "unit_price_cents": 1}] * 100, "100 lines"),
+    ("quote.accepted", "data.order_id", DELETE, "order_id is optional"),
+    ("quote.accepted", "data.order_id", None, "order_id null means none"),
+    ("quote.declined", "data.reason", None, "reason null means none"),
+    ("quote.expired", "data.note", "closed by the platform", "unknown data fields are ignored"),
 ]
 
 # (job type, field path, new values or DELETE): each must fail the job type's schema, at the
@@ -172,6 +186,23 @@ BAD = [
     ("pickup.booked", "type", ["pickup.book"]),
     ("pickup.cancelled", "data.order_id", [DELETE, 1042]),
     ("pickup.cancelled", "type", ["pickup.canceled"]),
+    ("quote.requested", "data.quote_id", [DELETE, "", "q" * 201, None, "a\nb"]),
+    ("quote.requested", "data.at", [DELETE, "2026-11-02"]),
+    ("quote.requested", "data.request", [DELETE, "", "r" * 2001, "ligne 1\nligne 2", 42]),
+    ("quote.requested", "data.desired_date", ["next week"]),
+    ("quote.requested", "data.shop.email", ["not-an-address"]),
+    ("quote.requested", "data.customer.locale", ["de"]),
+    ("quote.sent", "data.amount_cents", [DELETE, 0, 100_000_000_001, "360"]),
+    ("quote.sent", "data.currency", [DELETE, "USD"]),
+    ("quote.sent", "data.lines", [DELETE, [], [{"description": "x", "quantity": 1, "unit_price_cents": 1}] * 101]),
+    ("quote.sent", "data.lines[1].quantity", [DELETE, 0, -12, 1_000_001]),
+    ("quote.sent", "data.lines[1].unit_price_cents", [-1, 100_000_001]),
+    ("quote.sent", "data.lines[0].description", [DELETE, "", "d" * 501]),
+    ("quote.sent", "data.valid_until", [DELETE, "2026-11-17"]),
+    ("quote.sent", "data.url", [DELETE, "javascript:alert(1)", "ftp://x.example/q", "https://user:pw@x.example/q", "https://", "https://x.example/a b"]),
+    ("quote.accepted", "data.order_id", ["", "o" * 201]),
+    ("quote.declined", "data.reason", ["", "x" * 501]),
+    ("quote.expired", "data.at", [DELETE]),
 ]
 
 # pickup.booked jobs whose slot_end is not after slot_start: the schema cannot compare two
@@ -183,6 +214,15 @@ SLOT_ORDER = [
     ("2026-11-02T17:00:00+01:00", "2026-11-02T16:00:00Z", "the same instant in another offset"),
     ("2026-11-02T17:00:00+01:00", "2026-11-02T17:30:00+03:00", "later on the clock, earlier as an instant"),
     ("2026-11-02T16:00:00.0000006Z", "2026-11-02T16:00:00.0000014Z", "later by 0.8 us, the same microsecond"),
+]
+
+# quote.sent jobs whose valid_until is not after at (at, valid_until, why): as for the slots,
+# the schema accepts them and the daemon refuses them at data.valid_until.
+VALIDITY_ORDER = [
+    ("2026-11-03T09:00:00+01:00", "2026-11-03T09:00:00+01:00", "valid until the instant it is sent"),
+    ("2026-11-03T09:00:00+01:00", "2026-11-02T09:00:00+01:00", "valid until the day before"),
+    ("2026-11-03T09:00:00+01:00", "2026-11-03T08:00:00Z", "the same instant in another offset"),
+    ("2026-11-03T09:00:00+01:00", "2026-11-03T09:30:00+03:00", "later on the clock, earlier as an instant"),
 ]
 
 passed = failed = 0
@@ -278,6 +318,12 @@ def main():
         job = mutated(mutated(examples["pickup.booked"], "data.slot_start", start), "data.slot_end", end)
         report(booked.is_valid(job), f"limit: a slot_end not after slot_start passes the schema ({why}; "
                "documented; the daemon rejects it)")
+    sent = c.validator(schemas, "quote.sent.schema.json")
+    for at, until, why in VALIDITY_ORDER:
+        job = mutated(mutated(examples["quote.sent"], "data.at", at), "data.valid_until", until)
+        report(sent.is_valid(job), f"limit: a valid_until not after at passes the schema ({why}; documented; the daemon rejects it)")
+    rule = schemas["quote.sent.schema.json"]["$defs"]["data"].get("$comment", "")
+    report("valid_until must be strictly after at" in rule, "quote.sent.schema.json documents the order it cannot express", rule[:80])
     rule = schemas["pickup.booked.schema.json"]["$defs"]["data"].get("$comment", "")
     report("slot_end must be strictly after slot_start" in rule,
            "pickup.booked.schema.json documents the slot order it cannot express", rule[:80])
