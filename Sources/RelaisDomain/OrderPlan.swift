@@ -291,6 +291,7 @@ public enum MessageRouting {
     public static let customerSMSTemplates: Set<MessageTemplate> = [
         .orderReadyCustomer, .orderCancelledCustomer, .orderExpiredCustomer,
         .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
+        .appointmentEveningCustomer, .appointmentSoonCustomer, .appointmentRescheduledCustomer, .appointmentCancelledCustomer,
     ]
 
     /// The channels and destinations of one message.

@@ -70,7 +70,7 @@ public struct QuietHours: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(start)-\(end)" }
 }
 
-/// The reminders a customer gets about a pickup.
+/// The reminders a customer gets about a pickup or an appointment.
 public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     /// A ready order is still not collected after the reminder delay.
     case uncollected
@@ -78,6 +78,10 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     case evening
     /// Shortly (one hour by default) before a booked slot.
     case soon
+    /// The evening before an appointment (`ReminderRules.forBooking`'s evening one).
+    case appointmentEvening = "appointment_evening"
+    /// Shortly before an appointment (`ReminderRules.forBooking`'s soon one).
+    case appointmentSoon = "appointment_soon"
 
     /// The message template the reminder is sent with.
     public var template: MessageTemplate {
@@ -85,6 +89,8 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
         case .uncollected: .pickupReminderCustomer
         case .evening: .pickupEveningCustomer
         case .soon: .pickupSoonCustomer
+        case .appointmentEvening: .appointmentEveningCustomer
+        case .appointmentSoon: .appointmentSoonCustomer
         }
     }
 
@@ -92,6 +98,7 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     public var subject: MessageSubject {
         switch self {
         case .uncollected, .evening, .soon: .order
+        case .appointmentEvening, .appointmentSoon: .appointment
         }
     }
 }
@@ -224,8 +231,9 @@ public struct ReminderRules: Sendable, Equatable {
     /// - `uncollected`: useful however late, while the order can still be collected. A booked
     ///   slot does not make it stale: a customer who let the slot pass with the order still
     ///   waiting is exactly who it is for (pass `slotStart` or not, it is not read).
-    /// - `soon`: useful until the slot starts (`slotStart <= now` is stale); none without a slot.
-    /// - `evening`: useful until `slotStart − soonBefore`, when the one-hour-before reminder
+    /// - `soon` (and `appointmentSoon`, with the appointment's start as `slotStart`): useful
+    ///   until the slot starts (`slotStart <= now` is stale); none without a slot.
+    /// - `evening` (and `appointmentEvening`): useful until `slotStart − soonBefore`, when the one-hour-before reminder
     ///   takes over and two reminders together would be noise; none without a slot. Its
     ///   templates name the slot's day and time, never "tomorrow", so one sent late on the
     ///   slot's morning still reads true.
@@ -237,10 +245,10 @@ public struct ReminderRules: Sendable, Equatable {
         switch kind {
         case .uncollected:
             return true
-        case .soon:
+        case .soon, .appointmentSoon:
             guard let slotStart else { return false }
             return now < slotStart
-        case .evening:
+        case .evening, .appointmentEvening:
             guard let slotStart else { return false }
             return now < Self.instant(slotStart, plus: .zero - soonBefore) && now < slotStart
         }
