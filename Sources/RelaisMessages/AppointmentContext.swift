@@ -17,7 +17,7 @@ enum AppointmentContext {
             "appointment_end_time": LocalTime.time(facts.end, timeZone: timeZone, language: language),
             "appointment_status": facts.status.rawValue,
         ]
-        if let minutes = facts.durationMinutes { values["duration_minutes"] = minutes }
+        if let minutes = facts.durationMinutes { values["duration_minutes"] = String(minutes) }
         if let address = facts.address { values["address"] = address }
         if let previous = facts.previousStart {
             values["previous_start"] = LocalTime.format(previous, timeZone: timeZone, language: language)

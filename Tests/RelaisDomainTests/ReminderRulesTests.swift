@@ -29,7 +29,7 @@ extension ReminderRulesTests {
             #expect(ReminderKind.uncollected.template == .pickupReminderCustomer)
             #expect(ReminderKind.evening.template == .pickupEveningCustomer)
             #expect(ReminderKind.soon.template == .pickupSoonCustomer)
-            #expect(ReminderKind.allCases.count == 3)
+            #expect(ReminderKind.allCases.count == 5)
             #expect(ReminderKind(rawValue: "evening") == .evening)
         }
 

@@ -17,7 +17,7 @@ import RelaisDomain
     @Test func shippedFolderHasExactlyTheSet() throws {
         let files = try #require(FileManager.default.enumerator(atPath: Fixtures.shippedFolder)?.allObjects as? [String])
         #expect(Set(files.filter { $0.hasSuffix(".mustache") }) == TemplateSet.requiredPaths)
-        #expect(TemplateSet.requiredPaths.count == 3 * 3 + 8 * 3 * 2 + 2,
+        #expect(TemplateSet.requiredPaths.count == 5 * 3 + 13 * 3 * 2 + 2,
                 "e-mail, HTML and SMS: shop messages in French, customer ones in both; a layout per language")
     }
 
