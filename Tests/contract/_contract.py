@@ -54,11 +54,9 @@ def validator(schemas, name):
 
 
 def queue_of(job_type):
-    """The queue a job type belongs to: `stock.levels` -> `stock`, `order.placed` -> `orders`,
-    `pickup.booked` -> `pickups`."""
-    if str(job_type).startswith("order."):
-        return "orders"
-    return "pickups" if str(job_type).startswith("pickup.") else "stock"
+    """The queue a job type belongs to, from the daemon's families: `stock.levels` -> `stock`,
+    `order.placed` -> `orders`, `pickup.booked` -> `pickups`; `stock` for a type of no family."""
+    return next((queue for queue, types in FAMILIES.items() if job_type in types), "stock")
 
 
 def payloads():
