@@ -129,7 +129,7 @@ enum AppointmentSQL {
 
     /// $1 text[] appointment ids.
     static let load = PgStatement("appointments.load", """
-        SELECT appointment_id, status, details::text,
+        SELECT appointment_id, status, booking::text,
                (extract(epoch FROM starts_at) * 1000000)::int8,
                (extract(epoch FROM ends_at) * 1000000)::int8,
                (extract(epoch FROM scheduled_at) * 1000000)::int8,
@@ -138,21 +138,21 @@ enum AppointmentSQL {
         """)
 
     /// Inserts each appointment, or sets where an existing one stands (the booking's
-    /// details, shop and service never change).
+    /// booking, shop and service never change).
     ///
     /// $1 text[] appointment ids (unique); $2 text[] shop ids; $3 text[] services;
-    /// $4 text[] statuses; $5 JSON array of details (`PgArray.json`); $6 int8[] starts;
+    /// $4 text[] statuses; $5 JSON array of bookings (`PgArray.json`); $6 int8[] starts;
     /// $7 int8[] ends; $8 int8[] booked at; $9 int8[] scheduled at; $10 text[] cancelled by
     /// (NULL for none); $11 text[] cancellation reasons (NULL for none).
     static let upsert = PgStatement("appointments.upsert", """
-        INSERT INTO relais.appointment_bookings AS a (appointment_id, shop_id, service, status, details, starts_at, ends_at,
+        INSERT INTO relais.appointment_bookings AS a (appointment_id, shop_id, service, status, booking, starts_at, ends_at,
                                                       booked_at, scheduled_at, cancelled_by, cancel_reason)
-        SELECT id, shop, service, status, details,
+        SELECT id, shop, service, status, booking,
                \(timestamp(fromMicros: "start_us")), \(timestamp(fromMicros: "end_us")),
                \(timestamp(fromMicros: "booked_us")), \(timestamp(fromMicros: "scheduled_us")), cancelled_by, reason
         FROM ROWS FROM (unnest($1::text[], $2::text[], $3::text[], $4::text[]), json_array_elements($5::json),
                         unnest($6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::text[]))
-            AS r(id, shop, service, status, details, start_us, end_us, booked_us, scheduled_us, cancelled_by, reason)
+            AS r(id, shop, service, status, booking, start_us, end_us, booked_us, scheduled_us, cancelled_by, reason)
         ON CONFLICT (appointment_id) DO UPDATE
         SET status = excluded.status, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
             scheduled_at = excluded.scheduled_at, cancelled_by = excluded.cancelled_by,

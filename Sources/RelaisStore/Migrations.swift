@@ -191,7 +191,7 @@ public enum Schema {
                 shop_id        text        NOT NULL,
                 service        text        NOT NULL,
                 status         text        NOT NULL CHECK (status IN ('booked', 'cancelled', 'attended', 'missed')),
-                details        json        NOT NULL,
+                booking        json        NOT NULL,
                 starts_at      timestamptz NOT NULL,
                 ends_at        timestamptz NOT NULL,
                 booked_at      timestamptz NOT NULL,
@@ -201,7 +201,7 @@ public enum Schema {
                 updated_at     timestamptz NOT NULL DEFAULT now()
             );
             CREATE INDEX appointment_bookings_by_shop ON relais.appointment_bookings (shop_id, starts_at);
-            COMMENT ON COLUMN relais.appointment_bookings.details IS
+            COMMENT ON COLUMN relais.appointment_bookings.booking IS
                 'The appointment as appointment.booked gave it (shop, address, service, customer), with the wire''s field names.';
             COMMENT ON COLUMN relais.appointment_bookings.scheduled_at IS
                 'The at of the booking or rescheduling that set starts_at and ends_at: an earlier rescheduling changes nothing.';

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes test jobs for the `stock`, `orders` and `pickups` queues: N valid and N invalid per job type.
+"""Writes test jobs for the `stock`, `orders`, `pickups` and `appointments` queues: N valid and N invalid per job type.
 
 Usage: python3 Tests/contract/generate_cases.py OUTDIR [-n N] [--seed S] [--shop-prefix P]
 
@@ -36,6 +36,13 @@ the two pickup types, one JSON object a line:
   during the run, never due; slot_end is 1 s to 3 days after slot_start as an instant,
   often in another offset. Invalid pickup jobs, as for orders, go in phase 1.
 
+- Appointments: every valid appointment.booked has an appointment and a shop of its own,
+  starting between 2040 and 2990; the valid events of the other four types are about those
+  appointments, in phases 2 and 3 (appointment_plan below): a rescheduling that applies then
+  an earlier one that does not, or a final event (cancelled, attended, missed) then one more
+  event that is kept in the history without effect. Invalid appointment jobs go in phase 1.
+  The plan gives each valid event its appointment ("order") and whether it applies.
+
 - A valid job breaks no rule of the contract; the daemon must accept it. Every valid job
   has its own id and its own shop, so after feeding them the expected stock is each job's
   own values (for stock.adjust: the delta, if an unknown SKU starts at 0). SKUs are unique
@@ -50,7 +57,8 @@ the two pickup types, one JSON object a line:
   Schema; their jobs have schema_valid true: a repeated SKU (rule levels.sku.duplicate),
   a slot_end not after slot_start (rule booked.slot_end.not_after: equal, the same instant
   in another offset, earlier, later by under a microsecond so that both round to the same
-  one, or later on the clock but earlier as an instant) and a payload of 1 MiB + 1 byte
+  one, or later on the clock but earlier as an instant; the same for an appointment's end,
+  rule appointment.end.not_after) and a payload of 1 MiB + 1 byte
   (rule size.too_large, code too_large).
 
 The output is deterministic for a given seed and N. Each job is checked against the
@@ -101,6 +109,7 @@ class Gen:
         self.seed = seed
         self.shop_prefix = shop_prefix
         self.serial = 0
+        self.booked_at = {}  # appointment id -> the `at` of its valid appointment.booked
 
     def next_serial(self):
         self.serial += 1
@@ -309,7 +318,51 @@ class Gen:
             data = dict(items)
         return data
 
-    def valid(self, job_type, order_id=None):
+    def appointment_id(self):
+        """A unique appointment id: usually ASCII, sometimes any text, once in a while 200 code points."""
+        return self.unique_text(f"{self.shop_prefix}-rdv-{self.next_serial()}", 0.25, 20)
+
+    def booked_data(self):
+        """A valid appointment.booked: a shop and customer as order.placed's, its address,
+        a service, and times as a pickup slot's (years ahead, end after start); `at` between
+        2001 and 2099, kept in `booked_at` for the events planned after it."""
+        placed = self.placed_data(items=1)
+        shop = placed["shop"]
+        address = self.maybe(self.rng.choice([self.text(1, 60), self.long_text("", 500)]), 0.6)
+        if address is not DELETE:
+            shop["address"] = address
+        service = {"name": self.rng.choice([self.text(1, 40), self.long_text("", 200)]) if self.rng.random() < 0.1
+                   else "Service " + self.text(1, 20)}
+        minutes = self.maybe(self.rng.choice([1, 45, 90, 10080, float(30)]), 0.6)
+        if minutes is not DELETE:
+            service["duration_minutes"] = minutes
+        at = datetime(2001, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=self.rng.randrange(98 * 365 * 86400))
+        start, end = self.slot()
+        data = {"appointment_id": self.appointment_id(), "at": self.at(at), "shop": shop, "service": service,
+                "start": start, "end": end, "customer": placed["customer"]}
+        self.booked_at[data["appointment_id"]] = at
+        if self.rng.random() < 0.1:
+            data["source"] = "agenda"  # unknown fields are ignored
+        return data
+
+    def appointment_event_data(self, job_type, appointment_id=None, at=None):
+        """A valid event of an appointment, at `at` (a datetime) or any time."""
+        data = {"appointment_id": appointment_id if appointment_id is not None else self.appointment_id(),
+                "at": self.at(at) if at is not None else self.timestamp()}
+        if job_type == "appointment.rescheduled":
+            data["start"], data["end"] = self.slot()
+        if job_type == "appointment.cancelled":
+            data["by"] = self.rng.choice(["shop", "customer", "platform"])
+            reason = self.maybe(self.rng.choice([self.text(1, 60), self.long_text("", 500)]), 0.5)
+            if reason is not DELETE:
+                data["reason"] = reason
+        return data
+
+    def valid(self, job_type, order_id=None, at=None):
+        if job_type == "appointment.booked":
+            return self.envelope(job_type, self.booked_data())
+        if job_type.startswith("appointment."):
+            return self.envelope(job_type, self.appointment_event_data(job_type, order_id, at))
         if job_type.startswith("pickup."):
             return self.envelope(job_type, self.pickup_data(job_type, order_id))
         if job_type == "stock.levels":
@@ -460,6 +513,8 @@ UNKNOWN_TYPES = {
                "pickup.booked", "orders"),
     "pickups": ("pickup.book", "Pickup.Booked", "pickup.booked ", "pickup.moved", "pickup.canceled", "order.placed",
                 "order.cancelled", "stock.levels", "pickups"),
+    "appointments": ("appointment.book", "Appointment.Booked", "appointment.booked ", "appointment.moved",
+                     "appointment.canceled", "pickup.booked", "order.placed", "appointments"),
 }
 
 
@@ -740,7 +795,58 @@ def pickup_rules(job_type):
     return envelope_rules("pickups") + plain(rules) + extra + [too_large]
 
 
-NOT_IN_SCHEMA = {"levels.sku.duplicate", "size.too_large", "booked.slot_end.not_after"}
+def end_not_after(g, job):
+    """An appointment's end not strictly after its start, as slot_not_after does it."""
+    data = job["data"]
+    renamed = {"data": {"slot_start": data["start"], "slot_end": data["end"]}}
+    _, _, code, end = slot_not_after(g, renamed)
+    data["start"] = renamed["data"]["slot_start"]
+    return "appointment.end.not_after", "data.end", code, end
+
+
+def appointment_rules(job_type):
+    short = job_type.split(".")[1]
+    pick = lambda values: (lambda g: g.rng.choice(values))  # noqa: E731
+    rules = string_rules(f"{short}.appointment_id", "data.appointment_id", 200) + timestamp_rules(short, "at")
+    extra = []
+    if job_type == "appointment.booked":
+        rules += ([("booked.shop.missing", "data.shop", "missing_field", DELETE),
+                   ("booked.shop.not_object", "data.shop", "invalid_field", one_of(None, "salon-1", 5, []))]
+                  + string_rules("booked.shop.id", "data.shop.id", 200)
+                  + string_rules("booked.shop.name", "data.shop.name", 200)
+                  + string_rules("booked.shop.address", "data.shop.address", 500, required=False)
+                  + [("booked.shop.email.invalid", "data.shop.email", "invalid_field", pick(INVALID_EMAILS)),
+                     ("booked.shop.phone.invalid", "data.shop.phone", "invalid_field", pick(INVALID_PHONES)),
+                     ("booked.shop.webhook_url.invalid", "data.shop.webhook_url", "invalid_field", pick(INVALID_URLS)),
+                     ("booked.shop.timezone.invalid", "data.shop.timezone", "invalid_field", pick(INVALID_TIME_ZONES)),
+                     ("booked.service.missing", "data.service", "missing_field", DELETE),
+                     ("booked.service.not_object", "data.service", "invalid_field", one_of(None, "Coupe", 5, []))]
+                  + string_rules("booked.service.name", "data.service.name", 200)
+                  + [("booked.service.duration_minutes.out_of_range", "data.service.duration_minutes", "invalid_field",
+                      one_of(0, -1, 10081, 10**12)),
+                     ("booked.service.duration_minutes.not_integer", "data.service.duration_minutes", "invalid_field",
+                      one_of(1.5, "45", True, []))]
+                  + timestamp_rules(short, "start") + timestamp_rules(short, "end")
+                  + [("booked.customer.missing", "data.customer", "missing_field", DELETE),
+                     ("booked.customer.not_object", "data.customer", "invalid_field", one_of(None, "Camille", 5, []))]
+                  + string_rules("booked.customer.name", "data.customer.name", 200)
+                  + [("booked.customer.email.invalid", "data.customer.email", "invalid_field", pick(INVALID_EMAILS)),
+                     ("booked.customer.phone.invalid", "data.customer.phone", "invalid_field", pick(INVALID_PHONES)),
+                     ("booked.customer.locale.invalid", "data.customer.locale", "invalid_field",
+                      one_of("de", "FR", "fr-FR", "", 1, True))])
+        extra = [end_not_after]
+    if job_type == "appointment.rescheduled":
+        rules += timestamp_rules(short, "start") + timestamp_rules(short, "end")
+        extra = [end_not_after]
+    if job_type == "appointment.cancelled":
+        rules += [("cancelled.by.missing", "data.by", "missing_field", DELETE),
+                  ("cancelled.by.null", "data.by", "invalid_field", None),
+                  ("cancelled.by.invalid", "data.by", "invalid_field", one_of("admin", "Shop", "salon", "", 1, ["shop"]))]
+        rules += string_rules("cancelled.reason", "data.reason", 500, required=False)
+    return envelope_rules("appointments") + plain(rules) + extra + [too_large]
+
+
+NOT_IN_SCHEMA = {"levels.sku.duplicate", "size.too_large", "booked.slot_end.not_after", "appointment.end.not_after"}
 
 
 def schema_check(validator, job, field, valid, rule):
@@ -818,6 +924,41 @@ def pickup_plan(orders, count):
     return plan
 
 
+# The plan for the valid appointment events: valid appointment.booked k gets, by k % 4,
+#   0: phase 2 rescheduled a day after the booking (applies); phase 3 rescheduled 12 h after
+#      the booking: earlier than the one applied, kept in the history without effect
+#   1: phase 2 cancelled (applies); phase 3 rescheduled (the appointment is over: no effect)
+#   2: phase 2 attended (applies); phase 3 missed (no effect)
+#   3: phase 2 missed (applies); phase 3 cancelled (no effect)
+# Each type's list is cut at N events; whether an event applies is worked out from the events
+# of its appointment that made it into the lists.
+APPOINTMENT_SCRIPTS = [
+    [("appointment.rescheduled", 2, 86400), ("appointment.rescheduled", 3, 43200)],
+    [("appointment.cancelled", 2, 3600), ("appointment.rescheduled", 3, 7200)],
+    [("appointment.attended", 2, 3600), ("appointment.missed", 3, 7200)],
+    [("appointment.missed", 2, 3600), ("appointment.cancelled", 3, 7200)],
+]
+
+
+def appointment_plan(appointments, count):
+    """{job type: [(index of the appointment, phase, whether it applies, seconds after the booking)]},
+    at most `count` per type."""
+    plan = {t: [] for t in ("appointment.rescheduled", "appointment.cancelled", "appointment.attended", "appointment.missed")}
+    for k in range(appointments):
+        open_, scheduled = True, 0
+        for job_type, phase, after in APPOINTMENT_SCRIPTS[k % 4]:
+            if len(plan[job_type]) >= count:
+                continue
+            applies = open_ and (job_type != "appointment.rescheduled" or after > scheduled)
+            if applies:
+                if job_type == "appointment.rescheduled":
+                    scheduled = after
+                else:
+                    open_ = False
+            plan[job_type].append((k, phase, applies, after))
+    return plan
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("outdir", type=Path)
@@ -836,10 +977,18 @@ def main():
     kinds = [("stock.levels", levels_rules()), ("stock.adjust", adjust_rules()), ("order.placed", placed_rules())]
     kinds += [(t, event_rules(t)) for t in c.ORDER_TYPES[1:]]
     kinds += [(t, pickup_rules(t)) for t in c.PICKUP_TYPES]
+    kinds += [(t, appointment_rules(t)) for t in c.APPOINTMENT_TYPES]
+    booked_appointments = []  # the appointment ids of the valid appointment.booked jobs, in order
     for job_type, rules in kinds:
         validator = c.validator(schemas, c.schema_for(job_type))
         cases = []
-        if job_type in c.ORDER_TYPES[1:]:
+        if job_type in c.APPOINTMENT_TYPES[1:]:
+            # Valid events are about the valid appointments (appointment_plan above).
+            for target, phase, applied, after in appointment_plan(len(booked_appointments), args.count)[job_type]:
+                appointment = booked_appointments[target]
+                job = gen.valid(job_type, appointment, gen.booked_at[appointment] + timedelta(seconds=after))
+                cases.append((job, True, None, None, "valid", {"order": target, "phase": phase, "applied": applied}))
+        elif job_type in c.ORDER_TYPES[1:]:
             # Valid events are about the valid orders (see the module docstring for the plan).
             for i in range(args.count):
                 target, phase, applied = event_plan(job_type, i, len(placed_orders))
@@ -859,6 +1008,8 @@ def main():
                 cases.append((job, True, None, None, "valid", {"phase": 1}))
                 if job_type == "order.placed":
                     placed_orders.append(job["data"]["order_id"])
+                if job_type == "appointment.booked":
+                    booked_appointments.append(job["data"]["appointment_id"])
         order = []
         while len(order) < args.count:  # every rule once before any twice
             batch = list(rules)

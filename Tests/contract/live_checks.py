@@ -295,6 +295,25 @@ class Live:
             out[order][job] = (job_type, applied == "t")
         return out
 
+    def appointments(self):
+        """appointment_id -> (status, starts_at epoch, ends_at epoch, cancelled_by or ''), from relais.appointments."""
+        rows = self.sql("SELECT appointment_id, status, extract(epoch FROM starts_at), extract(epoch FROM ends_at), "
+                        "cancelled_by FROM relais.appointments")
+        return {a: (status, Decimal(start), Decimal(end), by) for a, status, start, end, by in rows}
+
+    def appointment_history(self):
+        """appointment_id -> {job_id: (type, applied)}; relais.appointment_events is the appointments'
+        history (a table, not the stable read model), and appointment_id -> the statuses of its
+        reminders (relais.reminders, subject appointment)."""
+        history, reminders = collections.defaultdict(dict), collections.defaultdict(list)
+        for appointment, job, job_type, applied in self.sql(
+                "SELECT appointment_id, job_id, type, applied FROM relais.appointment_events"):
+            history[appointment][job] = (job_type, applied == "t")
+        for appointment, status in self.sql(
+                "SELECT order_id, status FROM relais.reminders WHERE subject = 'appointment' ORDER BY id"):
+            reminders[appointment].append(status)
+        return history, reminders
+
     def notifications(self):
         """order_id -> sorted [(recipient, channel, template)], and every status seen.
 
@@ -744,6 +763,35 @@ STATUS_OF = {"order.placed": "placed", "order.confirmed": "confirmed", "order.re
              "order.collected": "collected", "order.cancelled": "cancelled"}
 
 
+APPOINTMENT_STATUS_OF = {"appointment.cancelled": "cancelled", "appointment.attended": "attended",
+                         "appointment.missed": "missed"}
+
+
+def appointment_problems(case, events, appointments, history, reminders):
+    """What differs between a valid appointment.booked's appointment and what its valid events
+    (generate_cases.py, appointment_plan) say: status, times, canceller, history, reminders."""
+    data = json.loads(case["job"])["data"]
+    appointment, problems = data["appointment_id"], []
+    applied = [e for e in events if e["applied"]]
+    final = next((e for e in applied if e["type"] in APPOINTMENT_STATUS_OF), None)
+    moves = [e for e in applied if e["type"] == "appointment.rescheduled"]
+    times = (moves[-1]["data"] if moves else data)
+    want = (APPOINTMENT_STATUS_OF[final["type"]] if final else "booked", times["start"], times["end"],
+            final["data"]["by"] if final and final["type"] == "appointment.cancelled" else "")
+    got = appointments.get(appointment)
+    if got is None:
+        return [f"no row in relais.appointments for {appointment!r}"]
+    if got[0] != want[0] or not close_enough(got[1], want[1]) or not close_enough(got[2], want[2]) or got[3] != want[3]:
+        problems.append(f"relais.appointments has {got}, expected status {want[0]}, {want[1]}–{want[2]}, by {want[3]!r}")
+    want_history = {json.loads(case["job"])["id"]: ("appointment.booked", True)}
+    want_history.update({e["id"]: (e["type"], e["applied"]) for e in events})
+    if history.get(appointment, {}) != want_history:
+        problems.append(f"history {history.get(appointment, {})}, expected {want_history}")
+    if final and "pending" in reminders.get(appointment, []):
+        problems.append(f"reminders {reminders[appointment]}: none pending once the appointment is {want[0]}")
+    return problems
+
+
 def close_epoch(got, want):
     """Whether two epochs (None: absent) are the same to the microsecond."""
     if got is None or want is None:
@@ -909,8 +957,14 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     cases = load_cases(live.args, token, checks)
     placed = [case for case in cases if case["type"] == "order.placed" and case["valid"]]
     events, pickups = collections.defaultdict(list), collections.defaultdict(list)
+    booked = [case for case in cases if case["type"] == "appointment.booked" and case["valid"]]
+    appointment_events = collections.defaultdict(list)
     for case in cases:
-        if case["valid"] and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
+        if case["valid"] and case["type"] in c.APPOINTMENT_TYPES[1:]:
+            job = json.loads(case["job"])
+            appointment_events[case["order"]].append({"id": job["id"], "type": case["type"], "data": job["data"],
+                                                      "phase": case["phase"], "applied": case["applied"]})
+        elif case["valid"] and (case["type"] in c.ORDER_TYPES[1:] or case["type"] in c.PICKUP_TYPES):
             job = json.loads(case["job"])
             (pickups if case["type"] in c.PICKUP_TYPES else events)[case["order"]].append(
                 {"id": job["id"], "type": case["type"], "data": job["data"], "phase": case["phase"],
@@ -942,6 +996,7 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     dead, all_dead = live.dead_letters()
     orders, history, (messages, statuses) = live.orders(), live.history(), live.notifications()
     slots, reminders, now = live.slots(), live.reminders(), datetime.now(timezone.utc)
+    appointments, (appointment_history, appointment_reminders) = live.appointments(), live.appointment_history()
     counts = collections.Counter()
     for case in cases:
         queue = c.queue_of(case["type"])
@@ -964,12 +1019,21 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
                 index = placed.index(case)
                 problems = order_problems(case, events[index], (orders, stock, history, messages), pickups[index])
                 problems += pickup_problems(case, pickups[index], slots, reminders, final_status(events[index]), now)
+            elif not problems and case["type"] == "appointment.booked":
+                problems = appointment_problems(case, appointment_events[booked.index(case)], appointments,
+                                                appointment_history, appointment_reminders)
+            elif not problems and case["type"] in c.APPOINTMENT_TYPES:
+                job = json.loads(case["job"])
+                got = appointment_history.get(job["data"]["appointment_id"], {}).get(job["id"])
+                if got != (case["type"], case["applied"]):
+                    problems.append(f"history of its appointment has {got}, expected ({case['type']!r}, {case['applied']})")
             elif not problems:
                 job = json.loads(case["job"])
                 got = history.get(job["data"]["order_id"], {}).get(job["id"])
                 if got != (case["type"], case["applied"]):
                     problems.append(f"history of its order has {got}, expected ({case['type']!r}, {case['applied']})")
-            what = ("processed with its effect" if case["type"] != "order.placed" else
+            what = ("processed; its appointment's status, times, history and reminders as its events say"
+                    if case["type"] == "appointment.booked" else "processed with its effect" if case["type"] != "order.placed" else
                     "processed; its order's status, history, stock, messages, slot and booking reminders as its "
                     "events and pickup jobs say")
             checks.check(not problems, f"valid {name}: {what}",
