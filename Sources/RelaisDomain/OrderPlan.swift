@@ -207,7 +207,8 @@ public struct OrderPlan: Sendable, Equatable {
             reminders.plan(order.orderId, rules.forReady(readyAt: job.at, pickupDeadline: order.pickupDeadline,
                                                          timeZone: order.shop.timeZone))
         case .cancelReminders:
-            reminders.cancel(order.orderId, ReminderKind.allCases)
+            // An appointment or a quote may share the order's id: only the order's own kinds.
+            reminders.cancel(order.orderId, ReminderKind.allCases.filter { $0.subject == .order })
         case .notify(let recipient, let template):
             var facts = MessageFacts(order: order, job: job)
             facts.slotStart = stored.slotStart

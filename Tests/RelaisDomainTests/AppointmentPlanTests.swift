@@ -216,6 +216,17 @@ struct AppointmentPlanTests {
         #expect(batch.reminders.planned.isEmpty, "the rescheduling after the cancellation planned nothing")
     }
 
+    @Test func anOrderThatEndsLeavesTheRemindersOfAnAppointmentWithTheSameIdAlone() {
+        let order = PlacedOrder(orderId: "rdv-1", shop: .init(id: "s1", name: "Salon Léa"), customer: .init(name: "Marie"),
+                                items: [.init(sku: "a", name: "A", quantity: 1, unitPriceCents: 100)], totalCents: 100,
+                                placedAt: at("2026-11-20T10:00:00+01:00"))
+        let ended = OrderPlan.make([("c1", "order.collected", .collected(orderId: "rdv-1", at: at("2026-11-21T10:00:00+01:00")))],
+                                   stored: [ExactText("rdv-1"): StoredOrder(order: order, status: .ready)], channels: [])
+        #expect(!ended.reminders.cancellations.isEmpty)
+        #expect(ended.reminders.cancellations.allSatisfy { $0.kinds.allSatisfy { $0.subject == .order } },
+                "\(ended.reminders.cancellations)")
+    }
+
     @Test func aCustomerWithoutEmailGetsTheConfirmationBySMS() {
         let result = plan([("b1", .booked(booking(customerEmail: nil)))])
         #expect(sent(result) == ["appointment-booked-customer:sms", "appointment-booked-shop:email", "appointment-booked-shop:webhook"])

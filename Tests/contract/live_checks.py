@@ -317,7 +317,8 @@ class Live:
     def notifications(self):
         """order_id -> sorted [(recipient, channel, template)], and every status seen.
 
-        Pickup reminders (templates pickup-*) are left out: the generated order.ready events
+        Only orders' messages (subject order): an appointment's are checked with it. Pickup
+        reminders (templates pickup-*) are left out: the generated order.ready events
         carry random times, so whether a ready order's not-collected reminder is already due
         depends on the clock; the booking reminders are checked where they are planned
         (relais.reminders), and the sending of reminders has its own tests (ReminderRulesTests,
@@ -325,7 +326,7 @@ class Live:
         out, statuses = collections.defaultdict(list), collections.Counter()
         for order, recipient, channel, template, status in self.sql(
                 "SELECT order_id, recipient, channel, template, status FROM relais.notification_log"
-                " WHERE template NOT LIKE 'pickup-%'"):
+                " WHERE template NOT LIKE 'pickup-%' AND subject = 'order'"):
             out[order].append((recipient, channel, template))
             statuses[status] += 1
         return {k: sorted(v) for k, v in out.items()}, statuses
@@ -1079,6 +1080,10 @@ def check_generated(live, checks, token, example_shops, example_ids, example_ord
     stray_orders = set(orders) - expected_orders
     checks.check(not stray_orders, "no other orders in relais.order_status (invalid jobs had no effect)",
                  f"{len(stray_orders)} unexpected, e.g. {sorted(stray_orders)[:5]}")
+    expected_appointments = {json.loads(case["job"])["data"]["appointment_id"] for case in booked}
+    stray_appointments = set(appointments) - expected_appointments
+    checks.check(not stray_appointments, "no other appointments in relais.appointments (invalid jobs had no effect)",
+                 f"{len(stray_appointments)} unexpected, e.g. {sorted(stray_appointments)[:5]}")
     stray_messages = set(messages) - expected_orders
     checks.check(not stray_messages, "no messages about other orders in relais.notification_log",
                  f"{len(stray_messages)} unexpected, e.g. {sorted(stray_messages)[:5]}")
