@@ -41,7 +41,8 @@ the two pickup types, one JSON object a line:
   appointments, in phases 2 and 3 (appointment_plan below): a rescheduling that applies then
   an earlier one that does not, or a final event (cancelled, attended, missed) then one more
   event that is kept in the history without effect. Invalid appointment jobs go in phase 1.
-  The plan gives each valid event its appointment ("order") and whether it applies.
+  The plan gives each valid event its appointment ("order") and whether it applies; an
+  appointment has one or two events, so some event types get fewer than N valid jobs.
 
 - A valid job breaks no rule of the contract; the daemon must accept it. Every valid job
   has its own id and its own shop, so after feeding them the expected stock is each job's
