@@ -169,7 +169,7 @@ struct ConsoleEndToEndTests {
         #expect(page.title == "Relais · test")
         #expect(page.queues["stock"]?.state == "paused" && page.queues["stock"]?.length == 7, "\(page.queues)")
         #expect(page.queues["orders"]?.state == "running" && page.queues["orders"]?.length == 0)
-        #expect(Set(page.queues.keys) == ["orders", "stock", "pickups"])
+        #expect(Set(page.queues.keys) == ["orders", "stock", "pickups", "appointments"])
         #expect(page.deadTotal == 1)
         #expect(page.deadByCode.map { "\($0.queue) \($0.code) \($0.count)" } == ["orders \(code) 1"])
         #expect(page.latestDead.map(\.job) == ["bad-order-1"])
