@@ -173,7 +173,7 @@ struct ConsoleEndToEndTests {
         #expect(page.deadTotal == 1)
         #expect(page.deadByCode.map { "\($0.queue) \($0.code) \($0.count)" } == ["orders \(code) 1"])
         #expect(page.latestDead.map(\.job) == ["bad-order-1"])
-        #expect(page.instances["test"] == 12, "\(page.instances)")
+        #expect(page.instances["test"] == 4 * page.queues.count, "one consumer per queue and worker (4): \(page.instances)")
         #expect(page.checks.values.allSatisfy { $0 == "ok" } && page.checks.count == 5, "\(page.checks)")
         #expect(page.readiness == "ready")
         #expect(page.readOnly && !page.signInForm && page.forms.isEmpty, "\(page.forms)")
