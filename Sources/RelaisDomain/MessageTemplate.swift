@@ -47,6 +47,20 @@ public enum MessageTemplate: String, CaseIterable, Sendable {
     case quoteAcceptedShop = "quote-accepted-shop"
     /// To the shop: the customer declined the quote.
     case quoteDeclinedShop = "quote-declined-shop"
+    /// To the customer: the appointment is booked.
+    case appointmentBookedCustomer = "appointment-booked-customer"
+    /// To the shop: a new appointment.
+    case appointmentBookedShop = "appointment-booked-shop"
+    /// To the customer: the evening before an appointment (`ReminderKind.appointmentEvening`).
+    case appointmentEveningCustomer = "appointment-evening-customer"
+    /// To the customer: shortly before an appointment (`ReminderKind.appointmentSoon`).
+    case appointmentSoonCustomer = "appointment-soon-customer"
+    /// To the customer: the appointment moved.
+    case appointmentRescheduledCustomer = "appointment-rescheduled-customer"
+    /// To the customer: the appointment is cancelled (not sent when the customer cancelled).
+    case appointmentCancelledCustomer = "appointment-cancelled-customer"
+    /// To the shop: the appointment is cancelled (not sent when the shop cancelled).
+    case appointmentCancelledShop = "appointment-cancelled-shop"
 
     /// Who the message is for: a shop's messages exist in French only (shops have no
     /// language in the contract), a customer's in every `Language`.
@@ -58,6 +72,9 @@ public enum MessageTemplate: String, CaseIterable, Sendable {
         case .orderPlacedCustomer, .orderConfirmedCustomer, .orderReadyCustomer, .orderCancelledCustomer,
              .orderExpiredCustomer, .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
              .deliveryShippedCustomer, .deliveryAtRelayCustomer, .deliveryHoldReminderCustomer, .deliveryReturnedCustomer: .customer
+        case .appointmentBookedShop, .appointmentCancelledShop: .shop
+        case .appointmentBookedCustomer, .appointmentEveningCustomer, .appointmentSoonCustomer,
+             .appointmentRescheduledCustomer, .appointmentCancelledCustomer: .customer
         }
     }
 

@@ -289,6 +289,7 @@ public enum MessageRouting {
         .pickupReminderCustomer, .pickupEveningCustomer, .pickupSoonCustomer,
         .deliveryAtRelayCustomer, .deliveryHoldReminderCustomer, .deliveryReturnedCustomer,
         .quoteReminderCustomer,
+        .appointmentEveningCustomer, .appointmentSoonCustomer, .appointmentRescheduledCustomer, .appointmentCancelledCustomer,
     ]
 
     /// The channels and destinations of one message.

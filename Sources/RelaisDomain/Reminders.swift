@@ -70,7 +70,7 @@ public struct QuietHours: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(start)-\(end)" }
 }
 
-/// The reminders a customer gets about a pickup.
+/// The reminders a customer gets about a pickup or an appointment.
 public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     /// A ready order is still not collected after the reminder delay.
     case uncollected
@@ -82,6 +82,10 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
     case relayHold = "relay_hold"
     /// An unanswered quote stops being valid soon (`quoteReminderBefore` before it does).
     case quoteExpiring = "quote_expiring"
+    /// The evening before an appointment (`ReminderRules.forBooking`'s evening one).
+    case appointmentEvening = "appointment_evening"
+    /// Shortly before an appointment (`ReminderRules.forBooking`'s soon one).
+    case appointmentSoon = "appointment_soon"
 
     /// The message template the reminder is sent with.
     public var template: MessageTemplate {
@@ -91,6 +95,8 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
         case .soon: .pickupSoonCustomer
         case .relayHold: .deliveryHoldReminderCustomer
         case .quoteExpiring: .quoteReminderCustomer
+        case .appointmentEvening: .appointmentEveningCustomer
+        case .appointmentSoon: .appointmentSoonCustomer
         }
     }
 
@@ -99,6 +105,7 @@ public enum ReminderKind: String, Sendable, CaseIterable, Codable {
         switch self {
         case .uncollected, .evening, .soon, .relayHold: .order
         case .quoteExpiring: .quote
+        case .appointmentEvening, .appointmentSoon: .appointment
         }
     }
 }
@@ -231,8 +238,9 @@ public struct ReminderRules: Sendable, Equatable {
     /// - `uncollected`: useful however late, while the order can still be collected. A booked
     ///   slot does not make it stale: a customer who let the slot pass with the order still
     ///   waiting is exactly who it is for (pass `slotStart` or not, it is not read).
-    /// - `soon`: useful until the slot starts (`slotStart <= now` is stale); none without a slot.
-    /// - `evening`: useful until `slotStart − soonBefore`, when the one-hour-before reminder
+    /// - `soon` (and `appointmentSoon`, with the appointment's start as `slotStart`): useful
+    ///   until the slot starts (`slotStart <= now` is stale); none without a slot.
+    /// - `evening` (and `appointmentEvening`): useful until `slotStart − soonBefore`, when the one-hour-before reminder
     ///   takes over and two reminders together would be noise; none without a slot. Its
     ///   templates name the slot's day and time, never "tomorrow", so one sent late on the
     ///   slot's morning still reads true.
@@ -246,10 +254,10 @@ public struct ReminderRules: Sendable, Equatable {
         switch kind {
         case .uncollected:
             return true
-        case .soon:
+        case .soon, .appointmentSoon:
             guard let slotStart else { return false }
             return now < slotStart
-        case .evening:
+        case .evening, .appointmentEvening:
             guard let slotStart else { return false }
             return now < Self.instant(slotStart, plus: .zero - soonBefore) && now < slotStart
         case .relayHold:

@@ -4,7 +4,7 @@ import RelaisDomain
 /// and the tests read. A new family is one adapter file and one line here.
 public enum JobFamilies {
     /// Every family, in the order the queues are reported.
-    public static let all: [FamilyAdapter] = [.orders, .pickups, .deliveries, .quotes, .stock]
+    public static let all: [FamilyAdapter] = [.orders, .pickups, .deliveries, .appointments, .quotes, .stock]
 
     /// The queue names, in the order they are reported.
     public static var queues: [String] { all.map(\.queue) }

@@ -211,6 +211,47 @@ public enum Schema {
             COMMENT ON VIEW relais.order_status IS
                 'Read model, stable: each order and where it stands, with its delivery once shipped.';
             """),
+        // Appointments keep their own table, history and read model; their messages and
+        // reminders are the outbox's and the schedule's, with subject 'appointment' (version 7).
+        Migration(version: 9, name: "appointments", sql: """
+            CREATE TABLE relais.appointment_bookings (
+                appointment_id text        PRIMARY KEY,
+                shop_id        text        NOT NULL,
+                service        text        NOT NULL,
+                status         text        NOT NULL CHECK (status IN ('booked', 'cancelled', 'attended', 'missed')),
+                booking        json        NOT NULL,
+                starts_at      timestamptz NOT NULL,
+                ends_at        timestamptz NOT NULL,
+                booked_at      timestamptz NOT NULL,
+                scheduled_at   timestamptz NOT NULL,
+                cancelled_by   text        CHECK (cancelled_by IN ('shop', 'customer', 'platform')),
+                cancel_reason  text,
+                updated_at     timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX appointment_bookings_by_shop ON relais.appointment_bookings (shop_id, starts_at);
+            COMMENT ON COLUMN relais.appointment_bookings.booking IS
+                'The appointment as appointment.booked gave it (shop, address, service, customer), with the wire''s field names.';
+            COMMENT ON COLUMN relais.appointment_bookings.scheduled_at IS
+                'The at of the booking or rescheduling that set starts_at and ends_at: an earlier rescheduling changes nothing.';
+
+            CREATE TABLE relais.appointment_events (
+                appointment_id text        NOT NULL,
+                job_id         text        NOT NULL,
+                type           text        NOT NULL,
+                at             timestamptz NOT NULL,
+                applied        boolean     NOT NULL,
+                note           text,
+                recorded_at    timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (appointment_id, job_id)
+            );
+            COMMENT ON TABLE relais.appointment_events IS
+                'Every event of every appointment, applied or not (a late or final-state event is kept with a note).';
+
+            CREATE VIEW relais.appointments AS
+                SELECT appointment_id, shop_id, service, status, starts_at, ends_at, booked_at, updated_at, cancelled_by
+                FROM relais.appointment_bookings;
+            COMMENT ON VIEW relais.appointments IS 'Read model, stable: each appointment and where it stands.';
+            """),
         // The quotes of the `quotes` queue. The request and the last applied offer are
         // kept whole as relais wrote them (`json`, read back whole); what other services
         // query is in columns and in the view.

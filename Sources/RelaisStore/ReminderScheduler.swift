@@ -23,6 +23,7 @@ public final class ReminderScheduler {
         self.now = now
         sources = [
             .order: OrderReminders(orders, channels: channels, rules: rules),
+            .appointment: AppointmentReminders(orders.db, channels: channels, rules: rules),
             .quote: QuoteReminders(orders.db, channels: channels, rules: rules),
         ]
     }

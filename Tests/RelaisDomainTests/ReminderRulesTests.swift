@@ -32,6 +32,7 @@ extension ReminderRulesTests {
             #expect(ReminderKind.relayHold.template == .deliveryHoldReminderCustomer)
             #expect(ReminderKind.allCases.filter { $0.subject == .order } == [.uncollected, .evening, .soon, .relayHold])
             #expect(ReminderKind.quoteExpiring.template == .quoteReminderCustomer && ReminderKind.quoteExpiring.subject == .quote)
+            #expect(ReminderKind.allCases.filter { $0.subject == .appointment } == [.appointmentEvening, .appointmentSoon])
             #expect(ReminderKind(rawValue: "evening") == .evening)
         }
 

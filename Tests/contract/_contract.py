@@ -34,6 +34,7 @@ JOB_TYPES = tuple(t for types in FAMILIES.values() for t in types)
 STOCK_TYPES = FAMILIES["stock"]
 ORDER_TYPES = FAMILIES["orders"]
 PICKUP_TYPES = FAMILIES["pickups"]
+APPOINTMENT_TYPES = FAMILIES["appointments"]
 MAX_BYTES = 1 << 20  # the daemon's payload limit (EnvelopeRules.maxBytes)
 
 
