@@ -362,24 +362,63 @@ struct RelaisBench {
         }
 
         // 4c. The next services, each from a standing start: events enqueued, applied and
-        // acknowledged, their messages in the outbox (events per second, end to end); then
-        // their messages are let out before the next phase. Deliveries ship the orders
-        // placed above: each takes its order's stock.
+        // acknowledged, their messages in the outbox and their reminders planned (events
+        // per second, end to end); then their messages are let out before the next phase.
+        // Deliveries ship the orders placed above: each takes its order's stock.
         let familyCount = Int(10_000 * scale)
         var families: [(name: String, rate: Double)] = []
-        func family(_ name: String, queue: String, _ payloads: [String]) throws {
-            let rate = Double(payloads.count) / (try drain(xadds(payloads, to: "\(prefix):\(queue)"), phase: queue, queue: "\(prefix):\(queue)"))
-            families.append((name, rate))
+        /// `phases` of one family's events, each drained before the next (an answer never
+        /// waits for a retry of its quote), then the family's messages let out.
+        func family(_ name: String, queue: String, _ phases: [[String]]) throws {
+            let stream = "\(prefix):\(queue)"
+            var elapsed = 0.0
+            for payloads in phases {
+                elapsed += try drain(xadds(payloads, to: stream), phase: queue, queue: stream)
+            }
+            families.append((name, Double(phases.reduce(0) { $0 + $1.count }) / elapsed))
             let deadline = now() + .seconds(300)
             while now() < deadline,
                   try db.query("SELECT EXISTS (SELECT 1 FROM relais.outbox WHERE status = 'pending')", name: "left").scalar == "t" {
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
-        let at = stamp()
-        try family("delivery.shipped (home, tracked)", queue: "deliveries", (0..<min(familyCount, orderCount)).map { i in
-            #"{"id":"ship-\#(i)","type":"delivery.shipped","data":{"order_id":"ord-\#(i)","at":"\#(at)","method":"home","carrier":"Colissimo","tracking_url":"https://suivi.example/colis/\#(i)"}}"#
-        })
+        let at = stamp(), later = Timestamp(Date().addingTimeInterval(1)).description
+        try family("deliveries: shipped, then delivered", queue: "deliveries", [
+            (0..<min(familyCount, orderCount)).map { i in
+                #"{"id":"ship-\#(i)","type":"delivery.shipped","data":{"order_id":"ord-\#(i)","at":"\#(at)","method":"home","carrier":"Colissimo","tracking_url":"https://suivi.example/colis/\#(i)"}}"#
+            },
+            (0..<min(familyCount, orderCount)).map { i in
+                #"{"id":"delivered-\#(i)","type":"delivery.delivered","data":{"order_id":"ord-\#(i)","at":"\#(later)"}}"#
+            },
+        ])
+        // Appointments three days ahead, in 80 shops, then each moved a day later: the
+        // reminders planned, then cancelled and planned again.
+        let firstDay = Date().addingTimeInterval(3 * 86_400)
+        func slot(_ i: Int, days: Double) -> String {
+            let start = firstDay.addingTimeInterval(days * 86_400 + Double(i % 480) * 60)
+            return #""start":"\#(Timestamp(start))","end":"\#(Timestamp(start.addingTimeInterval(2700)))""#
+        }
+        try family("appointments: booked, then moved", queue: "appointments", [
+            (0..<familyCount).map { i in
+                #"{"id":"rdv-\#(i)-booked","type":"appointment.booked","data":{"appointment_id":"rdv-\#(i)","at":"\#(at)","shop":{"id":"shop-\#(i % 80)","name":"Salon \#(i % 80)","email":"shop\#(i % 80)@example.fr","address":"\#(i % 80) rue des Lilas, Paris"},"service":{"name":"Coupe","duration_minutes":45},\#(slot(i, days: 0)),"customer":{"name":"Client \#(i)","email":"client\#(i)@example.fr"}}}"#
+            },
+            (0..<familyCount).map { i in
+                #"{"id":"rdv-\#(i)-moved","type":"appointment.rescheduled","data":{"appointment_id":"rdv-\#(i)","at":"\#(later)",\#(slot(i, days: 1))}}"#
+            },
+        ])
+        // Quotes requested, sent (a reminder planned), then accepted (the reminder cancelled).
+        let validUntil = Timestamp(Date().addingTimeInterval(30 * 86_400)).description
+        try family("quotes: requested, sent, accepted", queue: "quotes", [
+            (0..<familyCount).map { i in
+                #"{"id":"q-\#(i)-requested","type":"quote.requested","data":{"quote_id":"q-\#(i)","at":"\#(at)","shop":{"id":"shop-\#(i % 80)","name":"Boutique \#(i % 80)","email":"shop\#(i % 80)@example.fr"},"customer":{"name":"Client \#(i)","email":"client\#(i)@example.fr"},"request":"Un gâteau pour 12 personnes, samedi"}}"#
+            },
+            (0..<familyCount).map { i in
+                #"{"id":"q-\#(i)-sent","type":"quote.sent","data":{"quote_id":"q-\#(i)","at":"\#(later)","amount_cents":4500,"currency":"EUR","lines":[{"description":"Gâteau 12 parts","quantity":1,"unit_price_cents":3900},{"description":"Bougies","quantity":12,"unit_price_cents":50}],"valid_until":"\#(validUntil)","url":"https://marketplace.example/devis/q-\#(i)"}}"#
+            },
+            (0..<familyCount).map { i in
+                #"{"id":"q-\#(i)-accepted","type":"quote.accepted","data":{"quote_id":"q-\#(i)","at":"\#(later)","order_id":"cmd-q-\#(i)"}}"#
+            },
+        ])
         db.close()
 
         let (peakRSS, currentRSS) = rss(daemon.processIdentifier)
@@ -503,8 +542,9 @@ struct RelaisBench {
         row("  enqueued -> committed + acked, p50/p99/max", spread(latencies), "", nil)
         row("order.placed (3 items) into PostgreSQL", String(format: "%.0f orders/s", orderRate), ">= 5000 orders/s", orderRate >= 5000)
         row("messages delivered (\(channels)), from enqueue", String(format: "%.0f msgs/s", deliveryRate), "", nil)
+        row("the next services, end to end:", "", "", nil)
         for (name, rate) in families {
-            row(name + ", end to end", String(format: "%.0f events/s", rate), "", nil)
+            row("  " + name, String(format: "%.0f events/s", rate), "", nil)
         }
         if unsent > 0 { print("  \(unsent) of \(messageCount) messages were still pending after 600 s") }
         if let mailRate {
