@@ -187,16 +187,16 @@ enum JobTraceSQL {
         FROM relais.order_events WHERE order_id = $1 ORDER BY recorded_at, at, job_id
         """)
 
-    /// $1 order id.
+    /// $1 order id. An appointment or a quote may bear the same id: the order's only.
     static let reminders = PgStatement("trace.reminders", """
         SELECT id, kind, \(utc("due_at")), status, \(utc("done_at")), note
-        FROM relais.reminders WHERE order_id = $1 ORDER BY due_at, id
+        FROM relais.reminders WHERE order_id = $1 AND subject = 'order' ORDER BY due_at, id
         """)
 
-    /// $1 order id. Neither the destination nor the facts: they name the customer.
+    /// $1 order id, the order's messages only. Neither the destination nor the facts: they name the customer.
     static let messages = PgStatement("trace.messages", """
         SELECT id, recipient, channel, template, status, attempts, \(utc("created_at")), \(utc("sent_at")), \(utc("failed_at")),
                CASE WHEN status = 'pending' THEN \(utc("next_attempt_at")) END, last_error
-        FROM relais.outbox WHERE order_id = $1 ORDER BY id
+        FROM relais.outbox WHERE order_id = $1 AND subject = 'order' ORDER BY id
         """)
 }
