@@ -36,16 +36,12 @@ public final class AppointmentProcessor {
     /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
     /// only when PostgreSQL is unreachable or not set up.
     public func process(_ jobs: [QueuedJob<AppointmentJob>]) throws -> [JobOutcome] {
-        let db = appointments.db
-        return try ProcessorSupport.commit(db, jobs) { [self] jobs, ledger in
-            appointments.lock(jobs.map(\.envelope.job.appointmentId))
-            let fresh = try IdempotencyLedger.claim(db, queue: queue, jobs, ledger)
-            let new = zip(jobs, fresh).filter(\.1).map(\.0)
-            let stored = try appointments.load(Set(new.map { ExactText($0.envelope.job.appointmentId) }))
+        try ProcessorSupport.commit(appointments.db, jobs, queue: queue, subject: \.appointmentId, lock: AppointmentSQL.lock,
+                                    load: appointments.load) { [self] new, stored in
             let plan = AppointmentPlan.make(new.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) }, stored: stored,
                                             now: now(), channels: channels, rules: rules)
             try appointments.write(plan)
-            return ProcessorSupport.settle(db, queue: queue, jobs, fresh: fresh, plan.outcomes)
+            return plan.outcomes
         }
     }
 }
@@ -60,14 +56,6 @@ final class AppointmentsRepository {
     /// Works on `db`, connected by `ProcessorSupport.connect`.
     init(_ db: PgConnection) {
         self.db = db
-    }
-
-    /// Takes the transaction's lock on each appointment, so that the events of one
-    /// appointment are applied by one consumer at a time, even for one not booked yet;
-    /// keys are taken in a fixed order so that no two batches deadlock. Queued: it runs
-    /// before the statements sent after it.
-    func lock(_ appointmentIds: [String]) {
-        db.send(AppointmentSQL.lock, [PgArray.text(appointmentIds)])
     }
 
     /// The appointments with these ids that exist, with where a rescheduling moved them.
@@ -119,7 +107,7 @@ final class AppointmentsRepository {
 /// The statements of the appointment use cases. Times travel as microseconds since the epoch.
 enum AppointmentSQL {
     /// Takes a transaction-scoped advisory lock per appointment id, in a fixed order; the
-    /// class key 7240 is the appointments' (orders take 7235, stock 7236–7238).
+    /// class key 7240 is the appointments' (orders take 7235, stock 7236–7238, quotes 7241).
     ///
     /// $1 text[] appointment ids (duplicates allowed).
     static let lock = PgStatement("appointments.lock", """

@@ -21,20 +21,12 @@ final class OrdersRepository {
     /// Closes the connection.
     func close() { db.close() }
 
-    /// Commits a batch of jobs about orders, once per job id, in one transaction (see
-    /// `ProcessorSupport.commit`): locks their orders, takes the jobs new to `queue`'s
-    /// ledger, loads the orders those name, and has `apply` plan and write their effects,
-    /// returning the plan's outcome of each new job in order.
+    /// Commits a batch of jobs about orders, once per job id, in one transaction, under
+    /// each order's lock (`ProcessorSupport.commit(_:_:queue:subject:lock:load:_:)`).
     func commit<Job>(_ jobs: [QueuedJob<Job>], queue: String, orderId: (Job) -> String,
                      _ apply: (_ new: [QueuedJob<Job>], _ stored: [ExactText: StoredOrder]) throws -> [OrderJobOutcome])
         throws -> [JobOutcome] {
-        try ProcessorSupport.commit(db, jobs) { jobs, ledger in
-            self.lock(jobs.map { orderId($0.envelope.job) })
-            let fresh = try IdempotencyLedger.claim(self.db, queue: queue, jobs, ledger)
-            let new = zip(jobs, fresh).filter(\.1).map(\.0)
-            let planned = try apply(new, try self.load(Set(new.map { ExactText(orderId($0.envelope.job)) })))
-            return ProcessorSupport.settle(self.db, queue: queue, jobs, fresh: fresh, planned)
-        }
+        try ProcessorSupport.commit(db, jobs, queue: queue, subject: orderId, lock: OrderSQL.lock, load: load, apply)
     }
 
     /// Takes the transaction's lock on each order, so that the events of one order are

@@ -77,6 +77,26 @@ enum ProcessorSupport {
         }
     }
 
+    /// Commits a batch of jobs about subjects (orders, appointments, quotes), once per job
+    /// id, in one transaction (`commit` above): takes the transaction's advisory lock on
+    /// each subject with `lock` (so that the events of one subject are applied by one
+    /// consumer at a time, even one that does not exist yet; `lock` takes them in a fixed
+    /// order, so that no two batches deadlock), takes the jobs new to `queue`'s ledger,
+    /// reads the subjects those name with `load`, and has `apply` plan and write their
+    /// effects, returning the plan's outcome of each new job in order.
+    static func commit<Job, Stored>(_ db: PgConnection, _ jobs: [QueuedJob<Job>], queue: String, subject: (Job) -> String,
+                                    lock: PgStatement, load: (Set<ExactText>) throws -> Stored,
+                                    _ apply: (_ new: [QueuedJob<Job>], _ stored: Stored) throws -> [OrderJobOutcome])
+        throws -> [JobOutcome] {
+        try commit(db, jobs) { jobs, ledger in
+            db.send(lock, [PgArray.text(jobs.map { subject($0.envelope.job) })])
+            let fresh = try IdempotencyLedger.claim(db, queue: queue, jobs, ledger)
+            let new = zip(jobs, fresh).filter(\.1).map(\.0)
+            let planned = try apply(new, try load(Set(new.map { ExactText(subject($0.envelope.job)) })))
+            return settle(db, queue: queue, jobs, fresh: fresh, planned)
+        }
+    }
+
     /// The queue engine's outcome of each job of an order or pickup batch, given which
     /// were fresh in the ledger and the plan's outcomes of the fresh ones. A job to be
     /// retried has not taken effect: its id is taken out of the `queue`'s ledger again.

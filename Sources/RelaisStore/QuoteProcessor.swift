@@ -36,16 +36,12 @@ public final class QuoteProcessor {
     /// Commits the effects of `jobs` and returns their outcomes in the same order; throws
     /// only when PostgreSQL is unreachable or not set up.
     public func process(_ jobs: [QueuedJob<QuoteJob>]) throws -> [JobOutcome] {
-        let db = quotes.db
-        return try ProcessorSupport.commit(db, jobs) { [self] jobs, ledger in
-            db.send(QuoteSQL.lock, [PgArray.text(jobs.map(\.envelope.job.quoteId))])
-            let fresh = try IdempotencyLedger.claim(db, queue: queue, jobs, ledger)
-            let new = zip(jobs, fresh).filter(\.1).map(\.0)
-            let stored = try quotes.load(Set(new.map { ExactText($0.envelope.job.quoteId) }))
+        try ProcessorSupport.commit(quotes.db, jobs, queue: queue, subject: \.quoteId, lock: QuoteSQL.lock,
+                                    load: quotes.load) { [self] new, stored in
             let plan = QuotePlan.make(new.map { ($0.envelope.id, $0.envelope.type, $0.envelope.job) }, stored: stored,
                                       now: now(), channels: channels, rules: rules)
             try quotes.write(plan)
-            return ProcessorSupport.settle(db, queue: queue, jobs, fresh: fresh, plan.outcomes)
+            return plan.outcomes
         }
     }
 }
@@ -141,11 +137,12 @@ final class QuoteReminders: ReminderSource {
 enum QuoteSQL {
     /// Takes a transaction-scoped advisory lock per quote id, in a fixed order: the events
     /// of one quote are applied by one consumer at a time, even before it exists. Its own
-    /// class (7240), so that a quote never waits for an order of the same id.
+    /// class (7241; orders take 7235, stock 7236–7238, appointments 7240), so that a quote
+    /// never waits for an order or an appointment of the same id.
     ///
     /// $1 text[] quote ids (duplicates allowed).
     static let lock = PgStatement("quotes.lock", """
-        SELECT count(pg_advisory_xact_lock(7240, k))
+        SELECT count(pg_advisory_xact_lock(7241, k))
         FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($1::text[]) AS id ORDER BY 1) AS keys
         """)
 
