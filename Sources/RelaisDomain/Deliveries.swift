@@ -99,36 +99,6 @@ public enum DeliveryJob: Sendable, Equatable {
     }
 }
 
-/// What Relais keeps of an order's delivery (`relais.deliveries`).
-public struct OrderDelivery: Sendable, Equatable {
-    public var state: DeliveryState
-    public var method: DeliveryMethod?
-    public var carrier: String?
-    public var trackingURL: String?
-    public var trackingNumber: String?
-    public var relay: RelayPoint?
-    public var pickupCode: String?
-    public var holdUntil: Timestamp?
-
-    public init(state: DeliveryState, method: DeliveryMethod? = nil, carrier: String? = nil, trackingURL: String? = nil,
-                trackingNumber: String? = nil, relay: RelayPoint? = nil, pickupCode: String? = nil, holdUntil: Timestamp? = nil) {
-        self.state = state
-        self.method = method
-        self.carrier = carrier
-        self.trackingURL = trackingURL
-        self.trackingNumber = trackingNumber
-        self.relay = relay
-        self.pickupCode = pickupCode
-        self.holdUntil = holdUntil
-    }
-
-    /// What its messages say.
-    public func facts(reason: String? = nil) -> DeliveryFacts {
-        DeliveryFacts(state: state, method: method, carrier: carrier, trackingURL: trackingURL, trackingNumber: trackingNumber,
-                      relay: relay, pickupCode: pickupCode, holdUntil: holdUntil, reason: reason)
-    }
-}
-
 /// The limits of the `deliveries` job types (docs/producers.md, "Queue `deliveries`").
 public enum DeliveryRules {
     /// Longest carrier name and tracking number.
@@ -155,7 +125,7 @@ public struct DeliveryPlan: Sendable, Equatable {
     /// and given back, messages, reminders.
     public var order = OrderPlan()
     /// Each order's delivery after the batch.
-    public var deliveries: [(orderId: String, delivery: OrderDelivery)] {
+    public var deliveries: [(orderId: String, delivery: DeliveryFacts)] {
         changed.map { ($0, stored[ExactText($0)]!.delivery!) }
     }
 
@@ -194,7 +164,7 @@ public struct DeliveryPlan: Sendable, Equatable {
                 plan.order.take(order, jobId: "deliveries:\(id)", at: job.at, sign: -1, onHand: job.target != .returned)
                 plan.order.reminders.cancel(order.orderId, [.uncollected, .evening, .soon])
             }
-            var delivery = current.delivery ?? OrderDelivery(state: job.target)
+            var delivery = current.delivery ?? DeliveryFacts(state: job.target)
             delivery.state = job.target
             var reason: String?
             switch job {
@@ -232,7 +202,8 @@ public struct DeliveryPlan: Sendable, Equatable {
             }
             plan.order.history.append(.init(orderId: order.orderId, jobId: id, type: type, at: job.at, applied: true, note: nil))
             var facts = MessageFacts(order: order, at: job.at)
-            facts.delivery = delivery.facts(reason: reason)
+            facts.delivery = delivery
+            facts.delivery?.reason = reason
             for (recipient, template) in messages(of: job) {
                 for (channel, destination) in MessageRouting.deliveries(to: recipient, of: order, template: template, channels: channels) {
                     plan.order.messages.append(.init(orderId: order.orderId, recipient: recipient, channel: channel,

@@ -1,5 +1,6 @@
-/// What a message of the `deliveries` queue says about the order's delivery, captured
-/// when its step happened (`MessageFacts.delivery`).
+/// An order's delivery: as Relais keeps it (`relais.deliveries`, `StoredOrder.delivery`),
+/// and as a message of the `deliveries` queue says it, captured when its step happened
+/// (`MessageFacts.delivery`).
 public struct DeliveryFacts: Codable, Sendable, Equatable {
     public var state: DeliveryState
     public var method: DeliveryMethod?
@@ -11,7 +12,7 @@ public struct DeliveryFacts: Codable, Sendable, Equatable {
     public var pickupCode: String?
     /// When the relay point sends the parcel back.
     public var holdUntil: Timestamp?
-    /// Why it came back, when the carrier said.
+    /// Why it came back, when the carrier said: in the return's messages only, not kept.
     public var reason: String?
 
     /// Creates the facts.

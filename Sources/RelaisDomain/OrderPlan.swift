@@ -8,10 +8,10 @@ public struct StoredOrder: Sendable, Equatable {
     public var slotStart: Timestamp?
     public var slotEnd: Timestamp?
     /// Its delivery, once shipped.
-    public var delivery: OrderDelivery?
+    public var delivery: DeliveryFacts?
 
     public init(order: PlacedOrder, status: OrderStatus, slotStart: Timestamp? = nil, slotEnd: Timestamp? = nil,
-                delivery: OrderDelivery? = nil) {
+                delivery: DeliveryFacts? = nil) {
         self.order = order
         self.status = status
         self.slotStart = slotStart

@@ -78,16 +78,16 @@ final class OrdersRepository {
     }
 
     /// The delivery columns of an `OrderSQL.load` row (6 on), nil when the order was never shipped.
-    private func delivery(_ row: [String?]) throws -> OrderDelivery? {
+    private func delivery(_ row: [String?]) throws -> DeliveryFacts? {
         guard let state = row[6].flatMap(DeliveryState.init(rawValue:)) else { return nil }
-        return OrderDelivery(
+        return DeliveryFacts(
             state: state, method: row[7].flatMap(DeliveryMethod.init(rawValue:)), carrier: row[8], trackingURL: row[9],
             trackingNumber: row[10], relay: try row[11].map { try decoder.decode(RelayPoint.self, from: Data($0.utf8)) },
             pickupCode: row[12], holdUntil: row[13].flatMap(Int64.init).map(Timestamp.init(microseconds:)))
     }
 
     /// Writes each order's delivery as it stands after a batch.
-    func writeDeliveries(_ deliveries: [(orderId: String, delivery: OrderDelivery)]) throws {
+    func writeDeliveries(_ deliveries: [(orderId: String, delivery: DeliveryFacts)]) throws {
         guard !deliveries.isEmpty else { return }
         let d = deliveries.map(\.delivery)
         db.send(OrderSQL.deliveries, [

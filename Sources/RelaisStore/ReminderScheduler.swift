@@ -140,7 +140,7 @@ final class OrderReminders: ReminderSource {
             var facts = MessageFacts(order: placed, at: reminder.due)
             facts.slotStart = order!.slotStart
             facts.slotEnd = order!.slotEnd
-            if reminder.kind == .relayHold { facts.delivery = order!.delivery?.facts() }
+            if reminder.kind == .relayHold { facts.delivery = order!.delivery }
             let template = reminder.kind.template
             return .send(MessageRouting.deliveries(to: .customer, of: placed, template: template, channels: channels).map {
                 OrderPlan.PlannedMessage(orderId: reminder.subjectId, recipient: .customer, channel: $0.0, destination: $0.1,

@@ -93,7 +93,7 @@ struct DeliveryPlanTests {
     @Test func anOrderThatIsOverOrNotPlacedIsLeftOrRetried() {
         let stored: [ExactText: StoredOrder] = [
             "gone": StoredOrder(order: order("gone"), status: .cancelled),
-            "done": StoredOrder(order: order("done"), status: .delivered, delivery: OrderDelivery(state: .delivered)),
+            "done": StoredOrder(order: order("done"), status: .delivered, delivery: DeliveryFacts(state: .delivered)),
         ]
         let p = plan([.shipped(orderId: "gone", at: at("2026-11-30T09:00:00Z"), method: .home, carrier: "X", trackingURL: nil, trackingNumber: nil),
                       .returned(orderId: "done", at: at("2026-12-01T09:00:00Z"), reason: nil),
@@ -104,7 +104,7 @@ struct DeliveryPlanTests {
     }
 
     @Test func aReturnPutsTheQuantitiesBackAtItsTimeAndTellsBothSides() {
-        let stored: [ExactText: StoredOrder] = ["o1": StoredOrder(order: order("o1"), status: .shipped, delivery: OrderDelivery(
+        let stored: [ExactText: StoredOrder] = ["o1": StoredOrder(order: order("o1"), status: .shipped, delivery: DeliveryFacts(
             state: .atRelay, method: .relay, relay: relay, pickupCode: "4821", holdUntil: at("2026-12-15T18:00:00Z")))]
         let p = plan([.returned(orderId: "o1", at: at("2026-12-16T08:00:00Z"), reason: "non retiré")], stored: stored)
         #expect(p.order.reservations.isEmpty, "nothing was reserved any more")
