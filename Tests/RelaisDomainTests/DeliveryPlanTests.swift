@@ -159,3 +159,16 @@ struct DeliveryPlanTests {
         #expect(night.order.reminders.planned.isEmpty)
     }
 }
+
+@Suite("Orders once shipped")
+struct ShippedOrderTests {
+    /// docs/producers.md, "Queue `deliveries`": once shipped, the `orders` queue's events
+    /// are kept in the history and change nothing; a parcel back is a return, not a cancellation.
+    @Test(arguments: [OrderStatus.shipped, .delivered, .returned])
+    func orderEventsChangeNothingOnceTheOrderIsShipped(status: OrderStatus) {
+        for event in [OrderEvent.confirmed, .ready, .collected, .cancelled(by: .customer), .expired] {
+            #expect(OrderLifecycle.decide(event, current: status) == .ignore(reason: "the order is already \(status.rawValue)"))
+        }
+        #expect(!status.isOpen, "a shipped order holds no reservation")
+    }
+}
